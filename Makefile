@@ -1,0 +1,14 @@
+# refund_proof — developer commands. Odoo's source is found through ODOO_SRC (default
+# /opt/odoo/18.0); everything else is set up by `make setup`. See README.md.
+SHELL := /bin/bash
+export ODOO_SRC ?= /opt/odoo/18.0
+
+.PHONY: setup test run
+setup:  ## system packages, venv, PostgreSQL role, Odoo config (idempotent)
+	scripts/setup.sh
+
+test:  ## fresh test database with refund_proof, then pytest-odoo on tests/ and the log check
+	scripts/test.sh $(ARGS)
+
+run:  ## demo server on http://localhost:8069 (admin / admin)
+	scripts/run.sh

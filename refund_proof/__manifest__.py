@@ -1,0 +1,28 @@
+{
+    "name": "Refund Proof",
+    "summary": "Every refund of a payment is a record, with permissions, approval and a "
+    "verifiable proof of refund for the customer",
+    "version": "18.0.1.0.0",
+    "category": "Accounting/Payment Providers",
+    "website": "https://github.com/refund-proof/refund_proof",
+    "author": "refund_proof contributors",
+    "maintainers": ["refund-proof"],
+    "license": "LGPL-3",
+    "development_status": "Beta",
+    "depends": ["account_payment"],
+    "data": [
+        "security/refund_proof_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_sequence_data.xml",
+        "data/payment_refund_reason_data.xml",
+        "wizards/payment_refund_request_views.xml",
+        "wizards/payment_refund_wizard_views.xml",
+        "views/payment_refund_views.xml",
+        "views/payment_refund_reason_views.xml",
+        "views/payment_transaction_views.xml",
+        "views/refund_proof_menus.xml",
+    ],
+    "post_init_hook": "post_init_hook",
+    "installable": True,
+    "application": False,
+}

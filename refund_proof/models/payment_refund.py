@@ -1,0 +1,328 @@
+import logging
+
+import psycopg2
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools.misc import format_amount
+
+from ..utils import ARN, BANK_REFERENCE, classify_arn, format_arn, normalize_arn
+
+_logger = logging.getLogger(__name__)
+
+# A refund in one of these states holds its amount: the remaining refundable amount of the
+# source transaction counts it, whether it is awaiting approval, in flight or done.
+RESERVING_STATES = ("draft", "to_approve", "pending", "done")
+# States of a refund attempt (payment.transaction) that may still end up done.
+LIVE_ATTEMPT_STATES = ("draft", "pending", "authorized")
+
+
+class PaymentRefund(models.Model):
+    _name = "payment.refund"
+    _inherit = ["mail.thread", "mail.activity.mixin", "portal.mixin"]
+    _description = "Payment Refund"
+    _order = "id desc"
+    _check_company_auto = True
+
+    name = fields.Char(
+        string="Number", required=True, readonly=True, copy=False, index="trigram",
+        default=lambda self: _("New"),
+    )
+    source_transaction_id = fields.Many2one(
+        comodel_name="payment.transaction", string="Original Payment", required=True,
+        readonly=True, index=True, ondelete="restrict", check_company=True,
+        domain="[('operation', '!=', 'refund'), ('state', '=', 'done')]",
+    )
+    transaction_ids = fields.One2many(
+        comodel_name="payment.transaction", inverse_name="refund_id", string="Attempts",
+        readonly=True,
+        help="The refund transactions sent to the payment provider for this refund.",
+    )
+    attempt_count = fields.Integer(compute="_compute_attempt_count")
+    amount = fields.Monetary(required=True, readonly=True, tracking=True)
+    currency_id = fields.Many2one(
+        related="source_transaction_id.currency_id", store=True, precompute=True,
+    )
+    company_id = fields.Many2one(
+        related="source_transaction_id.company_id", store=True, index=True, precompute=True,
+    )
+    partner_id = fields.Many2one(
+        related="source_transaction_id.partner_id", string="Customer", store=True,
+        index=True, precompute=True,
+    )
+    provider_id = fields.Many2one(
+        related="source_transaction_id.provider_id", store=True, precompute=True,
+    )
+    payment_method_id = fields.Many2one(related="source_transaction_id.payment_method_id")
+    source_amount = fields.Monetary(
+        related="source_transaction_id.amount", string="Amount Paid",
+    )
+    is_partial = fields.Boolean(string="Partial Refund", compute="_compute_is_partial")
+    state = fields.Selection(
+        selection=[
+            ("draft", "Draft"),
+            ("to_approve", "To Approve"),
+            ("pending", "Pending"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="draft", required=True, readonly=True, copy=False, index=True, tracking=True,
+    )
+    origin = fields.Selection(
+        selection=[
+            ("odoo", "Requested in Odoo"),
+            ("provider", "Reported by the provider"),
+            ("manual", "Manual refund"),
+        ],
+        default="odoo", required=True, readonly=True,
+        help="Manual refunds are paid outside the payment provider (cash, bank transfer...) "
+        "and recorded here; the others are refund transactions of the provider.",
+    )
+    manual_method = fields.Selection(
+        selection=[
+            ("bank_transfer", "Bank transfer"),
+            ("cash", "Cash"),
+            ("cheque", "Cheque"),
+            ("card_terminal", "Card terminal"),
+            ("other", "Other"),
+        ],
+        string="Paid By",
+    )
+    reason_id = fields.Many2one(
+        comodel_name="payment.refund.reason", string="Reason", tracking=True,
+        ondelete="restrict",
+    )
+    note = fields.Text()
+    arn = fields.Char(
+        string="ARN / Bank Reference", copy=False, index="btree_not_null", tracking=True,
+        help="Acquirer Reference Number (23 digits) the customer's bank can use to trace the "
+        "refund, or another reference of the bank or card network (8-30 letters and digits).",
+    )
+    arn_type = fields.Selection(
+        selection=[(ARN, "ARN"), (BANK_REFERENCE, "Bank reference")],
+        string="Reference Type", compute="_compute_arn_type", store=True,
+    )
+    arn_display = fields.Char(string="Reference", compute="_compute_arn_display")
+    refund_date = fields.Datetime(
+        string="Refunded On", copy=False, tracking=True,
+        help="When the refund was confirmed by the provider, or paid for a manual refund.",
+    )
+    reversal_date = fields.Datetime(
+        string="Reversed On", readonly=True, copy=False,
+        help="When a refund confirmed by the provider was later reported as failed.",
+    )
+    failure_message = fields.Text(string="Provider Message", readonly=True, copy=False)
+    requested_by_id = fields.Many2one(
+        comodel_name="res.users", string="Requested By", readonly=True, copy=False,
+        default=lambda self: self.env.user,
+    )
+
+    # === COMPUTE METHODS === #
+
+    def _compute_attempt_count(self):
+        counts = dict(self.env["payment.transaction"]._read_group(
+            [("refund_id", "in", self.ids)], ["refund_id"], ["__count"],
+        ))
+        for refund in self:
+            refund.attempt_count = counts.get(refund, 0)
+
+    @api.depends("amount", "source_transaction_id.amount")
+    def _compute_is_partial(self):
+        for refund in self:
+            refund.is_partial = refund.currency_id.compare_amounts(
+                refund.amount, refund.source_amount
+            ) < 0
+
+    @api.depends("arn")
+    def _compute_arn_type(self):
+        for refund in self:
+            refund.arn_type = refund.arn and classify_arn(refund.arn)
+
+    @api.depends("arn")
+    def _compute_arn_display(self):
+        for refund in self:
+            refund.arn_display = format_arn(refund.arn)
+
+    def _compute_access_url(self):
+        super()._compute_access_url()
+        for refund in self:
+            refund.access_url = f"/my/refunds/{refund.id}"
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains("amount")
+    def _check_amount_positive(self):
+        for refund in self:
+            if refund.currency_id.compare_amounts(refund.amount, 0) <= 0:
+                raise ValidationError(_("The amount to refund must be positive."))
+
+    @api.constrains("arn")
+    def _check_arn(self):
+        for refund in self.filtered("arn"):
+            if classify_arn(refund.arn):
+                continue
+            if refund.arn.isdigit() and len(refund.arn) == 23:
+                raise ValidationError(_(
+                    "%(arn)s is not a valid ARN: its check digit does not match. "
+                    "Please check the 23 digits again.",
+                    arn=format_arn(refund.arn),
+                ))
+            raise ValidationError(_(
+                "%(arn)s is neither an ARN (23 digits) nor a bank reference "
+                "(8 to 30 letters and digits).",
+                arn=refund.arn,
+            ))
+
+    @api.constrains("reason_id", "note")
+    def _check_note_required_by_reason(self):
+        for refund in self:
+            if refund.reason_id.requires_note and not (refund.note or "").strip():
+                raise ValidationError(_(
+                    "The reason \"%(reason)s\" requires a note explaining the refund.",
+                    reason=refund.reason_id.name,
+                ))
+
+    @api.constrains("source_transaction_id")
+    def _check_source_is_not_a_refund(self):
+        for refund in self:
+            if refund.source_transaction_id.operation == "refund":
+                raise ValidationError(_(
+                    "%(reference)s is itself a refund and cannot be refunded.",
+                    reference=refund.source_transaction_id.reference,
+                ))
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if "arn" in vals:
+                vals["arn"] = normalize_arn(vals["arn"])
+            if not vals.get("name") or vals["name"] == _("New"):
+                vals["name"] = self.env["ir.sequence"].sudo().next_by_code(
+                    "payment.refund"
+                ) or _("New")
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "arn" in vals:
+            vals["arn"] = normalize_arn(vals["arn"])
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_issued(self):
+        if any(refund.state not in ("draft", "cancelled") for refund in self):
+            raise UserError(_(
+                "Only draft or cancelled refunds can be deleted; the others are the "
+                "history of money that was, or may have been, returned."
+            ))
+
+    # === ACTION METHODS === #
+
+    def action_retry(self):
+        """Send a failed refund to the provider again, after checking it is still refundable."""
+        for refund in self:
+            if refund.state != "failed" or refund.origin == "manual":
+                raise UserError(_("Only failed refunds can be retried."))
+            source = refund.source_transaction_id
+            source._check_refund_rights()
+            source._lock_for_refund()
+            source._check_refund_amount(refund.amount)
+            refund.write({"state": "draft", "failure_message": False})
+            refund._send_to_provider()
+        return True
+
+    def action_confirm_manual(self):
+        """Confirm that a manual refund was paid: it becomes done."""
+        for refund in self:
+            if refund.origin != "manual" or refund.state != "draft":
+                raise UserError(_("Only draft manual refunds can be confirmed."))
+            refund.source_transaction_id._check_refund_rights()
+            refund.write({
+                "state": "done",
+                "refund_date": refund.refund_date or fields.Datetime.now(),
+            })
+        return True
+
+    def action_view_attempts(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Refund Attempts"),
+            "res_model": "payment.transaction",
+            "view_mode": "list,form",
+            "domain": [("refund_id", "=", self.id)],
+            "context": {"create": False},
+        }
+
+    # === BUSINESS METHODS === #
+
+    def _send_to_provider(self):
+        """Ask the provider to refund, and record what happened, failure included.
+
+        The provider call runs in a savepoint: when it raises (API refusal, network error), the
+        partial work of the call is undone but the refund is kept, marked failed with the
+        provider's message, so that nothing is silently lost and the refund can be retried.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        source = self.source_transaction_id
+        try:
+            with self.env.cr.savepoint():
+                # In sudo mode because providers read their credentials; the caller's right was
+                # checked by `_check_refund_rights` before reaching this point.
+                source.sudo().with_context(
+                    refund_proof_refund_id=self.id
+                )._send_refund_request(amount_to_refund=self.amount)
+        except psycopg2.Error:
+            raise  # Concurrency errors must reach the retrying() loop of the request.
+        except Exception as error:  # noqa: BLE001 - any provider failure is recorded
+            message = str(error.args[0]) if getattr(error, "args", None) else str(error)
+            _logger.info("Refund %s: the provider call failed: %s", self.name, message)
+            self.write({"state": "failed", "failure_message": message})
+            self.message_post(body=_(
+                "The provider refused the refund or could not be reached: %(message)s",
+                message=message,
+            ))
+            return
+        self._sync_state_from_attempts()
+        if self.state == "draft":  # The provider gave no attempt back: wait for its webhook.
+            self.state = "pending"
+
+    def _sync_state_from_attempts(self):
+        """Derive the refund's state from its attempts. Never raises: money may have moved."""
+        now = fields.Datetime.now()
+        for refund in self:
+            attempts = refund.transaction_ids
+            if not attempts or refund.state == "cancelled":
+                continue
+            done = attempts.filtered(lambda tx: tx.state == "done")
+            if done:
+                vals = {"state": "done", "failure_message": False, "reversal_date": False}
+                if not refund.refund_date:
+                    vals["refund_date"] = max(done.mapped("last_state_change")) or now
+            elif attempts.filtered(lambda tx: tx.state in LIVE_ATTEMPT_STATES):
+                vals = {"state": "pending"}
+            else:
+                last = attempts.sorted(lambda tx: (tx.last_state_change or now, tx.id))[-1]
+                vals = {
+                    "state": "failed",
+                    "failure_message": last.state_message
+                    or _("The provider did not complete the refund."),
+                }
+                if refund.state == "done":
+                    vals["reversal_date"] = now
+            if any(refund[field] != value for field, value in vals.items()):
+                refund.write(vals)
+
+    def _get_report_base_filename(self):
+        self.ensure_one()
+        return _("Proof of refund - %(name)s", name=self.name)
+
+    def _format_amount(self, amount=None):
+        self.ensure_one()
+        return format_amount(
+            self.env, self.amount if amount is None else amount, self.currency_id
+        )

@@ -1,0 +1,370 @@
+import logging
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools.misc import format_amount
+
+from .payment_refund import RESERVING_STATES
+
+_logger = logging.getLogger(__name__)
+
+
+class PaymentTransaction(models.Model):
+    _inherit = "payment.transaction"
+
+    refund_id = fields.Many2one(
+        comodel_name="payment.refund", string="Refund Record", readonly=True,
+        index="btree_not_null", ondelete="restrict",
+        help="For a refund transaction: the refund it is an attempt of.",
+    )
+    refund_ids = fields.One2many(
+        comodel_name="payment.refund", inverse_name="source_transaction_id",
+        string="Refund Records",
+    )
+    refund_record_count = fields.Integer(compute="_compute_refund_record_count")
+    refunded_amount = fields.Monetary(
+        string="Refunded", compute="_compute_refund_status", store=True,
+        help="Sum of the refunds done on this payment.",
+    )
+    refund_status = fields.Selection(
+        selection=[
+            ("none", "Not refunded"),
+            ("partial", "Partially refunded"),
+            ("full", "Refunded"),
+        ],
+        compute="_compute_refund_status", store=True, index=True,
+    )
+    refund_remaining_amount = fields.Monetary(
+        string="Remaining Refundable", compute="_compute_refund_remaining_amount",
+        help="What can still be refunded: the amount paid minus every refund that is not "
+        "failed or cancelled (done, pending and awaiting approval ones included).",
+    )
+
+    # === COMPUTE METHODS === #
+
+    def _compute_refund_record_count(self):
+        counts = dict(self.env["payment.refund"]._read_group(
+            [("source_transaction_id", "in", self.ids)], ["source_transaction_id"], ["__count"],
+        ))
+        for tx in self:
+            tx.refund_record_count = counts.get(tx, 0)
+
+    @api.depends("amount", "refund_ids.state", "refund_ids.amount")
+    def _compute_refund_status(self):
+        for tx in self:
+            done = tx.refund_ids.filtered(lambda r: r.state == "done")
+            tx.refunded_amount = sum(done.mapped("amount"))
+            if not done or tx.operation == "refund":
+                tx.refund_status = "none"
+            elif tx.currency_id.compare_amounts(tx.refunded_amount, tx.amount) >= 0:
+                tx.refund_status = "full"
+            else:
+                tx.refund_status = "partial"
+
+    @api.depends("amount", "state", "operation", "refund_ids.state", "refund_ids.amount")
+    def _compute_refund_remaining_amount(self):
+        reserved = self._get_refund_reserved_amounts()
+        for tx in self:
+            if tx.operation == "refund" or tx.state != "done":
+                tx.refund_remaining_amount = 0.0
+            else:
+                tx.refund_remaining_amount = max(tx.amount - reserved.get(tx.id, 0.0), 0.0)
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        txs = super().create(vals_list)
+        txs.filtered(
+            lambda tx: tx.operation == "refund" and tx.source_transaction_id
+        )._refund_proof_link_refunds()
+        return txs
+
+    # === ACTION METHODS === #
+
+    def action_refund(self, amount_to_refund=None):
+        """Override of `payment` to make every refund a `payment.refund`, within the cap.
+
+        The whole request goes through `_request_refund`, which checks the right, locks the
+        source, validates the amount and only then asks the provider. All transactions are
+        checked before any of them is sent, so a bad one leaves nothing written.
+
+        :param float amount_to_refund: The amount to refund; None refunds what remains.
+        :return: None
+        """
+        self._check_refund_rights()
+        for tx in self:
+            tx._check_refundable()
+        for tx in self:
+            tx._request_refund(amount_to_refund=amount_to_refund)
+
+    def action_open_refund_wizard(self):
+        self.ensure_one()
+        self._check_refund_rights()
+        self._check_refundable()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Refund %(reference)s", reference=self.reference),
+            "res_model": "payment.refund.request",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_source_transaction_id": self.id},
+        }
+
+    def action_view_refund_records(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "refund_proof.payment_refund_action"
+        )
+        action["domain"] = [("source_transaction_id", "=", self.id)]
+        action["context"] = {"create": False}
+        return action
+
+    # === BUSINESS METHODS === #
+
+    def _check_refund_rights(self):
+        """Raise unless the current user may refund these transactions (group + read access).
+
+        Runs before anything is written or sent. Sudo environments (crons, provider glue) pass.
+        """
+        if self.env.su:
+            return
+        if not self.env.user.has_group("refund_proof.group_refund_user"):
+            raise AccessError(_(
+                "You are not allowed to refund payments. Ask an administrator for the "
+                "\"Refunds: User\" access right."
+            ))
+        self.check_access("read")
+
+    def _check_refundable(self):
+        """Raise unless this transaction can be the source of a refund.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        if self.operation == "refund":
+            raise ValidationError(_(
+                "%(reference)s is itself a refund and cannot be refunded.",
+                reference=self.reference,
+            ))
+        if self.state != "done":
+            raise ValidationError(_("Only confirmed transactions can be refunded."))
+
+    def _get_refund_support(self):
+        """Return how the provider and payment method can refund: none, full_only or partial."""
+        self.ensure_one()
+        provider = self.sudo().provider_id
+        method = self.sudo().payment_method_id
+        method = method.primary_payment_method_id or method
+        supports = {provider.support_refund or "none", method.support_refund or "none"}
+        if "none" in supports:
+            return "none"
+        if "full_only" in supports:
+            return "full_only"
+        return "partial"
+
+    def _lock_for_refund(self):
+        """Lock the source row while deciding what is refundable, and write on it.
+
+        The lock serialises concurrent refund requests of the same payment; the write makes a
+        request whose snapshot predates a concurrent committed refund fail with a serialization
+        error instead of deciding on stale data. Request handlers retry both errors
+        (`odoo.service.model.retrying`) with a fresh snapshot.
+        """
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT id FROM payment_transaction WHERE id IN %s FOR NO KEY UPDATE NOWAIT",
+            [tuple(self.ids)],
+        )
+        self.env.cr.execute(
+            "UPDATE payment_transaction SET write_date = write_date WHERE id IN %s",
+            [tuple(self.ids)],
+        )
+
+    def _get_refund_reserved_amounts(self):
+        """Return {source transaction id: amount held by its refunds not failed/cancelled}."""
+        if not self.ids:
+            return {}
+        self.env["payment.refund"].flush_model(["source_transaction_id", "state", "amount"])
+        groups = self.env["payment.refund"].sudo()._read_group(
+            [("source_transaction_id", "in", self.ids), ("state", "in", RESERVING_STATES)],
+            ["source_transaction_id"], ["amount:sum"],
+        )
+        return {tx.id: amount for tx, amount in groups}
+
+    def _check_refund_amount(self, amount, manual=False):
+        """Validate an amount to refund against what remains and what the provider supports.
+
+        Call it with the source locked (`_lock_for_refund`).
+
+        :param float amount: The amount to refund, or None for what remains.
+        :param bool manual: Whether the refund is paid outside the provider.
+        :return: The amount to refund, rounded to the currency.
+        :rtype: float
+        """
+        self.ensure_one()
+        currency = self.currency_id
+        remaining = currency.round(self.amount - self._get_refund_reserved_amounts().get(
+            self.id, 0.0
+        ))
+
+        def fmt(value):
+            return format_amount(self.env, value, currency)
+
+        if currency.compare_amounts(remaining, 0) <= 0:
+            raise ValidationError(_(
+                "%(reference)s has already been fully refunded, or the rest is awaiting "
+                "approval.",
+                reference=self.reference,
+            ))
+        amount = remaining if amount is None else currency.round(amount)
+        if currency.compare_amounts(amount, 0) <= 0:
+            raise ValidationError(_("The amount to refund must be positive."))
+        if currency.compare_amounts(amount, remaining) > 0:
+            raise ValidationError(_(
+                "You cannot refund %(amount)s on %(reference)s: only %(remaining)s can still "
+                "be refunded (paid %(paid)s, already refunded or reserved %(reserved)s).",
+                amount=fmt(amount), reference=self.reference, remaining=fmt(remaining),
+                paid=fmt(self.amount), reserved=fmt(self.amount - remaining),
+            ))
+        if not manual:
+            support = self._get_refund_support()
+            provider_name = self.sudo().provider_id.name
+            if support == "none":
+                raise UserError(_(
+                    "%(provider)s cannot refund this payment automatically. Pay the customer "
+                    "back by other means and record it as a manual refund.",
+                    provider=provider_name,
+                ))
+            if support == "full_only" and currency.compare_amounts(amount, remaining):
+                raise UserError(_(
+                    "%(provider)s only refunds the full remaining amount (%(remaining)s).",
+                    provider=provider_name, remaining=fmt(remaining),
+                ))
+        return amount
+
+    def _prepare_refund_values(self, amount, **values):
+        self.ensure_one()
+        return {
+            "source_transaction_id": self.id,
+            "amount": amount,
+            "requested_by_id": self.env.user.id,
+            **values,
+        }
+
+    def _request_refund(
+        self, amount_to_refund=None, reason=None, note=None, arn=None, manual=False,
+        manual_method=None, refund_date=None,
+    ):
+        """The one path of a refund decided in Odoo; every entry point ends here.
+
+        In this order: the caller's right, the source's state, a lock on the source, the
+        amount against what remains and what the provider supports, the `payment.refund`
+        record, then (for refunds through the provider) the provider request.
+
+        Note: self.ensure_one()
+
+        :param float amount_to_refund: The amount to refund; None refunds what remains.
+        :param recordset reason: The `payment.refund.reason`, if any.
+        :param str note: A free note.
+        :param str arn: The ARN or bank reference, when known.
+        :param bool manual: Whether the refund is paid outside the provider (cash, wire...);
+                            it is then done at once, on `refund_date` (default: now).
+        :param str manual_method: How a manual refund was paid.
+        :param datetime refund_date: When a manual refund was paid.
+        :return: The refund.
+        :rtype: recordset of `payment.refund`
+        """
+        self.ensure_one()
+        self._check_refund_rights()
+        self._check_refundable()
+        if not manual:
+            self._ensure_provider_is_not_disabled()
+        self._lock_for_refund()
+        amount = self._check_refund_amount(amount_to_refund, manual=manual)
+        values = self._prepare_refund_values(
+            amount,
+            reason_id=reason and reason.id,
+            note=note,
+            arn=arn,
+            origin="manual" if manual else "odoo",
+            manual_method=manual_method if manual else False,
+            refund_date=refund_date if manual else False,
+        )
+        # In sudo mode because refund users need not have create access on every related
+        # model (sequence, followers); the right was checked above.
+        refund = self.env["payment.refund"].sudo().create(values).sudo(False)
+        if manual:
+            refund.sudo().write({
+                "state": "done",
+                "refund_date": refund_date or fields.Datetime.now(),
+            })
+        else:
+            refund.sudo()._send_to_provider()
+        return refund
+
+    def _refund_proof_link_refunds(self):
+        """Attach refund transactions to their `payment.refund`, creating it when the refund
+        did not start in Odoo (a provider's webhook, a refund made in the provider's
+        dashboard, or refunds older than this module). Never raises.
+        """
+        refund_id = self.env.context.get("refund_proof_refund_id")
+        for tx in self:
+            if tx.refund_id or tx.operation != "refund" or not tx.source_transaction_id:
+                continue
+            if refund_id:
+                tx.refund_id = refund_id
+                continue
+            refund = self.env["payment.refund"].sudo().create({
+                "source_transaction_id": tx.source_transaction_id.id,
+                "amount": abs(tx.amount),
+                "origin": "provider",
+                "requested_by_id": False,
+                "state": "pending",
+            })
+            tx.refund_id = refund
+            refund._sync_state_from_attempts()
+            refund.message_post(body=_(
+                "Refund %(reference)s reported by %(provider)s.",
+                reference=tx.reference, provider=tx.provider_id.name,
+            ))
+
+    def _update_state(self, allowed_states, target_state, state_message):
+        """Override of `payment` to let each refund follow the state of its attempts."""
+        updated = super()._update_state(allowed_states, target_state, state_message)
+        refunds = updated.filtered(lambda tx: tx.operation == "refund").refund_id
+        if refunds:
+            try:
+                with self.env.cr.savepoint():
+                    refunds.sudo()._sync_state_from_attempts()
+            except Exception:  # The provider's state change must never be lost.
+                _logger.exception("Could not update refunds %s", refunds.ids)
+        return updated
+
+    def _process_notification_data(self, notification_data):
+        """Override of `payment` to let provider glue fill the ARN of a refund."""
+        super()._process_notification_data(notification_data)
+        if self.operation != "refund" or not self.refund_id or self.refund_id.arn:
+            return
+        arn = self._get_refund_arn_from_notification(notification_data)
+        if arn:
+            try:
+                with self.env.cr.savepoint():
+                    self.refund_id.sudo().arn = arn
+            except ValidationError:
+                _logger.info("Ignored an invalid ARN reported for %s", self.reference)
+
+    def _get_refund_arn_from_notification(self, notification_data):
+        """Return the ARN or bank reference of a refund found in the provider's notification.
+
+        Provider glue overrides this (e.g. Adyen's `additionalData.refund.acquirerReference`,
+        Stripe's `destination_details.card.reference`).
+
+        Note: self.ensure_one()
+
+        :param dict notification_data: The notification data sent by the provider.
+        :return: The reference, or None when the notification carries none.
+        :rtype: str | None
+        """
+        self.ensure_one()
+        return None

@@ -1,0 +1,61 @@
+"""Pure helpers of refund_proof: no ORM in here, so they are tested directly."""
+
+import re
+
+ARN_LENGTH = 23
+_SEPARATORS = re.compile(r"[\s\-]+")
+_BANK_REFERENCE = re.compile(r"^[A-Z0-9]{8,30}$")
+
+ARN = "arn"
+BANK_REFERENCE = "bank_reference"
+
+
+def normalize_arn(value):
+    """Strip spaces and dashes and upper-case a reference typed or pasted by a user.
+
+    :param str value: The raw value, or a falsy value.
+    :return: The normalized reference, or ``False`` when nothing is left.
+    :rtype: str | bool
+    """
+    if not value:
+        return False
+    return _SEPARATORS.sub("", value).upper() or False
+
+
+def luhn_valid(digits):
+    """Return whether a string of digits passes the Luhn mod-10 check (last digit = check digit)."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        digit = int(char)
+        if index % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def classify_arn(normalized):
+    """Tell what kind of acquirer reference a normalized value is.
+
+    A 23-digit value is an Acquirer Reference Number and must pass the Luhn check over its 23
+    digits; any other value of 8-30 letters and digits is a bank/network reference.
+
+    :param str normalized: A value returned by :func:`normalize_arn`.
+    :return: ``ARN``, ``BANK_REFERENCE``, or ``None`` when the value is neither (including a
+             23-digit value that fails the Luhn check, which is almost surely a typo).
+    :rtype: str | None
+    """
+    if normalized.isdigit() and len(normalized) == ARN_LENGTH:
+        return ARN if luhn_valid(normalized) else None
+    if _BANK_REFERENCE.match(normalized):
+        return BANK_REFERENCE
+    return None
+
+
+def format_arn(normalized):
+    """Group an ARN for reading aloud: 1 6 4 11 1 (network, BIN, date, sequence, check)."""
+    if not normalized or len(normalized) != ARN_LENGTH or not normalized.isdigit():
+        return normalized or ""
+    cuts = (0, 1, 7, 11, 22, 23)
+    return " ".join(normalized[a:b] for a, b in zip(cuts, cuts[1:], strict=False))

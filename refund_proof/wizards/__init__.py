@@ -1,0 +1,2 @@
+from . import payment_refund_request
+from . import payment_refund_wizard

@@ -1,0 +1,67 @@
+from odoo import _, api, fields, models
+
+
+class PaymentRefundRequest(models.TransientModel):
+    _name = "payment.refund.request"
+    _description = "Refund a Payment"
+
+    source_transaction_id = fields.Many2one(
+        comodel_name="payment.transaction", string="Payment", required=True, readonly=True,
+        ondelete="cascade",
+    )
+    currency_id = fields.Many2one(related="source_transaction_id.currency_id")
+    source_amount = fields.Monetary(related="source_transaction_id.amount", string="Paid")
+    remaining_amount = fields.Monetary(
+        related="source_transaction_id.refund_remaining_amount", string="Refundable",
+    )
+    support_refund = fields.Selection(
+        selection=[("none", "Unsupported"), ("full_only", "Full only"), ("partial", "Partial")],
+        compute="_compute_support_refund",
+    )
+    manual = fields.Boolean(
+        string="Manual Refund", compute="_compute_amount", store=True, readonly=False,
+        help="The customer is paid back outside the payment provider (cash, bank transfer...): "
+        "the refund is recorded as done, with its date and bank reference.",
+    )
+    amount = fields.Monetary(
+        string="Amount to Refund", compute="_compute_amount", store=True, readonly=False,
+    )
+    reason_id = fields.Many2one(comodel_name="payment.refund.reason", string="Reason")
+    note = fields.Text()
+    arn = fields.Char(string="ARN / Bank Reference")
+    manual_method = fields.Selection(
+        selection=lambda self: self.env["payment.refund"]._fields["manual_method"].selection,
+        string="Paid By", default="bank_transfer",
+    )
+    refund_date = fields.Datetime(string="Paid On", default=fields.Datetime.now)
+
+    @api.depends("source_transaction_id")
+    def _compute_support_refund(self):
+        for wizard in self:
+            wizard.support_refund = wizard.source_transaction_id._get_refund_support()
+
+    @api.depends("source_transaction_id", "support_refund")
+    def _compute_amount(self):
+        for wizard in self:
+            wizard.amount = wizard.remaining_amount
+            wizard.manual = wizard.support_refund == "none"
+
+    def action_confirm(self):
+        self.ensure_one()
+        refund = self.source_transaction_id._request_refund(
+            amount_to_refund=self.amount,
+            reason=self.reason_id,
+            note=self.note,
+            arn=self.arn,
+            manual=self.manual,
+            manual_method=self.manual_method,
+            refund_date=self.refund_date,
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Refund"),
+            "res_model": "payment.refund",
+            "res_id": refund.id,
+            "view_mode": "form",
+            "target": "current",
+        }

@@ -1,0 +1,48 @@
+# Shared settings of the project's scripts; every value can be overridden from the environment.
+# Sourced, not executed.
+ODOO_SRC=${ODOO_SRC:-/opt/odoo/18.0}
+RP_HOME=${RP_HOME:-/opt/refund_proof}          # venv, config, filestore: outside the repository
+VENV=${VENV:-$RP_HOME/venv}
+PYTHON_BIN=${PYTHON_BIN:-python3}
+PGHOST=${PGHOST:-localhost}
+PGPORT=${PGPORT:-5432}
+PGUSER=${PGUSER:-odoo}
+PGPASSWORD=${PGPASSWORD:-odoo}
+TEST_DB=${TEST_DB:-refund_proof_test}
+DEMO_DB=${DEMO_DB:-refund_proof_demo}
+HTTP_PORT=${HTTP_PORT:-8069}
+# Modules installed in the cached template database; refund_proof's own dependencies.
+BASE_MODULES=${BASE_MODULES:-account_payment,payment_demo}
+export ODOO_SRC RP_HOME VENV PGHOST PGPORT PGUSER PGPASSWORD TEST_DB DEMO_DB HTTP_PORT
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ODOO_BIN="$ODOO_SRC/odoo-bin"
+ODOO_CONF="$RP_HOME/odoo.conf"
+PY="$VENV/bin/python"
+
+say() { printf '\033[1m[refund_proof]\033[0m %s\n' "$*"; }
+die() { printf '[refund_proof] ERROR: %s\n' "$*" >&2; exit 1; }
+
+require_odoo() {
+    if [ ! -f "$ODOO_SRC/odoo-bin" ] || [ ! -d "$ODOO_SRC/addons/account_payment" ]; then
+        cat >&2 <<MSG
+[refund_proof] ERROR: Odoo 18.0 source not found at ODOO_SRC=$ODOO_SRC
+
+refund_proof runs (and is tested) against a real Odoo 18.0 tree, which is not
+bundled with this project. Provide one, then run the command again, e.g.:
+
+    git clone --depth 1 --branch 18.0 https://github.com/odoo/odoo.git /opt/odoo/18.0
+
+or point ODOO_SRC at an existing Odoo 18.0 checkout:
+
+    make setup ODOO_SRC=/path/to/odoo-18.0
+MSG
+        exit 2
+    fi
+    grep -q "version_info = (18, 0" "$ODOO_SRC/odoo/release.py" \
+        || die "$ODOO_SRC is not Odoo 18.0 (see $ODOO_SRC/odoo/release.py)"
+}
+
+psql_app() { PGPASSWORD=$PGPASSWORD psql -X -q -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$@"; }
+db_exists() { [ "$(psql_app -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$1'")" = 1 ]; }
+drop_db() { psql_app -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null; rm -rf "$RP_HOME/data/filestore/$1"; }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# make setup: everything but Odoo's source. Idempotent: a second run only checks.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+require_odoo
+mkdir -p "$RP_HOME/data"
+
+# 1. System packages (Debian): wkhtmltopdf renders the proof, poppler/zbar let tests read
+#    it back, chromium runs browser tours, postgresql is the database.
+declare -A need=(
+    [wkhtmltopdf]=wkhtmltopdf [pdftoppm]=poppler-utils [zbarimg]="zbar-tools libzbar0"
+    [chromium]=chromium [pg_ctlcluster]="postgresql postgresql-client"
+)
+missing=()
+for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null || missing+=(${need[$cmd]}); done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" fonts-dejavu-core xfonts-75dpi xfonts-base >/dev/null
+fi
+
+# 2. Python venv with Odoo's requirements (fixed for Python 3.11) and ours.
+odoo_req="$RP_HOME/odoo-requirements.txt"
+sed -e '/^python-ldap/d' -e 's/^cbor2==5\.4\.2.*/cbor2==5.6.2/' "$ODOO_SRC/requirements.txt" >"$odoo_req"
+stamp=$(cat "$odoo_req" "$REPO_ROOT/requirements-dev.txt" | sha256sum | cut -c1-16)
+if [ "$(cat "$VENV/.refund_proof_stamp" 2>/dev/null)" != "$stamp" ]; then
+    say "creating the Python venv in $VENV (about a minute)"
+    [ -x "$PY" ] || "$PYTHON_BIN" -m venv "$VENV"
+    "$PY" -m pip install -q --upgrade pip 'setuptools<81' wheel 2>&1 | grep -v 'is ignored' || true
+    # Some of Odoo's pinned sdists still import pkg_resources: build them against the venv's
+    # setuptools<81 instead of an isolated, newer one.
+    "$PY" -m pip install -q --no-build-isolation -r "$odoo_req" -r "$REPO_ROOT/requirements-dev.txt" \
+        2> >(grep -v 'is ignored' >&2)
+    echo "$stamp" >"$VENV/.refund_proof_stamp"
+fi
+
+# Odoo is imported from ODOO_SRC (pytest-odoo imports it): a .pth file, no copy of Odoo.
+site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$ODOO_SRC" >"$site/odoo_src.pth"
+
+# 3. PostgreSQL: the system cluster, with a non-superuser role (Odoo refuses 'postgres').
+if command -v pg_lsclusters >/dev/null && [ "$(id -u)" = 0 ]; then
+    read -r ver name < <(pg_lsclusters -h | awk '{print $1, $2; exit}')
+    if ! pg_lsclusters -h | grep -q online; then
+        say "starting PostgreSQL $ver/$name"
+        pg_ctlcluster "$ver" "$name" start
+    fi
+    if [ "$(su - postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='$PGUSER'\"")" != 1 ]; then
+        say "creating database role $PGUSER"
+        su - postgres -c "psql -q -c \"CREATE ROLE \\\"$PGUSER\\\" LOGIN CREATEDB PASSWORD '$PGPASSWORD'\""
+    fi
+fi
+psql_app -d postgres -tAc 'SELECT 1' >/dev/null \
+    || die "cannot reach PostgreSQL as $PGUSER@$PGHOST:$PGPORT (set PGHOST/PGPORT/PGUSER/PGPASSWORD)"
+
+# 4. Odoo configuration used by make test / make run.
+cat >"$ODOO_CONF" <<CONF
+[options]
+addons_path = $ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT
+db_host = $PGHOST
+db_port = $PGPORT
+db_user = $PGUSER
+db_password = $PGPASSWORD
+data_dir = $RP_HOME/data
+admin_passwd = admin
+CONF
+say "setup done: venv $VENV, config $ODOO_CONF, Odoo $ODOO_SRC"

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# make test: a fresh database with refund_proof installed (from a cached template holding its
+# dependencies), then the top-level tests/ with pytest-odoo, then the log check.
+# Extra arguments go to pytest, e.g.  scripts/test.sh tests/test_refund_amounts.py -k partial
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+require_odoo
+[ -x "$PY" ] && "$PY" -c 'import odoo, pytest_odoo' 2>/dev/null \
+    || die "no usable venv at $VENV: run 'make setup' first"
+[ -f "$ODOO_CONF" ] || die "no $ODOO_CONF: run 'make setup' first"
+psql_app -d postgres -tAc 'SELECT 1' >/dev/null \
+    || die "PostgreSQL is not reachable as $PGUSER@$PGHOST:$PGPORT: run 'make setup' first"
+
+ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT"
+LOGDIR=${LOGDIR:-$RP_HOME/logs}
+mkdir -p "$LOGDIR"
+INSTALL_LOG="$LOGDIR/install.log"
+TEST_LOG="$LOGDIR/test.log"
+: >"$INSTALL_LOG"; : >"$TEST_LOG"
+odoo() { "$PY" "$ODOO_BIN" -c "$ODOO_CONF" --addons-path="$ADDONS" "$@"; }
+
+clone_db() {  # clone_db SOURCE TARGET: database and filestore
+    drop_db "$2"
+    psql_app -d postgres -c "CREATE DATABASE \"$2\" TEMPLATE \"$1\"" >/dev/null
+    if [ -d "$RP_HOME/data/filestore/$1" ]; then
+        mkdir -p "$RP_HOME/data/filestore"
+        cp -a "$RP_HOME/data/filestore/$1" "$RP_HOME/data/filestore/$2"
+    fi
+}
+
+# 1. Template with the dependencies, keyed on the Odoo tree and the module list.
+key=$(cat "$ODOO_SRC/odoo/release.py" "$ODOO_SRC/addons/account_payment/__manifest__.py" \
+      <(echo "$BASE_MODULES") | sha256sum | cut -c1-10)
+TEMPLATE_DB="refund_proof_tmpl_$key"
+if ! db_exists "$TEMPLATE_DB"; then
+    say "building template database $TEMPLATE_DB ($BASE_MODULES, about a minute, cached)"
+    if ! odoo -d "$TEMPLATE_DB" -i "$BASE_MODULES" --without-demo=all --stop-after-init \
+            --http-port=0 --logfile="$LOGDIR/template.log" --log-level=warn; then
+        drop_db "$TEMPLATE_DB"; die "template build failed, see $LOGDIR/template.log"
+    fi
+fi
+
+# 2. Test database: template + refund_proof. The seed copy is never connected to, so tests
+#    that need committed data clone it into a scratch database of their own.
+say "installing refund_proof into $TEST_DB"
+clone_db "$TEMPLATE_DB" "$TEST_DB"
+odoo -d "$TEST_DB" -i refund_proof --stop-after-init --http-port=0 \
+    --logfile="$INSTALL_LOG" --log-level=info \
+    || { tail -40 "$INSTALL_LOG"; die "installing refund_proof failed, see $INSTALL_LOG"; }
+clone_db "$TEST_DB" "${TEST_DB}_seed"
+
+# 3. The tests. HttpCase and browser tours need --odoo-http; tests/conftest.py turns a skip
+#    into a failure, so nothing is silently left out.
+say "running pytest"
+set +e
+cd "$REPO_ROOT"
+REFUND_PROOF_SEED_DB="${TEST_DB}_seed" "$PY" -m pytest -p no:cacheprovider \
+    --odoo-config="$ODOO_CONF" --odoo-database="$TEST_DB" --odoo-addons-path="$ADDONS" \
+    --odoo-http --odoo-log-level=info --odoo-extra="logfile=$TEST_LOG" \
+    "${@:-tests}"
+status=$?
+set -e
+
+# 4. Warning-clean run, as OCA's CI: any WARNING/ERROR/CRITICAL line in Odoo's logs fails,
+#    except lines matched by tests/log-allowlist.txt (one explained regex per line).
+"$PY" "$REPO_ROOT/scripts/checklog.py" "$REPO_ROOT/tests/log-allowlist.txt" "$INSTALL_LOG" "$TEST_LOG" \
+    || status=1
+drop_db "${TEST_DB}_seed"
+exit $status

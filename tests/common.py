@@ -51,17 +51,20 @@ class RefundProofCommon(AccountPaymentCommon):
             payment_method_id=(provider.payment_method_ids[:1] or self.payment_method).id,
             **values,
         )
-        tx._handle_notification_data(
-            provider.code if provider.code == "demo" else "demo",
-            {"reference": tx.reference, "simulated_state": "done"},
-        ) if provider.code == "demo" else tx._set_done()
+        if provider.code == "demo":
+            tx._handle_notification_data(
+                "demo", {"reference": tx.reference, "simulated_state": "done"}
+            )
+        else:
+            tx._set_done()
         tx._post_process()
         return tx
 
     def _refund(self, tx, amount=None, user=None, **kwargs):
-        """Refund through the one path every entry point takes."""
+        """Refund as a refund user through the one path every entry point takes; the refund
+        is returned in the test's environment."""
         tx = tx.with_user(user or self.refund_user)
-        return tx._request_refund(amount_to_refund=amount, **kwargs)
+        return tx._request_refund(amount_to_refund=amount, **kwargs).with_env(self.env)
 
     def _open_payment_wizard(self, tx, amount, user=None, **values):
         """The standard account.payment Refund wizard, as a user opens it."""

@@ -1,0 +1,65 @@
+import threading
+from functools import partial
+
+from odoo.exceptions import UserError
+from odoo.service.model import retrying
+from odoo.tests import BaseCase, tagged
+from odoo.tools import mute_logger
+
+from .scratch import committed_env, demo_setup, paid_transaction, scratch_registry
+
+
+@tagged("-at_install", "post_install")
+class TestRefundConcurrency(BaseCase):
+    """Real threads, real cursors, committed data in a scratch database."""
+
+    def _refund_in_thread(self, registry, uid, tx_id, amount, barrier, results):
+        with committed_env(registry, uid) as env:
+            barrier.wait()
+            tx = env["payment.transaction"].browse(tx_id)
+            try:
+                # What an RPC or HTTP request does: retry on lock timeouts and
+                # serialization failures with a fresh snapshot.
+                refund = retrying(partial(tx._request_refund, amount_to_refund=amount), env)
+                results.append(("refunded", refund.id))
+            except UserError as error:  # ValidationError included: refused, clearly
+                env.cr.rollback()
+                results.append(("refused", str(error)))
+            except Exception as error:  # noqa: BLE001 - reported by the assertion below
+                env.cr.rollback()
+                results.append(("crashed", repr(error)))
+
+    @mute_logger("odoo.service.model")  # retrying() logs each retry at INFO level
+    def test_concurrent_refunds_never_exceed_the_payment(self):
+        """Six users refund 30.00 of a 100.00 payment at the same moment: three succeed."""
+        with scratch_registry() as registry:
+            with committed_env(registry) as env:
+                provider, user = demo_setup(env)
+                tx_id = paid_transaction(env, provider, 100.0, "CONCURRENT-1").id
+                uid = user.id
+            barrier = threading.Barrier(6)
+            results = []
+            threads = [
+                threading.Thread(
+                    target=self._refund_in_thread,
+                    args=(registry, uid, tx_id, 30.0, barrier, results),
+                )
+                for _ in range(6)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+            self.assertFalse([t for t in threads if t.is_alive()], "a request hung")
+
+            outcomes = sorted(kind for kind, _ in results)
+            self.assertEqual(outcomes, ["refunded"] * 3 + ["refused"] * 3, results)
+            for kind, detail in results:
+                if kind == "refused":
+                    self.assertRegex(detail, "can still be refunded|fully refunded")
+            with committed_env(registry) as env:
+                tx = env["payment.transaction"].browse(tx_id)
+                self.assertEqual(tx.refund_ids.mapped("state"), ["done"] * 3)
+                self.assertAlmostEqual(tx.refunded_amount, 90.0)
+                children = tx.child_transaction_ids.filtered(lambda t: t.operation == "refund")
+                self.assertAlmostEqual(-sum(children.mapped("amount")), 90.0)

@@ -8,6 +8,12 @@ from odoo.addons.account_payment.tests.common import AccountPaymentCommon
 
 class RefundProofCommon(AccountPaymentCommon):
     @classmethod
+    def default_env_context(cls):
+        # Odoo's BaseCommon disables tracking and chatter in tests; the refund's chatter is
+        # part of what we test (decisions, notifications), so keep mail features on.
+        return {}
+
+    @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.demo_provider = cls._prepare_provider(
@@ -20,9 +26,11 @@ class RefundProofCommon(AccountPaymentCommon):
         cls.currency = cls.env.company.currency_id
         cls.reason_customer = cls.env.ref("refund_proof.reason_customer_request")
         cls.reason_fraud = cls.env.ref("refund_proof.reason_fraud")
+        # Limits high enough for the foundation tests; test_refund_approval sets its own.
         cls.refund_user = new_test_user(
             cls.env, login="refund_user", name="Rita Refund",
             groups="base.group_user,refund_proof.group_refund_user",
+            refund_limit=1_000_000,
         )
         cls.refund_manager = new_test_user(
             cls.env, login="refund_manager", name="Max Manager",
@@ -34,6 +42,7 @@ class RefundProofCommon(AccountPaymentCommon):
         cls.billing_user = new_test_user(
             cls.env, login="billing_user", name="Bill Billing",
             groups="base.group_user,account.group_account_invoice",
+            refund_limit=1_000_000,
         )
         cls._tx_counter = 0
 

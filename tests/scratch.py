@@ -69,6 +69,7 @@ def demo_setup(env):
     user = env["res.users"].create({
         "name": "Concurrent Refunder",
         "login": f"concurrent_{uuid.uuid4().hex[:6]}",
+        "refund_limit": 1_000_000,
         "groups_id": [odoo.Command.set([
             env.ref("base.group_user").id, env.ref("refund_proof.group_refund_user").id,
         ])],

@@ -3,7 +3,7 @@ import logging
 import psycopg2
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.misc import format_amount
 
 from ..utils import ARN, BANK_REFERENCE, classify_arn, format_arn, normalize_arn
@@ -117,6 +117,24 @@ class PaymentRefund(models.Model):
         comodel_name="res.users", string="Requested By", readonly=True, copy=False,
         default=lambda self: self.env.user,
     )
+    request_date = fields.Datetime(
+        string="Requested On", readonly=True, copy=False, default=fields.Datetime.now,
+        index=True,
+    )
+    approval_reasons = fields.Text(
+        string="Why Approval Is Needed", readonly=True, copy=False,
+    )
+    approved_by_id = fields.Many2one(
+        comodel_name="res.users", string="Approved By", readonly=True, copy=False,
+        tracking=True,
+    )
+    approval_date = fields.Datetime(readonly=True, copy=False)
+    cancelled_by_id = fields.Many2one(
+        comodel_name="res.users", string="Cancelled By", readonly=True, copy=False,
+    )
+    cancel_date = fields.Datetime(string="Cancelled On", readonly=True, copy=False)
+    cancel_reason = fields.Text(string="Cancellation Reason", readonly=True, copy=False)
+    is_rejected = fields.Boolean(string="Rejected", readonly=True, copy=False)
 
     # === COMPUTE METHODS === #
 
@@ -208,6 +226,15 @@ class PaymentRefund(models.Model):
     def write(self, vals):
         if "arn" in vals:
             vals["arn"] = normalize_arn(vals["arn"])
+            if (
+                set(vals) == {"arn"}
+                and not self.env.su
+                and self.env.user.has_group("refund_proof.group_refund_user")
+            ):
+                # The ARN arrives days after the refund: any refund user may add it to a
+                # refund they can read, though they may not edit the refund otherwise.
+                self.check_access("read")
+                return super(PaymentRefund, self.sudo()).write(vals)
         return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
@@ -229,8 +256,10 @@ class PaymentRefund(models.Model):
             source._check_refund_rights()
             source._lock_for_refund()
             source._check_refund_amount(refund.amount)
-            refund.write({"state": "draft", "failure_message": False})
-            refund._send_to_provider()
+            source._ensure_provider_is_not_disabled()
+            # In sudo mode: retrying is allowed to refund users on refunds they may not edit.
+            refund.sudo().write({"state": "draft", "failure_message": False})
+            refund.sudo()._send_to_provider()
         return True
 
     def action_confirm_manual(self):
@@ -239,10 +268,84 @@ class PaymentRefund(models.Model):
             if refund.origin != "manual" or refund.state != "draft":
                 raise UserError(_("Only draft manual refunds can be confirmed."))
             refund.source_transaction_id._check_refund_rights()
-            refund.write({
-                "state": "done",
-                "refund_date": refund.refund_date or fields.Datetime.now(),
+            refund.sudo()._issue()
+        return True
+
+    def action_approve(self):
+        """Approve refund requests (four eyes): re-check them, then issue them."""
+        self._check_can_decide()
+        for refund in self:
+            if refund.state != "to_approve":
+                raise UserError(_(
+                    "%(name)s is not awaiting approval.", name=refund.name
+                ))
+            if refund.requested_by_id == self.env.user:
+                raise UserError(_(
+                    "You cannot approve your own refund request %(name)s: another manager "
+                    "must approve it.",
+                    name=refund.name,
+                ))
+            source = refund.source_transaction_id
+            source._lock_for_refund()
+            manual = refund.origin == "manual"
+            source._check_refund_amount(refund.amount, manual=manual, exclude=refund)
+            if not manual:
+                source._ensure_provider_is_not_disabled()
+            # In sudo mode: the approver's right was checked by `_check_can_decide`.
+            refund_sudo = refund.sudo()
+            refund_sudo.write({
+                "state": "draft",
+                "approved_by_id": self.env.uid,
+                "approval_date": fields.Datetime.now(),
             })
+            refund_sudo._close_approval_activities(_("Approved"))
+            refund_sudo._notify_requester(_(
+                "Your refund request %(name)s was approved by %(user)s.",
+                name=refund.name, user=self.env.user.name,
+            ))
+            refund_sudo._issue()
+        return True
+
+    def action_reject(self, reason=None):
+        """Reject refund requests, with a reason; without one, open the dialog asking it."""
+        self._check_can_decide()
+        if not reason:
+            return {
+                "type": "ir.actions.act_window",
+                "name": _("Reject Refund"),
+                "res_model": "payment.refund.reject",
+                "view_mode": "form",
+                "target": "new",
+                "context": {"default_refund_ids": self.ids},
+            }
+        for refund in self:
+            if refund.state != "to_approve":
+                raise UserError(_("%(name)s is not awaiting approval.", name=refund.name))
+        self.sudo()._cancel(reason, rejected=True)
+        for refund in self.sudo():
+            refund._close_approval_activities(_("Rejected: %(reason)s", reason=reason))
+            refund._notify_requester(_(
+                "Your refund request %(name)s was rejected by %(user)s: %(reason)s",
+                name=refund.name, user=self.env.user.name, reason=reason,
+            ))
+        return True
+
+    def action_cancel(self, reason=None):
+        """Cancel refunds that were not issued: the requester's own, or any for a manager."""
+        is_manager = self.env.user.has_group("refund_proof.group_refund_manager")
+        for refund in self:
+            if refund.state not in ("draft", "to_approve"):
+                raise UserError(_(
+                    "%(name)s was already sent or recorded; it cannot be cancelled.",
+                    name=refund.name,
+                ))
+            if not (self.env.su or is_manager or refund.requested_by_id == self.env.user):
+                raise AccessError(_(
+                    "Only the requester or a refund manager can cancel %(name)s.",
+                    name=refund.name,
+                ))
+        self.sudo()._cancel(reason)
+        self.sudo()._close_approval_activities(_("Cancelled"))
         return True
 
     def action_view_attempts(self):
@@ -257,6 +360,62 @@ class PaymentRefund(models.Model):
         }
 
     # === BUSINESS METHODS === #
+
+    def _check_can_decide(self):
+        if not (self.env.su or self.env.user.has_group("refund_proof.group_refund_manager")):
+            raise AccessError(_("Only refund managers can approve or reject refund requests."))
+        self.check_access("read")
+
+    def _issue(self):
+        """Issue approved or within-limit refunds: manual ones are done, others sent."""
+        for refund in self:
+            if refund.origin == "manual":
+                refund.write({
+                    "state": "done",
+                    "refund_date": refund.refund_date or fields.Datetime.now(),
+                })
+            else:
+                refund._send_to_provider()
+
+    def _cancel(self, reason, rejected=False):
+        self.write({
+            "state": "cancelled",
+            "cancelled_by_id": self.env.uid,
+            "cancel_date": fields.Datetime.now(),
+            "cancel_reason": reason or False,
+            "is_rejected": rejected,
+        })
+
+    def _request_approval(self):
+        """Tell the managers that refunds await their approval (activity and chatter)."""
+        managers = self.env.ref("refund_proof.group_refund_manager").users.filtered(
+            lambda user: user.active and not user.share
+        )
+        for refund in self:
+            refund.message_post(body=_(
+                "Refund request awaiting approval: %(reasons)s",
+                reasons=refund.approval_reasons,
+            ))
+            for manager in managers:
+                if manager == refund.requested_by_id or refund.company_id not in manager.company_ids:
+                    continue
+                refund.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    user_id=manager.id,
+                    summary=_("Approve refund %(name)s", name=refund.name),
+                    note=refund.approval_reasons,
+                )
+
+    def _close_approval_activities(self, feedback):
+        self.activity_feedback(["mail.mail_activity_data_todo"], feedback=feedback)
+
+    def _notify_requester(self, body):
+        for refund in self.filtered("requested_by_id"):
+            refund.message_post(
+                body=body,
+                partner_ids=refund.requested_by_id.partner_id.ids,
+                subtype_xmlid="mail.mt_note",
+            )
 
     def _send_to_provider(self):
         """Ask the provider to refund, and record what happened, failure included.

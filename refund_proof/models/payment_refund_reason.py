@@ -13,4 +13,27 @@ class PaymentRefundReason(models.Model):
         help="Refunds with this reason cannot be requested without a note explaining them.",
     )
     description = fields.Text(translate=True)
+    window_policy = fields.Selection(
+        selection=[
+            ("company", "Company window"),
+            ("custom", "Own window"),
+            ("always", "Always allowed"),
+        ],
+        string="Refund Window", default="company", required=True,
+        help="How long after the payment a refund with this reason may be issued without a "
+        "manager's approval: the company's window, a window of its own, or at any time.",
+    )
+    window_days = fields.Integer(string="Window (days)", default=30)
+
+    def _get_window_days(self, company):
+        """Return the refund window in days for this reason (or none) in `company`.
+
+        :return: The number of days, or 0 when there is no window.
+        :rtype: int
+        """
+        if self.window_policy == "always":
+            return 0
+        if self.window_policy == "custom":
+            return self.window_days
+        return company.refund_window_days
 

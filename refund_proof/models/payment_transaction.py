@@ -1,4 +1,7 @@
 import logging
+from datetime import datetime
+
+import pytz
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -189,32 +192,40 @@ class PaymentTransaction(models.Model):
             "UPDATE payment_transaction SET write_date = write_date WHERE id IN %s", ids
         ), log_exceptions=False)
 
-    def _get_refund_reserved_amounts(self):
-        """Return {source transaction id: amount held by its refunds not failed/cancelled}."""
+    def _get_refund_reserved_amounts(self, exclude=None):
+        """Return {source transaction id: amount held by its refunds not failed/cancelled}.
+
+        :param recordset exclude: `payment.refund` records not to count (one being approved).
+        """
         if not self.ids:
             return {}
         self.env["payment.refund"].flush_model(["source_transaction_id", "state", "amount"])
         groups = self.env["payment.refund"].sudo()._read_group(
-            [("source_transaction_id", "in", self.ids), ("state", "in", RESERVING_STATES)],
+            [
+                ("source_transaction_id", "in", self.ids),
+                ("state", "in", RESERVING_STATES),
+                ("id", "not in", exclude.ids if exclude else []),
+            ],
             ["source_transaction_id"], ["amount:sum"],
         )
         return {tx.id: amount for tx, amount in groups}
 
-    def _check_refund_amount(self, amount, manual=False):
+    def _check_refund_amount(self, amount, manual=False, exclude=None):
         """Validate an amount to refund against what remains and what the provider supports.
 
         Call it with the source locked (`_lock_for_refund`).
 
         :param float amount: The amount to refund, or None for what remains.
         :param bool manual: Whether the refund is paid outside the provider.
+        :param recordset exclude: A `payment.refund` whose own reservation is not counted.
         :return: The amount to refund, rounded to the currency.
         :rtype: float
         """
         self.ensure_one()
         currency = self.currency_id
-        remaining = currency.round(self.amount - self._get_refund_reserved_amounts().get(
-            self.id, 0.0
-        ))
+        remaining = currency.round(self.amount - self._get_refund_reserved_amounts(
+            exclude=exclude
+        ).get(self.id, 0.0))
 
         def fmt(value):
             return format_amount(self.env, value, currency)
@@ -251,6 +262,101 @@ class PaymentTransaction(models.Model):
                 ))
         return amount
 
+    def _get_refund_policy_verdict(self, reason=None):
+        """Tell whether a refund now is within the merchant's refund window.
+
+        :param recordset reason: The `payment.refund.reason`, whose window may override the
+                                 company's.
+        :return: (within policy, human-readable verdict)
+        :rtype: tuple(bool, str)
+        """
+        self.ensure_one()
+        if reason and reason.window_policy == "always":
+            return True, _("Within policy: \"%(reason)s\" refunds are always allowed.",
+                           reason=reason.name)
+        window = (
+            reason._get_window_days(self.company_id) if reason
+            else self.company_id.refund_window_days
+        )
+        paid_on = self.last_state_change or self.create_date
+        today = fields.Date.context_today(self)
+        days = (today - fields.Date.context_today(self, paid_on)).days if paid_on else 0
+        if not window:
+            return True, _("Within policy: no refund window.")
+        if days <= window:
+            return True, _("Within policy: %(days)s of %(window)s days.", days=days, window=window)
+        return False, _(
+            "Outside policy: %(days)s days after the payment (window: %(window)s days), needs "
+            "a manager's approval.",
+            days=days, window=window,
+        )
+
+    def _get_refund_approval_reasons(self, amount, reason=None):
+        """Return why the current user's refund of `amount` needs approval (empty: it doesn't).
+
+        Refund managers and system calls issue refunds alone. Others need approval above their
+        single refund limit, above their daily limit (refunds they issued alone today, in
+        their time zone, amounts in the company currency), or outside the refund window.
+
+        :param float amount: The amount to refund, in the transaction's currency.
+        :param recordset reason: The `payment.refund.reason`, if any.
+        :return: The reasons, as sentences.
+        :rtype: list[str]
+        """
+        self.ensure_one()
+        if self.env.su or self.env.user.has_group("refund_proof.group_refund_manager"):
+            return []
+        company = self.company_id
+        ccy = company.currency_id
+        today = fields.Date.context_today(self)
+        amount_ccy = self.currency_id._convert(amount, ccy, company, today)
+        single, daily = self.env["res.users"]._refund_limits_in(company)
+        reasons = []
+
+        def fmt(value):
+            return format_amount(self.env, value, ccy)
+
+        if not single:
+            reasons.append(_("Your refunds need a manager's approval (no refund limit set)."))
+        elif ccy.compare_amounts(amount_ccy, single) > 0:
+            reasons.append(_(
+                "%(amount)s is above your refund limit of %(limit)s.",
+                amount=fmt(amount_ccy), limit=fmt(single),
+            ))
+        if daily:
+            issued_today = self._get_refunds_issued_today_by_user(ccy, company)
+            if ccy.compare_amounts(issued_today + amount_ccy, daily) > 0:
+                reasons.append(_(
+                    "With %(amount)s you would refund %(total)s today, above your daily limit "
+                    "of %(limit)s.",
+                    amount=fmt(amount_ccy), total=fmt(issued_today + amount_ccy),
+                    limit=fmt(daily),
+                ))
+        within, verdict = self._get_refund_policy_verdict(reason)
+        if not within:
+            reasons.append(verdict)
+        return reasons
+
+    def _get_refunds_issued_today_by_user(self, currency, company):
+        """Sum, in `currency`, the refunds the current user issued alone since midnight in
+        their time zone (refunds awaiting approval, approved, failed or cancelled excluded)."""
+        tz = pytz.timezone(self.env.user.tz or "UTC")
+        midnight = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        since = midnight.astimezone(pytz.utc).replace(tzinfo=None)
+        groups = self.env["payment.refund"].sudo()._read_group(
+            [
+                ("requested_by_id", "=", self.env.uid),
+                ("request_date", ">=", since),
+                ("state", "in", ("draft", "pending", "done")),
+                ("approved_by_id", "=", False),
+            ],
+            ["currency_id"], ["amount:sum"],
+        )
+        today = fields.Date.context_today(self)
+        return sum(
+            ccy._convert(total, currency, company, today) for ccy, total in groups
+        )
+
     def _prepare_refund_values(self, amount, **values):
         self.ensure_one()
         return {
@@ -267,8 +373,9 @@ class PaymentTransaction(models.Model):
         """The one path of a refund decided in Odoo; every entry point ends here.
 
         In this order: the caller's right, the source's state, a lock on the source, the
-        amount against what remains and what the provider supports, the `payment.refund`
-        record, then (for refunds through the provider) the provider request.
+        amount against what remains and what the provider supports, the decision "issue now"
+        or "needs approval" (user limits, refund policy), the `payment.refund` record, then
+        (when issued through the provider) the provider request.
 
         Note: self.ensure_one()
 
@@ -280,7 +387,8 @@ class PaymentTransaction(models.Model):
                             it is then done at once, on `refund_date` (default: now).
         :param str manual_method: How a manual refund was paid.
         :param datetime refund_date: When a manual refund was paid.
-        :return: The refund.
+        :return: The refund: done, pending or failed when issued; to_approve when the user's
+                 limits or the refund policy require a manager's approval (nothing is sent).
         :rtype: recordset of `payment.refund`
         """
         self.ensure_one()
@@ -290,6 +398,7 @@ class PaymentTransaction(models.Model):
             self._ensure_provider_is_not_disabled()
         self._lock_for_refund()
         amount = self._check_refund_amount(amount_to_refund, manual=manual)
+        approval_reasons = self._get_refund_approval_reasons(amount, reason)
         values = self._prepare_refund_values(
             amount,
             reason_id=reason and reason.id,
@@ -298,18 +407,17 @@ class PaymentTransaction(models.Model):
             origin="manual" if manual else "odoo",
             manual_method=manual_method if manual else False,
             refund_date=refund_date if manual else False,
+            state="to_approve" if approval_reasons else "draft",
+            approval_reasons="\n".join(approval_reasons) or False,
         )
         # In sudo mode because refund users need not have create access on every related
         # model (sequence, followers); the right was checked above.
-        refund = self.env["payment.refund"].sudo().create(values).sudo(False)
-        if manual:
-            refund.sudo().write({
-                "state": "done",
-                "refund_date": refund_date or fields.Datetime.now(),
-            })
+        refund = self.env["payment.refund"].sudo().create(values)
+        if approval_reasons:
+            refund._request_approval()  # Nothing is sent to the provider.
         else:
-            refund.sudo()._send_to_provider()
-        return refund
+            refund._issue()
+        return refund.sudo(False)
 
     def _refund_proof_link_refunds(self):
         """Attach refund transactions to their `payment.refund`, creating it when the refund

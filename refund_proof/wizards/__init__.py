@@ -1,2 +1,3 @@
 from . import payment_refund_request
 from . import payment_refund_wizard
+from . import payment_refund_reject

@@ -34,6 +34,25 @@ class PaymentRefundRequest(models.TransientModel):
         string="Paid By", default="bank_transfer",
     )
     refund_date = fields.Datetime(string="Paid On", default=fields.Datetime.now)
+    policy_verdict = fields.Char(compute="_compute_verdict")
+    within_policy = fields.Boolean(compute="_compute_verdict")
+    approval_reasons = fields.Text(compute="_compute_verdict")
+
+    @api.depends("source_transaction_id", "amount", "reason_id")
+    def _compute_verdict(self):
+        """Show, before the user confirms, whether the refund is within policy and whether it
+        will wait for a manager (the same rules `_request_refund` applies on confirmation)."""
+        for wizard in self:
+            tx = wizard.source_transaction_id
+            if not tx:
+                wizard.update({"policy_verdict": False, "within_policy": True,
+                               "approval_reasons": False})
+                continue
+            wizard.within_policy, wizard.policy_verdict = tx._get_refund_policy_verdict(
+                wizard.reason_id
+            )
+            reasons = tx._get_refund_approval_reasons(wizard.amount or 0.0, wizard.reason_id)
+            wizard.approval_reasons = "\n".join(reasons) or False
 
     @api.depends("source_transaction_id")
     def _compute_support_refund(self):

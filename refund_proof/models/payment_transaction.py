@@ -97,13 +97,15 @@ class PaymentTransaction(models.Model):
         checked before any of them is sent, so a bad one leaves nothing written.
 
         :param float amount_to_refund: The amount to refund; None refunds what remains.
-        :return: None
+        :return: True (Odoo returns None, which XML-RPC cannot marshal: the call then failed
+                 after the refund was made, and the request was rolled back).
         """
         self._check_refund_rights()
         for tx in self:
             tx._check_refundable()
         for tx in self:
             tx._request_refund(amount_to_refund=amount_to_refund)
+        return True
 
     def action_open_refund_wizard(self):
         self.ensure_one()

@@ -59,3 +59,36 @@ def format_arn(normalized):
         return normalized or ""
     cuts = (0, 1, 7, 11, 22, 23)
     return " ".join(normalized[a:b] for a, b in zip(cuts, cuts[1:], strict=False))
+
+
+def qr_png(value, box_size=6, border=2):
+    """Return the PNG bytes of a QR code encoding `value` (error correction M)."""
+    import io
+
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=box_size, border=border)
+    code.add_data(value)
+    code.make(fit=True)
+    buffer = io.BytesIO()
+    code.make_image().save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def fingerprint(*facts):
+    """A short, readable SHA-256 fingerprint of the facts a proof states (16 hex digits in
+    groups of four). Printed on the proof and shown on the verification page."""
+    import hashlib
+
+    digest = hashlib.sha256("\x1f".join(str(f) for f in facts).encode()).hexdigest()[:16]
+    return "-".join(digest[i : i + 4] for i in range(0, 16, 4)).upper()
+
+
+def initials(name):
+    """'Jean-Luc Picard' -> 'J. P.': what the public verification page may show of a name."""
+    parts = [p for p in (name or "").replace("-", " ").split() if p[:1].isalpha()]
+    if not parts:
+        return ""
+    chosen = parts if len(parts) < 3 else [parts[0], parts[-1]]
+    return " ".join(f"{p[0].upper()}." for p in chosen)

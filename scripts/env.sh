@@ -13,6 +13,9 @@ DEMO_DB=${DEMO_DB:-refund_proof_demo}
 HTTP_PORT=${HTTP_PORT:-8069}
 # Modules installed in the cached template database; refund_proof's own dependencies.
 BASE_MODULES=${BASE_MODULES:-account_payment,payment_demo}
+# wkhtmltopdf (Qt) complains on stderr without it, and Odoo logs that as a warning.
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/runtime-$(id -u)}
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 export ODOO_SRC RP_HOME VENV PGHOST PGPORT PGUSER PGPASSWORD TEST_DB DEMO_DB HTTP_PORT
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -5,3 +5,6 @@ from . import account_payment
 from . import res_users
 from . import res_company
 from . import res_config_settings
+from . import payment_provider
+from . import payment_refund_proof
+from . import ir_actions_report

@@ -1,18 +1,33 @@
+import base64
 import logging
+import re
+import secrets
 
 import psycopg2
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools.misc import format_amount
+from odoo.tools import consteq
+from odoo.tools.misc import format_amount, format_datetime, hmac
 
-from ..utils import ARN, BANK_REFERENCE, classify_arn, format_arn, normalize_arn
+from ..utils import (
+    ARN,
+    BANK_REFERENCE,
+    classify_arn,
+    fingerprint,
+    format_arn,
+    normalize_arn,
+    qr_png,
+)
 
 _logger = logging.getLogger(__name__)
 
 # A refund in one of these states holds its amount: the remaining refundable amount of the
 # source transaction counts it, whether it is awaiting approval, in flight or done.
 RESERVING_STATES = ("draft", "to_approve", "pending", "done")
+# A verification token: a random public key, a dot, an HMAC of the refund id and the key.
+TOKEN_RE = re.compile(r"^([A-Za-z0-9_-]{20,64})\.([0-9a-f]{32})$")
+TOKEN_SCOPE = "refund_proof.verify"
 # States of a refund attempt (payment.transaction) that may still end up done.
 LIVE_ATTEMPT_STATES = ("draft", "pending", "authorized")
 
@@ -135,6 +150,20 @@ class PaymentRefund(models.Model):
     cancel_date = fields.Datetime(string="Cancelled On", readonly=True, copy=False)
     cancel_reason = fields.Text(string="Cancellation Reason", readonly=True, copy=False)
     is_rejected = fields.Boolean(string="Rejected", readonly=True, copy=False)
+    verification_key = fields.Char(
+        readonly=True, copy=False, index=True, groups="base.group_system",
+        default=lambda self: secrets.token_urlsafe(24),
+        help="Random public half of the verification token (the other half is an HMAC).",
+    )
+    verification_url = fields.Char(
+        compute="_compute_verification_url",
+        help="Public page telling whether a proof of this refund is genuine (the QR code).",
+    )
+    proof_fingerprint = fields.Char(compute="_compute_proof_fingerprint")
+    proof_ids = fields.One2many(
+        comodel_name="payment.refund.proof", inverse_name="refund_id", string="Issued Proofs",
+        readonly=True,
+    )
 
     # === COMPUTE METHODS === #
 
@@ -161,6 +190,22 @@ class PaymentRefund(models.Model):
     def _compute_arn_display(self):
         for refund in self:
             refund.arn_display = format_arn(refund.arn)
+
+    def _compute_verification_url(self):
+        for refund in self:
+            refund.verification_url = refund.id and (
+                f"{refund.get_base_url()}/refund-proof/verify/"
+                f"{refund._get_verification_token()}"
+            )
+
+    @api.depends("name", "amount", "currency_id", "refund_date", "arn", "company_id")
+    def _compute_proof_fingerprint(self):
+        for refund in self:
+            refund.proof_fingerprint = fingerprint(
+                refund.name, refund.currency_id.round(refund.amount), refund.currency_id.name,
+                refund.refund_date and refund.refund_date.isoformat(), refund.arn or "",
+                refund.company_id.name, refund.sudo().verification_key,
+            )
 
     def _compute_access_url(self):
         super()._compute_access_url()
@@ -475,6 +520,131 @@ class PaymentRefund(models.Model):
                     vals["reversal_date"] = now
             if any(refund[field] != value for field, value in vals.items()):
                 refund.write(vals)
+
+    # === BUSINESS METHODS - PROOF === #
+
+    def _get_verification_token(self):
+        """Return the token of the public verification page: `<key>.<hmac(id, key)>`.
+
+        The key is random and the HMAC uses the database secret: the token cannot be guessed
+        from the refund id, and a tampered token fails the constant-time comparison.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        key = self.sudo().verification_key
+        return f"{key}.{self._sign_verification_key(key)}"
+
+    def _sign_verification_key(self, key):
+        return hmac(self.env(su=True), TOKEN_SCOPE, f"{self.id}:{key}")[:32]
+
+    @api.model
+    def _get_by_verification_token(self, token):
+        """Return the refund a verification token belongs to (sudo), or an empty recordset."""
+        match = TOKEN_RE.match(token or "")
+        if not match:
+            return self.browse()
+        key, signature = match.groups()
+        refund = self.sudo().search([("verification_key", "=", key)], limit=1)
+        if not refund or not consteq(refund._sign_verification_key(key), signature):
+            return self.browse()
+        return refund
+
+    def _get_verification_status(self):
+        """'genuine' for a done refund, 'revoked' for one that was done and then reversed or
+        cancelled, None when no proof of it can exist."""
+        self.ensure_one()
+        if self.state == "done":
+            return "genuine"
+        if self.state in ("failed", "cancelled") and (self.reversal_date or self.proof_ids):
+            return "revoked"
+        return None
+
+    def _check_proof_available(self):
+        for refund in self:
+            if refund.state != "done":
+                raise UserError(_(
+                    "There is no proof of refund for %(name)s: only done refunds have one "
+                    "(this one is %(state)s).",
+                    name=refund.name,
+                    state=dict(refund._fields["state"]._description_selection(refund.env))[
+                        refund.state
+                    ],
+                ))
+
+    def _get_proof_timezone(self):
+        self.ensure_one()
+        return self.partner_id.tz or self.company_id.partner_id.tz or self.env.user.tz or "UTC"
+
+    def _get_refund_proof_values(self):
+        """All the facts printed on the proof of refund, formatted in the context's language.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        refund = self.sudo()
+        tx = refund.source_transaction_id
+        company = refund.company_id
+        provider = refund.provider_id
+        currency = refund.currency_id
+        tz = refund._get_proof_timezone()
+        lang = self.env.context.get("lang")
+
+        def money(value):
+            return format_amount(self.env, value, currency, lang_code=lang)
+
+        def when(value):
+            return value and format_datetime(
+                self.env, value, tz=tz, dt_format="medium", lang_code=lang
+            )
+
+        previous = tx.refund_ids.filtered(
+            lambda r: r.state == "done" and r.id != refund.id
+            and (r.refund_date or r.create_date) <= (refund.refund_date or refund.create_date)
+        )
+        token = tx.token_id
+        last4 = (token.payment_details or "")[-4:] if token else ""
+        method = tx.payment_method_id.name or provider.name
+        if refund.origin == "manual":
+            paid_by = dict(refund._fields["manual_method"]._description_selection(self.env)).get(
+                refund.manual_method
+            )
+        else:
+            paid_by = False
+        orders = tx.sale_order_ids.mapped("name") if "sale_order_ids" in tx._fields else []
+        qr = qr_png(refund.verification_url)
+        return {
+            "merchant_name": company.name,
+            "website": company.website or refund.get_base_url(),
+            "descriptor": provider.refund_statement_descriptor
+            or company.refund_statement_descriptor or company.name,
+            "support_email": company.refund_support_email or company.email,
+            "support_phone": company.refund_support_phone or company.phone,
+            "support_url": company.refund_support_url,
+            "customer_name": refund.partner_id.name or tx.partner_name,
+            "orders": orders,
+            "invoices": tx.invoice_ids.mapped("name"),
+            "payment_reference": tx.reference,
+            "payment_date": when(tx.last_state_change or tx.create_date),
+            "payment_amount": money(tx.amount),
+            "payment_method": f"{method} •••• {last4}" if last4 else method,
+            "refund_number": refund.name,
+            "refund_amount": money(refund.amount),
+            "currency": currency.name,
+            "is_partial": refund.is_partial,
+            "previously_refunded": money(sum(previous.mapped("amount"))) if previous else False,
+            "refund_date": when(refund.refund_date),
+            "timezone": tz,
+            "reason": company.refund_proof_show_reason and refund.reason_id.name,
+            "is_manual": refund.origin == "manual",
+            "manual_method": paid_by,
+            "arn": refund.arn and format_arn(refund.arn),
+            "arn_type": refund.arn_type,
+            "expected_arrival": provider._get_refund_expected_arrival(),
+            "verification_url": refund.verification_url,
+            "qr_data_uri": "data:image/png;base64," + base64.b64encode(qr).decode(),
+            "fingerprint": refund.proof_fingerprint,
+        }
 
     def _get_report_base_filename(self):
         self.ensure_one()

@@ -9,3 +9,23 @@ class ResCompany(models.Model):
         help="Refunds later than this many days after the payment need a manager's approval. "
         "0 means no window. Refund reasons may override it.",
     )
+
+    refund_statement_descriptor = fields.Char(
+        string="Statement Descriptor",
+        help="The name your customers see on their bank or card statement for your payments "
+        "and refunds (e.g. MYSHOP.COM). Printed on the proof of refund so that customers "
+        "recognise it. A payment provider can override it.",
+    )
+    refund_support_email = fields.Char(
+        string="Refund Support E-mail", help="Printed on the proof. Default: company e-mail."
+    )
+    refund_support_phone = fields.Char(
+        string="Refund Support Phone", help="Printed on the proof. Default: company phone."
+    )
+    refund_support_url = fields.Char(
+        string="Contact Page", help="Printed on the proof, e.g. https://myshop.com/contact."
+    )
+    refund_proof_show_reason = fields.Boolean(
+        string="Show Reason on Proof", default=True,
+        help="Print the refund reason on the proof of refund sent to the customer.",
+    )

@@ -7,3 +7,12 @@ class ResConfigSettings(models.TransientModel):
     refund_window_days = fields.Integer(
         related="company_id.refund_window_days", readonly=False,
     )
+    refund_statement_descriptor = fields.Char(
+        related="company_id.refund_statement_descriptor", readonly=False,
+    )
+    refund_support_email = fields.Char(related="company_id.refund_support_email", readonly=False)
+    refund_support_phone = fields.Char(related="company_id.refund_support_phone", readonly=False)
+    refund_support_url = fields.Char(related="company_id.refund_support_url", readonly=False)
+    refund_proof_show_reason = fields.Boolean(
+        related="company_id.refund_proof_show_reason", readonly=False,
+    )

@@ -1,0 +1,64 @@
+import re
+
+from odoo import http
+from odoo.http import request
+from odoo.tools.misc import format_amount, format_datetime
+
+from ..utils import format_arn, initials
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class RefundProofVerification(http.Controller):
+    @http.route(
+        "/refund-proof/verify/<string:token>", type="http", auth="public", methods=["GET"],
+        sitemap=False, readonly=True,
+    )
+    def refund_proof_verify(self, token, sha256=None, **kwargs):
+        """Tell a reader whether a proof of refund is genuine. Public: shows the minimum
+        (no e-mail, address, full name or card data) and reads stored fields only."""
+        refund = request.env["payment.refund"]._get_by_verification_token(token)
+        status = refund and refund._get_verification_status()
+        headers = {"X-Robots-Tag": "noindex, nofollow", "Cache-Control": "no-store"}
+        if not status:
+            return request.render(
+                "refund_proof.refund_proof_verify_page", {"status": "unknown"},
+                status=404, headers=headers,
+            )
+        return request.render(
+            "refund_proof.refund_proof_verify_page",
+            self._prepare_verify_values(refund, status, sha256),
+            headers=headers,
+        )
+
+    def _prepare_verify_values(self, refund, status, sha256=None):
+        env = request.env
+        tz = refund._get_proof_timezone()
+        values = {
+            "status": status,
+            "merchant_name": refund.company_id.name,
+            "refund_number": refund.name,
+            "amount": format_amount(env, refund.amount, refund.currency_id),
+            "currency": refund.currency_id.name,
+            "refund_date": refund.refund_date
+            and format_datetime(env, refund.refund_date, tz=tz, dt_format="medium"),
+            "timezone": tz,
+            "arn": format_arn(refund.arn),
+            "arn_type": refund.arn_type,
+            "customer_initials": initials(refund.partner_id.name),
+            "state": dict(refund._fields["state"]._description_selection(env))[refund.state],
+            "fingerprint": refund.proof_fingerprint,
+            "revoked_on": False,
+            "pdf_check": None,
+        }
+        if status == "revoked":
+            revoked_on = refund.reversal_date or refund.cancel_date or refund.write_date
+            values["revoked_on"] = format_datetime(env, revoked_on, tz=tz, dt_format="medium")
+        if sha256:
+            sha256 = sha256.strip().lower()
+            values["pdf_check"] = (
+                "invalid" if not SHA256_RE.match(sha256)
+                else "match" if sha256 in refund.proof_ids.mapped("sha256")
+                else "nomatch"
+            )
+        return values

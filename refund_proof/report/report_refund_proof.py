@@ -1,0 +1,13 @@
+from odoo import api, models
+
+
+class ReportRefundProof(models.AbstractModel):
+    _name = "report.refund_proof.report_refund_proof"
+    _description = "Proof of Refund"
+
+    @api.model
+    def _get_report_values(self, docids, data=None):
+        docs = self.env["payment.refund"].browse(docids)
+        docs.check_access("read")
+        docs._check_proof_available()
+        return {"doc_ids": docids, "doc_model": "payment.refund", "docs": docs}

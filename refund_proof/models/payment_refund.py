@@ -573,8 +573,14 @@ class PaymentRefund(models.Model):
                 ))
 
     def _get_proof_timezone(self):
+        """The time zone of the proof's dates: the customer's, else the merchant's. Never the
+        viewer's, so the PDF and the public page state the same time."""
         self.ensure_one()
-        return self.partner_id.tz or self.company_id.partner_id.tz or self.env.user.tz or "UTC"
+        refund = self.sudo()
+        return (
+            refund.partner_id.tz or refund.company_id.partner_id.tz
+            or refund.requested_by_id.tz or "UTC"
+        )
 
     def _get_refund_proof_values(self):
         """All the facts printed on the proof of refund, formatted in the context's language.

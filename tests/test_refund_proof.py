@@ -148,14 +148,16 @@ class TestRefundProofDocument(ProofCommon):
                 self.assertFalse(Refund._get_by_verification_token(bad))
 
 
-@tagged("-at_install", "post_install")
-class TestRefundProofPdf(ProofCommon, HttpCase):
-    """The real PDF through wkhtmltopdf, with its assets served by the test server."""
+class RealPdfCase(ProofCommon, HttpCase):
+    """Real PDFs through wkhtmltopdf, which fetches the report's CSS from the test server."""
 
     def setUp(self):
         super().setUp()
-        # wkhtmltopdf fetches the report's CSS from this server.
         self.env["ir.config_parameter"].sudo().set_param("report.url", self.base_url())
+
+
+@tagged("-at_install", "post_install")
+class TestRefundProofPdf(RealPdfCase):
 
     def test_real_pdf_with_decodable_qr_is_stored_with_its_sha256(self):
         """The rendered PDF is one page, its QR decodes to the verification URL, and it is

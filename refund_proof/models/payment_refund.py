@@ -160,6 +160,11 @@ class PaymentRefund(models.Model):
         help="Public page telling whether a proof of this refund is genuine (the QR code).",
     )
     proof_fingerprint = fields.Char(compute="_compute_proof_fingerprint")
+    customer_mail_pending = fields.Selection(
+        selection=[("done", "Refund done"), ("arn", "ARN known")],
+        readonly=True, copy=False, index="btree_not_null",
+        help="E-mail to the customer waiting for the mail cron (after the refund is committed).",
+    )
     proof_ids = fields.One2many(
         comodel_name="payment.refund.proof", inverse_name="refund_id", string="Issued Proofs",
         readonly=True,
@@ -279,8 +284,28 @@ class PaymentRefund(models.Model):
                 # The ARN arrives days after the refund: any refund user may add it to a
                 # refund they can read, though they may not edit the refund otherwise.
                 self.check_access("read")
-                return super(PaymentRefund, self.sudo()).write(vals)
-        return super().write(vals)
+                return self.sudo().write(vals)
+        if "state" not in vals and "arn" not in vals:
+            return super().write(vals)
+        previous = {refund.id: (refund.state, refund.arn) for refund in self}
+        result = super().write(vals)
+        self._after_write(previous)
+        return result
+
+    def _after_write(self, previous):
+        """React to state and ARN changes: customer e-mails, back-office notices."""
+        became_done = self.filtered(lambda r: r.state == "done" and previous[r.id][0] != "done")
+        became_failed = self.filtered(
+            lambda r: r.state == "failed" and previous[r.id][0] != "failed"
+        )
+        new_arn = self.filtered(
+            lambda r: r.state == "done" and r.arn and r.arn != previous[r.id][1]
+            and r not in became_done
+        )
+        became_done._schedule_customer_mail("done")
+        new_arn._schedule_customer_mail("arn")
+        if became_failed:
+            became_failed.sudo()._notify_failure()
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_issued(self):
@@ -651,6 +676,111 @@ class PaymentRefund(models.Model):
             "qr_data_uri": "data:image/png;base64," + base64.b64encode(qr).decode(),
             "fingerprint": refund.proof_fingerprint,
         }
+
+    def _issue_proof(self):
+        """Render the proof of refund as a PDF and return it as stored (`payment.refund.proof`).
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        pdf, kind = self.env["ir.actions.report"]._render_qweb_pdf(
+            "refund_proof.action_report_refund_proof", self.ids
+        )
+        if kind != "pdf":  # Test mode without force_report_rendering: HTML, not a proof.
+            return self.env["payment.refund.proof"]
+        return self.env["payment.refund.proof"]._store(self, pdf)
+
+    # === BUSINESS METHODS - E-MAILS === #
+
+    def _schedule_customer_mail(self, kind):
+        """Queue the customer's e-mail for after the commit: the mail cron renders the proof
+        and sends, so a failure there never undoes the refund."""
+        refunds = self.filtered(
+            lambda r: r.company_id.refund_proof_send_email and r.partner_id
+            # The first e-mail already carries the ARN if it is not sent yet.
+            and not (kind == "arn" and r.customer_mail_pending == "done")
+        )
+        if not refunds:
+            return
+        refunds.sudo().write({"customer_mail_pending": kind})
+        self.env.ref("refund_proof.ir_cron_refund_customer_mail")._trigger()
+
+    @api.model
+    def _cron_send_customer_mails(self, limit=50):
+        """Send the pending customer e-mails (refund done, ARN known), each in a savepoint:
+        a refund whose e-mail cannot be prepared stays pending for the next run."""
+        refunds = self.sudo().search(
+            [("customer_mail_pending", "!=", False), ("state", "=", "done")], limit=limit
+        )
+        for refund in refunds:
+            try:
+                with self.env.cr.savepoint():
+                    refund._send_customer_mail()
+            except Exception:  # noqa: BLE001 - retried at the next run
+                _logger.exception("Could not e-mail the proof of refund %s", refund.name)
+        if self.sudo().search_count(
+            [("customer_mail_pending", "!=", False), ("state", "=", "done")], limit=1
+        ) and len(refunds) == limit:
+            self.env.ref("refund_proof.ir_cron_refund_customer_mail")._trigger()
+        # The notifications are queued: let Odoo's mail queue send them now.
+        self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
+
+    def _send_customer_mail(self):
+        """Post the refund e-mail (with the proof attached) to the customer, in the chatter.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        kind = self.customer_mail_pending
+        template = self.env.ref(
+            "refund_proof.mail_template_refund_done" if kind == "done"
+            else "refund_proof.mail_template_refund_arn",
+            raise_if_not_found=False,
+        )
+        if template:
+            attachment_ids = []
+            if self.company_id.refund_proof_attach_pdf:
+                attachment_ids = self._issue_proof().attachment_id.ids
+            self._portal_ensure_token()
+            self.with_context(mail_notify_force_send=False).message_post_with_source(
+                template,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+                email_layout_xmlid="mail.mail_notification_light",
+                attachment_ids=attachment_ids,
+            )
+        self.write({"customer_mail_pending": False})
+
+    def _notify_failure(self):
+        """Tell the back office that refunds failed (never the customer)."""
+        managers = self.env.ref("refund_proof.group_refund_manager").users.filtered(
+            lambda user: user.active and not user.share
+        )
+        for refund in self:
+            users = (refund.requested_by_id | managers).filtered(
+                lambda u: refund.company_id in u.company_ids and not u.share and u.active
+            )
+            for user in users:
+                refund.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    user_id=user.id,
+                    summary=_("Refund %(name)s failed", name=refund.name),
+                    note=refund.failure_message,
+                )
+            address = refund.company_id.refund_failure_email
+            if address:
+                self.env["mail.mail"].sudo().create({
+                    "email_to": address,
+                    "subject": _("Refund %(name)s failed", name=refund.name),
+                    "body_html": _(
+                        "<p>The refund %(name)s of %(amount)s to %(customer)s failed: "
+                        "%(message)s</p>",
+                        name=refund.name, amount=refund._format_amount(),
+                        customer=refund.partner_id.name, message=refund.failure_message or "",
+                    ),
+                    "model": refund._name,
+                    "res_id": refund.id,
+                })
 
     def _get_report_base_filename(self):
         self.ensure_one()

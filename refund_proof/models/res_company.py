@@ -29,3 +29,15 @@ class ResCompany(models.Model):
         string="Show Reason on Proof", default=True,
         help="Print the refund reason on the proof of refund sent to the customer.",
     )
+    refund_proof_send_email = fields.Boolean(
+        string="E-mail Proofs Automatically", default=True,
+        help="E-mail the customer when a refund is done, and again when its ARN is known.",
+    )
+    refund_proof_attach_pdf = fields.Boolean(
+        string="Attach the Proof PDF", default=True,
+        help="Attach the proof of refund to those e-mails (the portal link is always there).",
+    )
+    refund_failure_email = fields.Char(
+        string="Notify Failures To",
+        help="Internal e-mail address told about failed refunds, e.g. payments@myshop.com.",
+    )

@@ -16,3 +16,10 @@ class ResConfigSettings(models.TransientModel):
     refund_proof_show_reason = fields.Boolean(
         related="company_id.refund_proof_show_reason", readonly=False,
     )
+    refund_proof_send_email = fields.Boolean(
+        related="company_id.refund_proof_send_email", readonly=False,
+    )
+    refund_proof_attach_pdf = fields.Boolean(
+        related="company_id.refund_proof_attach_pdf", readonly=False,
+    )
+    refund_failure_email = fields.Char(related="company_id.refund_failure_email", readonly=False)

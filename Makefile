@@ -12,3 +12,7 @@ test:  ## fresh test database with refund_proof, then pytest-odoo on tests/ and 
 
 run:  ## demo server on http://localhost:8069 (admin / admin)
 	scripts/run.sh
+
+.PHONY: pot
+pot:  ## export refund_proof/i18n/refund_proof.pot from Odoo and merge it into fr.po, ro.po
+	scripts/i18n.sh

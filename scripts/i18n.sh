@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# make pot: export refund_proof/i18n/refund_proof.pot from Odoo (a fresh database with the
+# module installed), and merge it into the fr and ro catalogues with msgmerge when present.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+require_odoo
+ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT"
+DB="${TEST_DB}_i18n"
+drop_db "$DB"
+"$PY" "$ODOO_BIN" -c "$ODOO_CONF" --addons-path="$ADDONS" -d "$DB" -i refund_proof \
+    --without-demo=all --stop-after-init --http-port=0 --log-level=warn
+POT="$REPO_ROOT/refund_proof/i18n/refund_proof.pot"
+"$PY" "$ODOO_BIN" -c "$ODOO_CONF" --addons-path="$ADDONS" -d "$DB" --modules=refund_proof \
+    --i18n-export="$POT" --stop-after-init --http-port=0 --log-level=warn
+drop_db "$DB"
+for po in "$REPO_ROOT"/refund_proof/i18n/*.po; do
+    [ -f "$po" ] || continue
+    if command -v msgmerge >/dev/null; then
+        msgmerge --quiet --update --no-fuzzy-matching --backup=none "$po" "$POT"
+    fi
+done
+say "exported $POT ($(grep -c '^msgid ' "$POT") strings)"

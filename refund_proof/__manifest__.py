@@ -32,6 +32,7 @@
         "views/refund_proof_portal_templates.xml",
         "data/mail_template_data.xml",
     ],
+    "demo": ["demo/refund_proof_demo.xml"],
     "post_init_hook": "post_init_hook",
     "installable": True,
     "application": False,

@@ -10,7 +10,8 @@ odoo() { "$PY" "$ODOO_BIN" -c "$ODOO_CONF" --addons-path="$ADDONS" "$@"; }
 [ "${RESET:-0}" = 1 ] && drop_db "$DEMO_DB"
 if ! db_exists "$DEMO_DB"; then
     say "creating demo database $DEMO_DB (a few minutes, once)"
-    odoo -d "$DEMO_DB" -i refund_proof,payment_demo --stop-after-init --http-port="$HTTP_PORT" \
+    odoo -d "$DEMO_DB" -i refund_proof,payment_demo --load-language=fr_FR,ro_RO \
+        --stop-after-init --http-port="$HTTP_PORT" \
         || { drop_db "$DEMO_DB"; die "demo database creation failed"; }
 else
     odoo -d "$DEMO_DB" -u refund_proof --stop-after-init --http-port="$HTTP_PORT"

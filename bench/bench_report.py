@@ -5,26 +5,31 @@
 Both reports are rendered as real PDFs by `ir.actions.report._render_qweb_pdf` (QWeb HTML,
 then wkhtmltopdf), in the same process, on the same database, with the same `report.url` (a
 running server of DB serving the report CSS): N proofs of N done refunds against N receipts
-of the N payments of the same transactions.
+(`account.action_report_payment_receipt`) of the N payments of the same transactions.
 
-A wkhtmltopdf built with patched Qt renders the N documents in one call. Debian's build
-(unpatched Qt) refuses more than one input document ("does not support more than one input
-document", exit 1): for every multi-record report, Odoo's own included. With it, both reports
-are rendered the same way instead: N calls of one document each (one wkhtmltopdf process per
-document for both; for the proof, each call also stores the issued PDF with its SHA-256, as
-the addon does for every single proof printed).
+A wkhtmltopdf built with patched Qt renders N documents in one call. Debian's build
+(unpatched Qt, this machine) refuses more than one input document ("does not support more
+than one input document", exit 1), for every multi-record report, Odoo's own included. With
+it, both reports are rendered the same way instead: one call per document, proof and receipt
+alternated (proof 1, receipt 1, proof 2, ...), one wkhtmltopdf process per document for both.
+For the proof each call also stores the issued PDF with its SHA-256 (the addon does that for
+every single proof printed): that is part of its cost.
 
-One warm-up render of each is excluded; then REPEAT alternated renders, median kept.
-The HTML stage alone (`_render_qweb_html`, one call of N documents) is timed too, to split
-Python from wkhtmltopdf.
+Odoo makes wkhtmltopdf wait `report.print_delay` ms (default 1000) for JavaScript on every
+call; the renders run once with the default and once with 0, which shows the rendering cost
+without that fixed wait. One warm-up render of each report is excluded. The QWeb stage alone
+(`_render_qweb_html` of the N documents in one call, median of 3) splits Python from
+wkhtmltopdf.
 """
 
 import cProfile
 import io
 import pstats
 import re
+import statistics
 import subprocess
 import sys
+import time
 
 from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
 
@@ -32,88 +37,99 @@ from lib import N_PAYMENTS, bench_transactions, environment, figure, log, timed
 
 PROOF = "refund_proof.action_report_refund_proof"
 RECEIPT = "account.action_report_payment_receipt"
-REPEAT = 3
 TARGET_RATIO = 1.2
+PROFILED_PROOFS = 5
 
 dbname = sys.argv[1]
 profile_file = sys.argv[2] if len(sys.argv) > 2 else None
 
 with environment(dbname) as env:
     Report = env["ir.actions.report"]
+    ICP = env["ir.config_parameter"]
     txs = bench_transactions(env)
     refunds = env["payment.refund"].search(
         [("source_transaction_id", "in", txs.ids), ("state", "=", "done")], order="id"
     )
     payments = txs.mapped("payment_id").sorted("id")
     assert len(refunds) == len(payments) == N_PAYMENTS, (len(refunds), len(payments))
-    log(f"report.url = {env['ir.config_parameter'].get_param('report.url')}")
-
     version = subprocess.run(
-        [_get_wkhtmltopdf_bin(), "--version"], capture_output=True, text=True,
+        [_get_wkhtmltopdf_bin(), "--version"], capture_output=True, text=True
     ).stdout.strip()
     one_call = "patched qt" in version
-    mode = "one call of N documents" if one_call else "N calls of 1 document (unpatched Qt)"
-    log(f"{version}: {mode}")
+    mode = "one call of N docs" if one_call else "1 doc per call (unpatched Qt)"
+    log(f"report.url = {ICP.get_param('report.url')}; {version}: {mode}")
 
-    def pdf(report, ids):
-        def render():
-            render.pages = 0
-            for batch in ([ids] if one_call else [[i] for i in ids]):
-                content, kind = Report._render_qweb_pdf(report, batch)
-                assert kind == "pdf" and content.startswith(b"%PDF"), kind
-                render.pages += len(re.findall(rb"/Type\s*/Page\b", content))
-        return render
+    def render_pdf(report, ids):
+        """Render `ids` as a PDF; return the number of pages."""
+        content, kind = Report._render_qweb_pdf(report, ids)
+        assert kind == "pdf" and content.startswith(b"%PDF"), kind
+        return len(re.findall(rb"/Type\s*/Page\b", content))
 
-    def html(report, ids):
-        return lambda: Report._render_qweb_html(report, ids)
+    def per_document_times():
+        """{report: [seconds per document]} for the N proofs and N receipts."""
+        times = {"proof": [], "receipt": []}
+        pages = {"proof": 0, "receipt": 0}
+        if one_call:
+            for name, report, ids in (("proof", PROOF, refunds.ids),
+                                      ("receipt", RECEIPT, payments.ids)):
+                env.invalidate_all()
+                start = time.perf_counter()
+                pages[name] += render_pdf(report, ids)
+                times[name].append((time.perf_counter() - start) / len(ids))
+        else:
+            for refund_id, payment_id in zip(refunds.ids, payments.ids):
+                for name, report, ids in (("proof", PROOF, [refund_id]),
+                                          ("receipt", RECEIPT, [payment_id])):
+                    env.invalidate_all()
+                    start = time.perf_counter()
+                    pages[name] += render_pdf(report, ids)
+                    times[name].append(time.perf_counter() - start)
+        assert pages == {"proof": N_PAYMENTS, "receipt": N_PAYMENTS}, pages
+        return times
 
-    def queries(fn):
+    render_pdf(PROOF, refunds[:1].ids)  # warm-up (asset bundles, QWeb compilation)
+    render_pdf(RECEIPT, payments[:1].ids)
+
+    for delay in ("1000", "0"):
+        ICP.set_param("report.print_delay", delay)
+        times = per_document_times()
+        proof_ms = statistics.median(times["proof"]) * 1000
+        receipt_ms = statistics.median(times["receipt"]) * 1000
+        ratio = proof_ms / receipt_ms
+        suffix = "" if delay == "1000" else "_nodelay"
+        what = "Odoo default report.print_delay=1000" if delay == "1000" else "report.print_delay=0"
+        figure(f"report.proof_pdf_per_doc{suffix}", f"{proof_ms:.0f}", "ms",
+               f"median of N={N_PAYMENTS}, {mode}, {what}")
+        figure(f"report.receipt_pdf_per_doc{suffix}", f"{receipt_ms:.0f}", "ms",
+               f"median of N={N_PAYMENTS}, {mode}, {what}")
+        figure(f"report.proof_vs_receipt{suffix}", f"{ratio:.2f}", "x",
+               f"target <= {TARGET_RATIO}: {'MET' if ratio <= TARGET_RATIO else 'MISSED'}")
+
+    # The QWeb stage alone, N documents in one call (no wkhtmltopdf).
+    for name, report, ids in (("proof", PROOF, refunds.ids), ("receipt", RECEIPT, payments.ids)):
+        Report._render_qweb_html(report, ids)  # warm-up
         env.invalidate_all()
         before = env.cr.sql_log_count
-        fn()
-        return env.cr.sql_log_count - before
+        Report._render_qweb_html(report, ids)
+        queries = env.cr.sql_log_count - before
 
-    proof_pdf, receipt_pdf = pdf(PROOF, refunds.ids), pdf(RECEIPT, payments.ids)
-    proof_html, receipt_html = html(PROOF, refunds.ids), html(RECEIPT, payments.ids)
-    for fn in (proof_pdf, receipt_pdf, proof_html, receipt_html):  # warm-up, not counted
-        fn()
-    assert proof_pdf.pages == receipt_pdf.pages == N_PAYMENTS, (proof_pdf.pages, receipt_pdf.pages)
-
-    results = {}
-    for _round in range(REPEAT):  # alternate, so that drift affects both alike
-        for name, fn in (("proof", proof_pdf), ("receipt", receipt_pdf),
-                         ("proof_html", proof_html), ("receipt_html", receipt_html)):
+        def html(report=report, ids=ids):
             env.invalidate_all()
-            results.setdefault(name, []).append(timed(fn, 1)[0])
-    med = {name: sorted(values)[len(values) // 2] for name, values in results.items()}
-    per_doc = {name: value / N_PAYMENTS * 1000 for name, value in med.items()}
-    q_proof, q_receipt = queries(proof_html), queries(receipt_html)
-    ratio = per_doc["proof"] / per_doc["receipt"]
+            Report._render_qweb_html(report, ids)
+        seconds, _all = timed(html, 3)
+        figure(f"report.{name}_html_per_doc", f"{seconds / N_PAYMENTS * 1000:.1f}", "ms",
+               f"QWeb stage only, {queries / N_PAYMENTS:.1f} queries/doc (cold ORM cache)")
 
-    figure("report.proof_pdf_per_doc", f"{per_doc['proof']:.1f}", "ms",
-           f"N={N_PAYMENTS} proofs, {mode}, median of {REPEAT}")
-    figure("report.receipt_pdf_per_doc", f"{per_doc['receipt']:.1f}", "ms",
-           f"N={N_PAYMENTS} account.payment receipts, {mode}, median of {REPEAT}")
-    figure("report.proof_vs_receipt_ratio", f"{ratio:.2f}", "x",
-           f"target <= {TARGET_RATIO} -> {'MET' if ratio <= TARGET_RATIO else 'MISSED'}")
-    figure("report.proof_html_per_doc", f"{per_doc['proof_html']:.1f}", "ms", "QWeb stage only")
-    figure("report.receipt_html_per_doc", f"{per_doc['receipt_html']:.1f}", "ms",
-           "QWeb stage only")
-    figure("report.proof_queries_per_doc", f"{q_proof / N_PAYMENTS:.1f}", "queries",
-           "QWeb stage, cold cache")
-    figure("report.receipt_queries_per_doc", f"{q_receipt / N_PAYMENTS:.1f}", "queries",
-           "QWeb stage, cold cache")
-
-    if profile_file:  # cProfile of one proof PDF render: where the time goes
+    if profile_file:  # where the time of a proof goes (print_delay still 0)
         profiler = cProfile.Profile()
         env.invalidate_all()
-        profiler.runcall(proof_pdf)
+        profiler.runcall(lambda: [render_pdf(PROOF, [i]) for i in refunds[:PROFILED_PROOFS].ids])
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-        stats.print_stats(35)
-        out.write("\n--- by internal time ---\n")
-        stats.sort_stats("tottime").print_stats(20)
+        out.write(f"cProfile of {PROFILED_PROOFS} proofs, 1 per call, report.print_delay=0\n")
+        stats.print_stats(30)
+        stats.sort_stats("tottime").print_stats(15)
         with open(profile_file, "w") as f:
             f.write(out.getvalue())
-        log(f"profile of one {N_PAYMENTS}-proof render in {profile_file}")
-    env.cr.rollback()  # nothing to keep
+        log(f"profile in {profile_file}")
+    env.cr.rollback()  # nothing to keep (print_delay and the stored proofs included)

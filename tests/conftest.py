@@ -13,3 +13,10 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = f"skipped tests are failures in this project: {report.longrepr}"
 
+
+
+def pytest_configure(config):
+    # Babel 2.10 (pinned by Odoo 18) imports pkg_resources when extracting terms.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:pkg_resources is deprecated as an API:UserWarning"
+    )

@@ -8,8 +8,7 @@ from odoo.tools import mute_logger
 from .test_refund_proof import VALID_ARN, RealPdfCase
 
 
-@tagged("-at_install", "post_install")
-class TestRefundMail(RealPdfCase, MockEmail):
+class MailCase(RealPdfCase, MockEmail):
     def _run_mail_cron(self):
         # What the triggered cron does after the refund's commit, with real PDFs.
         self.env["payment.refund"].with_context(
@@ -22,6 +21,9 @@ class TestRefundMail(RealPdfCase, MockEmail):
             ("recipient_ids", "in", refund.partner_id.ids),
         ])
 
+
+@tagged("-at_install", "post_install")
+class TestRefundMail(MailCase):
     def test_done_refund_mails_the_customer_the_proof_after_commit(self):
         """A done refund queues one e-mail to the customer with the PDF proof attached."""
         refund = self._done_refund(arn=VALID_ARN)

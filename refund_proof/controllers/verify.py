@@ -1,5 +1,7 @@
 import re
 
+from markupsafe import Markup
+
 from odoo import http
 from odoo.http import request
 from odoo.tools.misc import format_amount, format_datetime
@@ -7,6 +9,7 @@ from odoo.tools.misc import format_amount, format_datetime
 from ..utils import format_arn, initials
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+DOCTYPE = Markup("<!DOCTYPE html>\n")
 
 
 class RefundProofVerification(http.Controller):
@@ -22,7 +25,8 @@ class RefundProofVerification(http.Controller):
         headers = {"X-Robots-Tag": "noindex, nofollow", "Cache-Control": "no-store"}
         if not status:
             return request.render(
-                "refund_proof.refund_proof_verify_page", {"status": "unknown"},
+                "refund_proof.refund_proof_verify_page",
+                {"status": "unknown", "doctype": DOCTYPE},
                 status=404, headers=headers,
             )
         return request.render(
@@ -35,6 +39,7 @@ class RefundProofVerification(http.Controller):
         env = request.env
         tz = refund._get_proof_timezone()
         values = {
+            "doctype": DOCTYPE,
             "status": status,
             "merchant_name": refund.company_id.name,
             "refund_number": refund.name,

@@ -65,25 +65,41 @@ with environment(dbname) as env:
         assert kind == "pdf" and content.startswith(b"%PDF"), kind
         return len(re.findall(rb"/Type\s*/Page\b", content))
 
+    # Time spent in wkhtmltopdf (the subprocess), to split it from Odoo's Python work.
+    report_class = type(Report)
+    run_wkhtmltopdf = report_class._run_wkhtmltopdf
+    in_wkhtmltopdf = [0.0]
+
+    def timed_run_wkhtmltopdf(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return run_wkhtmltopdf(self, *args, **kwargs)
+        finally:
+            in_wkhtmltopdf[0] += time.perf_counter() - start
+    report_class._run_wkhtmltopdf = timed_run_wkhtmltopdf
+
     def per_document_times():
-        """{report: [seconds per document]} for the N proofs and N receipts."""
-        times = {"proof": [], "receipt": []}
+        """{report: [seconds per document]} for the N proofs and N receipts, and
+        {report_wk: [seconds in wkhtmltopdf per document]}."""
+        times = {"proof": [], "receipt": [], "proof_wk": [], "receipt_wk": []}
         pages = {"proof": 0, "receipt": 0}
         if one_call:
             for name, report, ids in (("proof", PROOF, refunds.ids),
                                       ("receipt", RECEIPT, payments.ids)):
                 env.invalidate_all()
-                start = time.perf_counter()
+                start, in_wkhtmltopdf[0] = time.perf_counter(), 0.0
                 pages[name] += render_pdf(report, ids)
                 times[name].append((time.perf_counter() - start) / len(ids))
+                times[f"{name}_wk"].append(in_wkhtmltopdf[0] / len(ids))
         else:
             for refund_id, payment_id in zip(refunds.ids, payments.ids):
                 for name, report, ids in (("proof", PROOF, [refund_id]),
                                           ("receipt", RECEIPT, [payment_id])):
                     env.invalidate_all()
-                    start = time.perf_counter()
+                    start, in_wkhtmltopdf[0] = time.perf_counter(), 0.0
                     pages[name] += render_pdf(report, ids)
                     times[name].append(time.perf_counter() - start)
+                    times[f"{name}_wk"].append(in_wkhtmltopdf[0])
         assert pages == {"proof": N_PAYMENTS, "receipt": N_PAYMENTS}, pages
         return times
 
@@ -104,6 +120,14 @@ with environment(dbname) as env:
                f"median of N={N_PAYMENTS}, {mode}, {what}")
         figure(f"report.proof_vs_receipt{suffix}", f"{ratio:.2f}", "x",
                f"target <= {TARGET_RATIO}: {'MET' if ratio <= TARGET_RATIO else 'MISSED'}")
+        for name in ("proof", "receipt"):
+            wk_ms = statistics.median(times[f"{name}_wk"]) * 1000
+            rest_ms = statistics.median(
+                [a - b for a, b in zip(times[name], times[f"{name}_wk"], strict=True)]
+            ) * 1000
+            figure(f"report.{name}_split{suffix}", f"{wk_ms:.0f} + {rest_ms:.0f}", "ms",
+                   "median in wkhtmltopdf + median in Odoo (QWeb, PDF post-processing"
+                   + (", proof storage)" if name == "proof" else ")"))
 
     # The QWeb stage alone, N documents in one call (no wkhtmltopdf).
     for name, report, ids in (("proof", PROOF, refunds.ids), ("receipt", RECEIPT, payments.ids)):

@@ -93,6 +93,21 @@ class TestRefundMail(MailCase):
             mail.send()
         self.assertTrue(not mail.exists() or mail.state == "sent", mail.read(["state", "failure_reason"]))
 
+    def test_concurrent_update_leaves_the_mail_pending_for_the_next_run(self):
+        """A serialization failure while mailing keeps the e-mail pending, retried later."""
+        import psycopg2.errors
+
+        refund = self._done_refund()
+        with patch.object(
+            self.registry["payment.refund"], "_send_customer_mail",
+            side_effect=psycopg2.errors.SerializationFailure("concurrent update"),
+        ), mute_logger("odoo.addons.refund_proof.models.payment_refund"):
+            self._run_mail_cron()
+        self.assertEqual(refund.customer_mail_pending, "done")
+        self.assertFalse(self._customer_mails(refund))
+        self._run_mail_cron()
+        self.assertEqual(len(self._customer_mails(refund)), 1)
+
     def test_settings_can_turn_off_mails_and_attachment(self):
         """Merchants can stop the e-mails or send them without the PDF."""
         self.env.company.refund_proof_attach_pdf = False

@@ -1,5 +1,6 @@
 import base64
 import logging
+from datetime import timedelta
 import re
 import secrets
 
@@ -707,21 +708,30 @@ class PaymentRefund(models.Model):
 
     @api.model
     def _cron_send_customer_mails(self, limit=50):
-        """Send the pending customer e-mails (refund done, ARN known), each in a savepoint:
-        a refund whose e-mail cannot be prepared stays pending for the next run."""
+        """Send the pending customer e-mails (refund done, ARN known), one refund per
+        transaction as Odoo's payment post-processing cron does: rendering a proof takes
+        seconds, and a refund that cannot be mailed now stays pending for a later run."""
+        cron = self.env.ref("refund_proof.ir_cron_refund_customer_mail")
         refunds = self.sudo().search(
             [("customer_mail_pending", "!=", False), ("state", "=", "done")], limit=limit
         )
+        retry = len(refunds) == limit
         for refund in refunds:
             try:
                 with self.env.cr.savepoint():
                     refund._send_customer_mail()
-            except Exception:  # noqa: BLE001 - retried at the next run
+            except psycopg2.OperationalError:
+                # Concurrent update of the same rows (e.g. the customer's partner): next run.
+                _logger.info("Proof of refund %s not e-mailed yet: concurrent update", refund.name)
+                retry = True
+                continue
+            except Exception:  # noqa: BLE001 - logged, retried at the next run
                 _logger.exception("Could not e-mail the proof of refund %s", refund.name)
-        if self.sudo().search_count(
-            [("customer_mail_pending", "!=", False), ("state", "=", "done")], limit=1
-        ) and len(refunds) == limit:
-            self.env.ref("refund_proof.ir_cron_refund_customer_mail")._trigger()
+                continue
+            if not self.env.registry.in_test_mode():
+                self.env.cr.commit()  # this refund's e-mail is kept whatever follows
+        if retry:
+            cron._trigger(fields.Datetime.now() + timedelta(minutes=1))
         # The notifications are queued: let Odoo's mail queue send them now.
         self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
 

@@ -32,9 +32,16 @@ def scratch_registry():
     seed = seed_db_name()
     with db_connect("postgres").cursor() as cr:
         cr._cnx.autocommit = True
-        cr.execute(SQL("CREATE DATABASE %s TEMPLATE %s", SQL.identifier(name), SQL.identifier(seed)))
+        cr.execute(
+            SQL(
+                "CREATE DATABASE %s TEMPLATE %s",
+                SQL.identifier(name),
+                SQL.identifier(seed),
+            )
+        )
     try:
-        # Loaded with test mode off: in test mode, loading a registry runs every installed
+        # Loaded with test mode off: in test mode, loading a registry runs every
+        # installed
         # module's at_install tests.
         test_enable = config["test_enable"]
         config["test_enable"] = False
@@ -48,7 +55,9 @@ def scratch_registry():
         close_db(name)
         with db_connect("postgres").cursor() as cr:
             cr._cnx.autocommit = True
-            cr.execute(SQL("DROP DATABASE IF EXISTS %s WITH (FORCE)", SQL.identifier(name)))
+            cr.execute(
+                SQL("DROP DATABASE IF EXISTS %s WITH (FORCE)", SQL.identifier(name))
+            )
 
 
 @contextmanager
@@ -66,27 +75,38 @@ def demo_setup(env):
     )
     provider.write({"state": "test", "journal_id": journal.id})
     provider.payment_method_ids.write({"active": True})
-    user = env["res.users"].create({
-        "name": "Concurrent Refunder",
-        "login": f"concurrent_{uuid.uuid4().hex[:6]}",
-        "refund_limit": 1_000_000,
-        "groups_id": [odoo.Command.set([
-            env.ref("base.group_user").id, env.ref("refund_proof.group_refund_user").id,
-        ])],
-    })
+    user = env["res.users"].create(
+        {
+            "name": "Concurrent Refunder",
+            "login": f"concurrent_{uuid.uuid4().hex[:6]}",
+            "refund_limit": 1_000_000,
+            "groups_id": [
+                odoo.Command.set(
+                    [
+                        env.ref("base.group_user").id,
+                        env.ref("refund_proof.group_refund_user").id,
+                    ]
+                )
+            ],
+        }
+    )
     return provider, user
 
 
 def paid_transaction(env, provider, amount, reference):
     partner = env["res.partner"].create({"name": f"Customer {reference}"})
-    tx = env["payment.transaction"].create({
-        "provider_id": provider.id,
-        "payment_method_id": provider.payment_method_ids[:1].id,
-        "amount": amount,
-        "currency_id": provider.company_id.currency_id.id,
-        "reference": reference,
-        "partner_id": partner.id,
-        "operation": "online_direct",
-    })
-    tx._handle_notification_data("demo", {"reference": reference, "simulated_state": "done"})
+    tx = env["payment.transaction"].create(
+        {
+            "provider_id": provider.id,
+            "payment_method_id": provider.payment_method_ids[:1].id,
+            "amount": amount,
+            "currency_id": provider.company_id.currency_id.id,
+            "reference": reference,
+            "partner_id": partner.id,
+            "operation": "online_direct",
+        }
+    )
+    tx._handle_notification_data(
+        "demo", {"reference": reference, "simulated_state": "done"}
+    )
     return tx

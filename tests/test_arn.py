@@ -58,7 +58,8 @@ class TestArnRules(PlainTestCase):
 @tagged("-at_install", "post_install")
 class TestRefundArn(RefundProofCommon):
     def test_arn_given_with_the_refund_is_normalized(self):
-        """An ARN typed with spaces and dashes is stored as 23 digits and labelled ARN."""
+        """An ARN typed with spaces and dashes is stored as 23 digits and labelled
+        ARN."""
         refund = self._refund(
             self._create_paid_transaction(), 10.0, arn="7461 2345-6789 0123 4567 893"
         )
@@ -67,19 +68,26 @@ class TestRefundArn(RefundProofCommon):
         self.assertEqual(refund.arn_display, "7 461234 5678 90123456789 3")
 
     def test_arn_added_days_later(self):
-        """The ARN usually arrives after the refund: it can be filled on a done refund."""
+        """The ARN usually arrives after the refund: it can be filled on a done
+        refund."""
         refund = self._refund(self._create_paid_transaction(), 10.0)
         self.assertFalse(refund.arn)
         refund.with_user(self.refund_user).arn = VALID_ARN
         self.assertEqual(refund.arn_type, "arn")
 
     def test_bank_reference_is_not_called_an_arn(self):
-        """Another reference of 8-30 letters and digits is accepted as a bank reference."""
-        refund = self._refund(self._create_paid_transaction(), 10.0, arn="ref-2026-ab12")
-        self.assertEqual((refund.arn, refund.arn_type), ("REF2026AB12", "bank_reference"))
+        """Another reference of 8-30 letters and digits is accepted as a bank
+        reference."""
+        refund = self._refund(
+            self._create_paid_transaction(), 10.0, arn="ref-2026-ab12"
+        )
+        self.assertEqual(
+            (refund.arn, refund.arn_type), ("REF2026AB12", "bank_reference")
+        )
 
     def test_bad_arns_are_refused_with_a_clear_message(self):
-        """A mistyped ARN or a value that is no reference is refused, the refund unchanged."""
+        """A mistyped ARN or a value that is no reference is refused, the refund
+        unchanged."""
         refund = self._refund(self._create_paid_transaction(), 10.0)
         for value, message in (
             ("74612345678901234567894", "check digit does not match"),
@@ -87,13 +95,17 @@ class TestRefundArn(RefundProofCommon):
             ("X" * 31, "neither an ARN"),
             ("<script>x</script>", "neither an ARN"),
         ):
-            with self.subTest(value=value), self.assertRaisesRegex(ValidationError, message):
+            with (
+                self.subTest(value=value),
+                self.assertRaisesRegex(ValidationError, message),
+            ):
                 with self.cr.savepoint():
                     refund.with_user(self.refund_user).arn = value
             self.assertFalse(refund.arn)
 
     def test_provider_hook_fills_the_arn(self):
-        """Provider glue returning an ARN from its notification fills the refund's ARN."""
+        """Provider glue returning an ARN from its notification fills the refund's
+        ARN."""
         tx = self._create_paid_transaction()
         Transaction = self.registry["payment.transaction"]
         with patch.object(
@@ -103,7 +115,8 @@ class TestRefundArn(RefundProofCommon):
         self.assertEqual(refund.arn, VALID_ARN)
 
     def test_provider_hook_with_a_bad_arn_does_not_break_the_refund(self):
-        """An invalid ARN from a provider is ignored: the refund itself is still recorded."""
+        """An invalid ARN from a provider is ignored: the refund itself is still
+        recorded."""
         tx = self._create_paid_transaction()
         Transaction = self.registry["payment.transaction"]
         with patch.object(
@@ -116,7 +129,9 @@ class TestRefundArn(RefundProofCommon):
     def test_search_by_part_of_the_arn(self):
         """Support staff find a refund from part of the ARN the customer reads out."""
         refund = self._refund(self._create_paid_transaction(), 10.0, arn=VALID_ARN)
-        found = self.env["payment.refund"].with_user(self.refund_user).search(
-            [("arn", "ilike", "5678901234")]
+        found = (
+            self.env["payment.refund"]
+            .with_user(self.refund_user)
+            .search([("arn", "ilike", "5678901234")])
         )
         self.assertEqual(found, refund)

@@ -9,16 +9,25 @@ class TestDemoData(RefundProofCommon):
         """The demo of `make run` builds users per role and refunds in every state."""
         main = self.env.ref("base.main_company")
         # As demo data loads: superuser, main company.
-        self.assertTrue(self.env["payment.refund"].sudo().with_company(main)._demo_populate())
-        refunds = self.env["payment.refund"].sudo().search([("company_id", "=", main.id)])
         self.assertTrue(
-            {"done", "to_approve", "pending", "failed", "cancelled"} <= set(refunds.mapped("state"))
+            self.env["payment.refund"].sudo().with_company(main)._demo_populate()
         )
-        self.assertTrue(refunds.filtered(lambda r: r.origin == "manual" and r.state == "done"))
+        refunds = (
+            self.env["payment.refund"].sudo().search([("company_id", "=", main.id)])
+        )
+        self.assertTrue(
+            {"done", "to_approve", "pending", "failed", "cancelled"}
+            <= set(refunds.mapped("state"))
+        )
+        self.assertTrue(
+            refunds.filtered(lambda r: r.origin == "manual" and r.state == "done")
+        )
         self.assertTrue(refunds.filtered(lambda r: r.state == "done" and r.arn))
         self.assertTrue(refunds.filtered(lambda r: r.state == "done" and not r.arn))
         self.assertTrue(refunds.filtered("is_partial"))
-        self.assertTrue(refunds.filtered(lambda r: r.state == "failed" and r.failure_message))
+        self.assertTrue(
+            refunds.filtered(lambda r: r.state == "failed" and r.failure_message)
+        )
         Users = self.env["res.users"].sudo()
         for login in ("manager", "support", "customer"):
             self.assertTrue(Users.search([("login", "=", login)]), login)

@@ -28,10 +28,13 @@ class TestTranslations(MailCase):
             )
 
     def test_po_files_cover_every_string_of_the_module(self):
-        """Every term Odoo exports for refund_proof has a French and a Romanian translation."""
+        """Every term Odoo exports for refund_proof has a French and a Romanian
+        translation."""
         sources = {
-            source for module, _t, _n, _r, source, _v, _c
-            in TranslationModuleReader(self.env.cr, ["refund_proof"])
+            source
+            for module, _t, _n, _r, source, _v, _c in TranslationModuleReader(
+                self.env.cr, ["refund_proof"]
+            )
             if module == "refund_proof" and source
         }
         self.assertGreater(len(sources), 300)
@@ -41,7 +44,9 @@ class TestTranslations(MailCase):
             missing = sorted(sources - translated)
             with self.subTest(lang=code):
                 self.assertFalse(po.fuzzy_entries(), "no fuzzy entry")
-                self.assertEqual(missing, [], f"{len(missing)} untranslated in {code}.po")
+                self.assertEqual(
+                    missing, [], f"{len(missing)} untranslated in {code}.po"
+                )
 
     def test_po_files_load_without_warnings(self):
         """Loading both catalogues logs no warning."""

@@ -23,7 +23,8 @@ class TestRefundAmounts(RefundProofCommon):
         self.assertEqual(tx.refund_remaining_amount, 0.0)
 
     def test_partial_refund_through_payment_wizard(self):
-        """The standard account.payment Refund wizard records a partial refund with its reason."""
+        """The standard account.payment Refund wizard records a partial refund with its
+        reason."""
         tx = self._create_paid_transaction(100.0)
         self._give_groups(self.billing_user, "refund_proof.group_refund_user")
         wizard = self._open_payment_wizard(
@@ -31,13 +32,22 @@ class TestRefundAmounts(RefundProofCommon):
         )
         wizard.action_refund()
         refund = tx.refund_ids
-        self.assertRecordValues(refund, [{
-            "amount": 40.0, "state": "done", "reason_id": self.reason_customer.id,
-            "note": "Changed size", "is_partial": True,
-        }])
+        self.assertRecordValues(
+            refund,
+            [
+                {
+                    "amount": 40.0,
+                    "state": "done",
+                    "reason_id": self.reason_customer.id,
+                    "note": "Changed size",
+                    "is_partial": True,
+                }
+            ],
+        )
         self.assertEqual(tx.refund_status, "partial")
         self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
-        # Odoo's field has no dependencies: a new request recomputes it, a test invalidates.
+        # Odoo's field has no dependencies: a new request recomputes it, a test
+        # invalidates.
         tx.payment_id.invalidate_recordset(["amount_available_for_refund"])
         self.assertAlmostEqual(tx.payment_id.amount_available_for_refund, 60.0)
 
@@ -57,9 +67,13 @@ class TestRefundAmounts(RefundProofCommon):
         tx = self._create_paid_transaction(100.0)
         self._refund(tx, 30.0)  # done, but never post-processed: no refund payment yet
         self.assertFalse(tx.refund_ids.transaction_ids.payment_id)
-        with self.assertRaisesRegex(ValidationError, "only .*70.00.* can still be refunded"):
+        with self.assertRaisesRegex(
+            ValidationError, "only .*70.00.* can still be refunded"
+        ):
             self._refund(tx, 100.0)
-        self.assertEqual(len(tx.refund_ids), 1, "nothing written by the refused request")
+        self.assertEqual(
+            len(tx.refund_ids), 1, "nothing written by the refused request"
+        )
 
     def test_cap_enforced_in_payment_wizard(self):
         """The standard wizard's bound is the same remaining amount."""
@@ -70,7 +84,8 @@ class TestRefundAmounts(RefundProofCommon):
             self._open_payment_wizard(tx, 100.0)
 
     def test_bad_amounts_are_refused(self):
-        """Zero, negative and excessive amounts raise a clear error and write nothing."""
+        """Zero, negative and excessive amounts raise a clear error and write
+        nothing."""
         tx = self._create_paid_transaction(100.0)
         for amount, message in (
             (0.0, "must be positive"),
@@ -78,7 +93,10 @@ class TestRefundAmounts(RefundProofCommon):
             (0.001, "must be positive"),  # rounds to 0.00 in the currency
             (100.01, "can still be refunded"),
         ):
-            with self.subTest(amount=amount), self.assertRaisesRegex(ValidationError, message):
+            with (
+                self.subTest(amount=amount),
+                self.assertRaisesRegex(ValidationError, message),
+            ):
                 self._refund(tx, amount)
         self.assertFalse(tx.refund_ids)
         self.assertFalse(tx.child_transaction_ids)
@@ -91,7 +109,9 @@ class TestRefundAmounts(RefundProofCommon):
 
     def test_source_not_done_is_refused(self):
         """Only confirmed payments can be refunded."""
-        tx = self._create_transaction("direct", reference=self._next_reference(), amount=50.0)
+        tx = self._create_transaction(
+            "direct", reference=self._next_reference(), amount=50.0
+        )
         with self.assertRaisesRegex(ValidationError, "Only confirmed transactions"):
             tx.with_user(self.refund_user).action_refund(amount_to_refund=10.0)
         self.assertFalse(tx.refund_ids)
@@ -107,13 +127,16 @@ class TestRefundAmounts(RefundProofCommon):
         """A full_only provider refuses a partial amount and accepts the full one."""
         tx = self._create_paid_transaction(100.0)
         self.provider.support_refund = "full_only"
-        with self.assertRaisesRegex(UserError, "only refunds the full remaining amount"):
+        with self.assertRaisesRegex(
+            UserError, "only refunds the full remaining amount"
+        ):
             self._refund(tx, 40.0)
         refund = self._refund(tx)
         self.assertEqual((refund.amount, refund.state), (100.0, "done"))
 
     def test_provider_without_refunds_needs_a_manual_refund(self):
-        """A provider that cannot refund refuses an API refund; a manual one is recorded."""
+        """A provider that cannot refund refuses an API refund; a manual one is
+        recorded."""
         tx = self._create_paid_transaction(80.0)
         self.provider.support_refund = "none"
         with self.assertRaisesRegex(UserError, "record it as a manual refund"):
@@ -122,9 +145,17 @@ class TestRefundAmounts(RefundProofCommon):
         refund = self._refund(
             tx, 20.0, manual=True, manual_method="bank_transfer", arn="BANKREF2026X1"
         )
-        self.assertRecordValues(refund, [{
-            "state": "done", "origin": "manual", "manual_method": "bank_transfer",
-            "arn": "BANKREF2026X1", "arn_type": "bank_reference",
-        }])
+        self.assertRecordValues(
+            refund,
+            [
+                {
+                    "state": "done",
+                    "origin": "manual",
+                    "manual_method": "bank_transfer",
+                    "arn": "BANKREF2026X1",
+                    "arn_type": "bank_reference",
+                }
+            ],
+        )
         self.assertFalse(refund.transaction_ids, "a manual refund sends nothing")
         self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)

@@ -14,12 +14,18 @@ class TestRefundApproval(RefundProofCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.limited_user = new_test_user(
-            cls.env, login="limited_user", name="Lea Limited", tz="Europe/Paris",
+            cls.env,
+            login="limited_user",
+            name="Lea Limited",
+            tz="Europe/Paris",
             groups="base.group_user,refund_proof.group_refund_user",
-            refund_limit=50.0, refund_daily_limit=120.0,
+            refund_limit=50.0,
+            refund_daily_limit=120.0,
         )
         cls.second_manager = new_test_user(
-            cls.env, login="second_manager", name="Sam Second",
+            cls.env,
+            login="second_manager",
+            name="Sam Second",
             groups="base.group_user,refund_proof.group_refund_manager",
         )
 
@@ -44,7 +50,9 @@ class TestRefundApproval(RefundProofCommon):
     def test_zero_limit_means_every_refund_needs_approval(self):
         """A refund user without a limit never refunds alone."""
         user = new_test_user(
-            self.env, login="no_limit", groups="base.group_user,refund_proof.group_refund_user",
+            self.env,
+            login="no_limit",
+            groups="base.group_user,refund_proof.group_refund_user",
         )
         refund = self._request(self._create_paid_transaction(), 1.0, user=user)
         self.assertEqual(refund.state, "to_approve")
@@ -81,10 +89,16 @@ class TestRefundApproval(RefundProofCommon):
         self.cr.flush()  # the request's transaction ends: its tracking is written
         with freeze_time("2026-04-01 09:00:00"):
             refund.with_user(self.refund_manager).action_approve()
-        self.assertRecordValues(refund, [{
-            "state": "done", "approved_by_id": self.refund_manager.id,
-            "approval_date": datetime(2026, 4, 1, 9, 0),
-        }])
+        self.assertRecordValues(
+            refund,
+            [
+                {
+                    "state": "done",
+                    "approved_by_id": self.refund_manager.id,
+                    "approval_date": datetime(2026, 4, 1, 9, 0),
+                }
+            ],
+        )
         self.assertEqual(len(refund.transaction_ids), 1)
         self.assertFalse(refund.activity_ids, "the approval activities are closed")
         self.env.flush_all()
@@ -109,11 +123,14 @@ class TestRefundApproval(RefundProofCommon):
             refund.with_user(self.refund_user).action_approve()
 
     def test_approval_rechecks_remaining_and_provider(self):
-        """At approval, what remains and what the provider supports are checked again."""
+        """At approval, what remains and what the provider supports are checked
+        again."""
         tx = self._create_paid_transaction(100.0)
         refund = self._request(tx, 80.0)
         self.provider.support_refund = "none"
-        with self.assertRaisesRegex(UserError, "cannot refund this payment automatically"):
+        with self.assertRaisesRegex(
+            UserError, "cannot refund this payment automatically"
+        ):
             refund.with_user(self.refund_manager).action_approve()
         self.assertEqual(refund.state, "to_approve")
 
@@ -123,14 +140,24 @@ class TestRefundApproval(RefundProofCommon):
         refund = self._request(tx, 80.0)
         action = refund.with_user(self.refund_manager).action_reject()
         self.assertEqual(action["res_model"], "payment.refund.reject")
-        wizard = self.env["payment.refund.reject"].with_user(self.refund_manager).with_context(
-            action["context"]
-        ).create({"reason": "Outside our returns policy"})
+        wizard = (
+            self.env["payment.refund.reject"]
+            .with_user(self.refund_manager)
+            .with_context(action["context"])
+            .create({"reason": "Outside our returns policy"})
+        )
         wizard.action_reject()
-        self.assertRecordValues(refund, [{
-            "state": "cancelled", "is_rejected": True, "cancelled_by_id": self.refund_manager.id,
-            "cancel_reason": "Outside our returns policy",
-        }])
+        self.assertRecordValues(
+            refund,
+            [
+                {
+                    "state": "cancelled",
+                    "is_rejected": True,
+                    "cancelled_by_id": self.refund_manager.id,
+                    "cancel_reason": "Outside our returns policy",
+                }
+            ],
+        )
         self.assertTrue(refund.cancel_date)
         self.assertAlmostEqual(tx.refund_remaining_amount, 100.0)
         notified = refund.message_ids.filtered(
@@ -143,7 +170,9 @@ class TestRefundApproval(RefundProofCommon):
         tx = self._create_paid_transaction(100.0)
         refund = self._request(tx, 80.0)
         refund.with_user(self.limited_user).action_cancel()
-        self.assertEqual((refund.state, refund.cancelled_by_id), ("cancelled", self.limited_user))
+        self.assertEqual(
+            (refund.state, refund.cancelled_by_id), ("cancelled", self.limited_user)
+        )
         self.assertAlmostEqual(tx.refund_remaining_amount, 100.0)
 
     def test_other_user_cannot_cancel_a_request(self):
@@ -160,8 +189,9 @@ class TestRefundApproval(RefundProofCommon):
 
     def test_manager_own_refund_needs_no_approval(self):
         """Managers issue refunds without limits."""
-        refund = self._refund(self._create_paid_transaction(5000.0), 5000.0,
-                              user=self.refund_manager)
+        refund = self._refund(
+            self._create_paid_transaction(5000.0), 5000.0, user=self.refund_manager
+        )
         self.assertEqual(refund.state, "done")
 
     def test_managers_are_notified_of_a_request(self):
@@ -169,11 +199,15 @@ class TestRefundApproval(RefundProofCommon):
         refund = self._request(self._create_paid_transaction(), 80.0)
         self.assertEqual(
             set(refund.activity_ids.user_id.ids),
-            {self.refund_manager.id, self.second_manager.id} | set(
-                self.env.ref("refund_proof.group_refund_manager").users.filtered(
-                    lambda u: u.active and not u.share
-                    and refund.company_id in u.company_ids
-                ).ids
+            {self.refund_manager.id, self.second_manager.id}
+            | set(
+                self.env.ref("refund_proof.group_refund_manager")
+                .users.filtered(
+                    lambda u: (
+                        u.active and not u.share and refund.company_id in u.company_ids
+                    )
+                )
+                .ids
             ),
         )
         self.assertIn("awaiting approval", refund.message_ids[:1].body)
@@ -188,8 +222,11 @@ class TestRefundApproval(RefundProofCommon):
         self.assertIn("approved", notified[:1].body)
 
     def test_users_see_all_refunds_but_edit_only_their_drafts(self):
-        """Support sees every refund of the company; edits are for the requester's drafts."""
-        other = self._refund(self._create_paid_transaction(), 10.0, user=self.refund_manager)
+        """Support sees every refund of the company; edits are for the requester's
+        drafts."""
+        other = self._refund(
+            self._create_paid_transaction(), 10.0, user=self.refund_manager
+        )
         Refund = self.env["payment.refund"].with_user(self.limited_user)
         self.assertIn(other, Refund.search([]))
         with self.assertRaises(AccessError):
@@ -237,7 +274,9 @@ class TestRefundPolicy(RefundProofCommon):
         duplicate = self.env.ref("refund_proof.reason_duplicate_charge")
         self.assertEqual(self._refund(tx, 10.0, reason=defective).state, "done")
         self.assertEqual(self._refund(tx, 10.0, reason=duplicate).state, "done")
-        self.assertEqual(self._refund(tx, 10.0, reason=self.reason_customer).state, "to_approve")
+        self.assertEqual(
+            self._refund(tx, 10.0, reason=self.reason_customer).state, "to_approve"
+        )
         late = self._paid_days_ago(400)
         self.assertEqual(self._refund(late, 10.0, reason=defective).state, "to_approve")
 
@@ -247,10 +286,13 @@ class TestRefundPolicy(RefundProofCommon):
         self.assertEqual(self._refund(self._paid_days_ago(1000), 10.0).state, "done")
 
     def test_wizard_shows_the_verdict_before_confirmation(self):
-        """The refund wizard tells the user the policy verdict and the approval to come."""
+        """The refund wizard tells the user the policy verdict and the approval to
+        come."""
         tx = self._paid_days_ago(45)
-        wizard = self.env["payment.refund.request"].with_user(self.refund_user).create(
-            {"source_transaction_id": tx.id, "amount": 10.0}
+        wizard = (
+            self.env["payment.refund.request"]
+            .with_user(self.refund_user)
+            .create({"source_transaction_id": tx.id, "amount": 10.0})
         )
         self.assertFalse(wizard.within_policy)
         self.assertIn("Outside policy: 45 days", wizard.policy_verdict)
@@ -262,27 +304,48 @@ class TestRefundApprovalMultiCompany(RefundProofCommon):
     def test_manager_of_a_cannot_see_or_approve_refund_of_b(self):
         """A manager of company A neither sees nor approves company B's requests."""
         company_b = self.setup_other_company(name="Company B2")["company"]
-        provider_b = self._prepare_provider("demo", company=company_b, update_values={
-            "journal_id": self.env["account.journal"].search([
-                ("company_id", "=", company_b.id), ("type", "=", "bank"),
-            ], limit=1).id,
-        })
+        provider_b = self._prepare_provider(
+            "demo",
+            company=company_b,
+            update_values={
+                "journal_id": self.env["account.journal"]
+                .search(
+                    [
+                        ("company_id", "=", company_b.id),
+                        ("type", "=", "bank"),
+                    ],
+                    limit=1,
+                )
+                .id,
+            },
+        )
         requester_b = new_test_user(
-            self.env, login="requester_b", company_id=company_b.id, company_ids=[company_b.id],
-            groups="base.group_user,refund_proof.group_refund_user", refund_limit=1.0,
+            self.env,
+            login="requester_b",
+            company_id=company_b.id,
+            company_ids=[company_b.id],
+            groups="base.group_user,refund_proof.group_refund_user",
+            refund_limit=1.0,
         )
         manager_a = new_test_user(
-            self.env, login="manager_a", company_id=self.env.company.id,
+            self.env,
+            login="manager_a",
+            company_id=self.env.company.id,
             company_ids=[self.env.company.id],
             groups="base.group_user,refund_proof.group_refund_manager",
         )
-        tx_b = self._create_paid_transaction(provider=provider_b,
-                                             currency_id=company_b.currency_id.id)
-        refund_b = tx_b.with_user(requester_b).with_company(company_b)._request_refund(10.0)
+        tx_b = self._create_paid_transaction(
+            provider=provider_b, currency_id=company_b.currency_id.id
+        )
+        refund_b = (
+            tx_b.with_user(requester_b).with_company(company_b)._request_refund(10.0)
+        )
         self.assertEqual(refund_b.state, "to_approve")
         self.assertNotIn(manager_a, refund_b.sudo().activity_ids.user_id)
         self.assertFalse(
-            self.env["payment.refund"].with_user(manager_a).search([("id", "=", refund_b.id)])
+            self.env["payment.refund"]
+            .with_user(manager_a)
+            .search([("id", "=", refund_b.id)])
         )
         with self.assertRaises(AccessError):
             refund_b.with_user(manager_a).action_approve()

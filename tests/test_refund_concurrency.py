@@ -20,7 +20,9 @@ class TestRefundConcurrency(BaseCase):
             try:
                 # What an RPC or HTTP request does: retry on lock timeouts and
                 # serialization failures with a fresh snapshot.
-                refund = retrying(partial(tx._request_refund, amount_to_refund=amount), env)
+                refund = retrying(
+                    partial(tx._request_refund, amount_to_refund=amount), env
+                )
                 results.append(("refunded", refund.id))
             except UserError as error:  # ValidationError included: refused, clearly
                 env.cr.rollback()
@@ -31,7 +33,8 @@ class TestRefundConcurrency(BaseCase):
 
     @mute_logger("odoo.service.model")  # retrying() logs each retry at INFO level
     def test_concurrent_refunds_never_exceed_the_payment(self):
-        """Six users refund 30.00 of a 100.00 payment at the same moment: three succeed."""
+        """Six users refund 30.00 of a 100.00 payment at the same moment: three
+        succeed."""
         with scratch_registry() as registry:
             with committed_env(registry) as env:
                 provider, user = demo_setup(env)
@@ -61,5 +64,7 @@ class TestRefundConcurrency(BaseCase):
                 tx = env["payment.transaction"].browse(tx_id)
                 self.assertEqual(tx.refund_ids.mapped("state"), ["done"] * 3)
                 self.assertAlmostEqual(tx.refunded_amount, 90.0)
-                children = tx.child_transaction_ids.filtered(lambda t: t.operation == "refund")
+                children = tx.child_transaction_ids.filtered(
+                    lambda t: t.operation == "refund"
+                )
                 self.assertAlmostEqual(-sum(children.mapped("amount")), 90.0)

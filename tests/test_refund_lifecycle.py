@@ -11,8 +11,10 @@ from .common import RefundProofCommon
 class TestRefundLifecycle(RefundProofCommon):
     def setUp(self):
         super().setUp()
-        # Odoo's base provider creates the refund transaction and leaves it in draft, like a
-        # real provider waiting for its webhook: the test then plays the provider's answer.
+        # Odoo's base provider creates the refund transaction and leaves it in draft,
+        # like a
+        # real provider waiting for its webhook: the test then plays the provider's
+        # answer.
         # (support_refund is a non-stored compute of the provider: set per test.)
         self.dummy_provider.support_refund = "partial"
         self.dummy_provider.payment_method_ids.support_refund = "partial"
@@ -21,7 +23,8 @@ class TestRefundLifecycle(RefundProofCommon):
         return self._create_paid_transaction(amount, provider=self.dummy_provider)
 
     def test_refund_waits_for_the_provider(self):
-        """A refund whose attempt is not confirmed yet is pending and holds its amount."""
+        """A refund whose attempt is not confirmed yet is pending and holds its
+        amount."""
         tx = self._paid_with_dummy()
         refund = self._refund(tx, 40.0)
         self.assertEqual(refund.state, "pending")
@@ -32,13 +35,16 @@ class TestRefundLifecycle(RefundProofCommon):
         self.assertTrue(refund.refund_date)
 
     def test_failed_attempt_is_kept_with_the_provider_message_then_retried(self):
-        """A refused attempt makes the refund failed, frees its amount; a retry can succeed."""
+        """A refused attempt makes the refund failed, frees its amount; a retry can
+        succeed."""
         tx = self._paid_with_dummy()
         refund = self._refund(tx, 40.0, reason=self.reason_customer)
         first = refund.transaction_ids
         first._set_error("Insufficient balance on the merchant account")
         self.assertEqual(refund.state, "failed")
-        self.assertEqual(refund.failure_message, "Insufficient balance on the merchant account")
+        self.assertEqual(
+            refund.failure_message, "Insufficient balance on the merchant account"
+        )
         self.assertAlmostEqual(tx.refund_remaining_amount, 100.0)
         self.assertEqual(tx.refund_status, "none")
 
@@ -73,13 +79,18 @@ class TestRefundLifecycle(RefundProofCommon):
         tx = self._create_paid_transaction()
         Transaction = self.registry["payment.transaction"]
         with patch.object(
-            Transaction, "_send_refund_request",
-            side_effect=ValidationError("Stripe: Could not establish the connection to the API."),
+            Transaction,
+            "_send_refund_request",
+            side_effect=ValidationError(
+                "Stripe: Could not establish the connection to the API."
+            ),
         ):
             refund = self._refund(tx, 25.0)
         self.assertEqual(refund.state, "failed")
         self.assertIn("Could not establish the connection", refund.failure_message)
-        self.assertFalse(refund.transaction_ids, "the provider's half-written attempt is undone")
+        self.assertFalse(
+            refund.transaction_ids, "the provider's half-written attempt is undone"
+        )
         self.assertIn("Could not establish", refund.message_ids[:1].body)
         refund.with_user(self.refund_user).action_retry()
         self.assertEqual(refund.state, "done")
@@ -94,7 +105,9 @@ class TestRefundLifecycle(RefundProofCommon):
         )
         self.assertEqual(refund.state, "failed")
         self.assertTrue(refund.reversal_date)
-        self.assertEqual(refund.failure_message, "The refund failed: the card was closed.")
+        self.assertEqual(
+            refund.failure_message, "The refund failed: the card was closed."
+        )
         self.assertAlmostEqual(tx.refund_remaining_amount, 100.0)
 
     def test_cancelled_attempt_fails_the_refund(self):
@@ -109,10 +122,18 @@ class TestRefundLifecycle(RefundProofCommon):
         # What Stripe/Adyen glue does on a refund event they did not start from Odoo.
         refund_tx = tx.sudo()._create_child_transaction(25.0, is_refund=True)
         refund = refund_tx.refund_id
-        self.assertRecordValues(refund, [{
-            "origin": "provider", "amount": 25.0, "state": "pending",
-            "requested_by_id": False, "source_transaction_id": tx.id,
-        }])
+        self.assertRecordValues(
+            refund,
+            [
+                {
+                    "origin": "provider",
+                    "amount": 25.0,
+                    "state": "pending",
+                    "requested_by_id": False,
+                    "source_transaction_id": tx.id,
+                }
+            ],
+        )
         refund_tx._handle_notification_data(
             "demo", {"reference": refund_tx.reference, "simulated_state": "done"}
         )
@@ -120,7 +141,8 @@ class TestRefundLifecycle(RefundProofCommon):
         self.assertAlmostEqual(tx.refund_remaining_amount, 75.0)
 
     def test_webhook_refund_is_recorded_even_above_the_cap(self):
-        """The provider already moved the money: its refund is recorded, never refused."""
+        """The provider already moved the money: its refund is recorded, never
+        refused."""
         tx = self._create_paid_transaction(50.0)
         self._refund(tx, 50.0)
         refund_tx = tx.sudo()._create_child_transaction(5.0, is_refund=True)
@@ -144,25 +166,48 @@ class TestRefundLifecycle(RefundProofCommon):
         from odoo.addons.refund_proof.hooks import post_init_hook
 
         post_init_hook(self.env)
-        self.assertRecordValues(refund_tx.refund_id, [{
-            "state": "done", "amount": 10.0, "origin": "provider",
-        }])
+        self.assertRecordValues(
+            refund_tx.refund_id,
+            [
+                {
+                    "state": "done",
+                    "amount": 10.0,
+                    "origin": "provider",
+                }
+            ],
+        )
         self.assertAlmostEqual(tx.refund_remaining_amount, 90.0)
 
     def test_manual_refund_recorded_then_confirmed(self):
-        """A manual refund recorded from the wizard is done at once, with how it was paid."""
+        """A manual refund recorded from the wizard is done at once, with how it was
+        paid."""
         tx = self._create_paid_transaction(60.0)
         wizard = (
             self.env["payment.refund.request"]
             .with_user(self.refund_user)
-            .create({"source_transaction_id": tx.id, "amount": 60.0, "manual": True,
-                     "manual_method": "cash", "reason_id": self.reason_customer.id})
+            .create(
+                {
+                    "source_transaction_id": tx.id,
+                    "amount": 60.0,
+                    "manual": True,
+                    "manual_method": "cash",
+                    "reason_id": self.reason_customer.id,
+                }
+            )
         )
         action = wizard.action_confirm()
         refund = self.env["payment.refund"].browse(action["res_id"])
-        self.assertRecordValues(refund, [{
-            "state": "done", "origin": "manual", "manual_method": "cash", "amount": 60.0,
-        }])
+        self.assertRecordValues(
+            refund,
+            [
+                {
+                    "state": "done",
+                    "origin": "manual",
+                    "manual_method": "cash",
+                    "amount": 60.0,
+                }
+            ],
+        )
         self.assertEqual(tx.refund_status, "full")
 
     def test_transaction_refund_button_wizard(self):
@@ -171,20 +216,29 @@ class TestRefundLifecycle(RefundProofCommon):
         self._refund(tx, 30.0)
         action = tx.with_user(self.refund_user).action_open_refund_wizard()
         wizard = (
-            self.env["payment.refund.request"].with_user(self.refund_user)
-            .with_context(action["context"]).create({})
+            self.env["payment.refund.request"]
+            .with_user(self.refund_user)
+            .with_context(action["context"])
+            .create({})
         )
         self.assertAlmostEqual(wizard.amount, 70.0)
         self.assertFalse(wizard.manual)
-        wizard.write({"amount": 20.0, "reason_id": self.reason_customer.id, "note": "Late"})
+        wizard.write(
+            {"amount": 20.0, "reason_id": self.reason_customer.id, "note": "Late"}
+        )
         refund = self.env["payment.refund"].browse(wizard.action_confirm()["res_id"])
-        self.assertRecordValues(refund, [{"amount": 20.0, "state": "done", "note": "Late"}])
+        self.assertRecordValues(
+            refund, [{"amount": 20.0, "state": "done", "note": "Late"}]
+        )
 
     def test_reason_requiring_a_note_refuses_an_empty_one(self):
         """A reason flagged requires_note refuses an empty note, and nothing is sent."""
         tx = self._create_paid_transaction()
         # The savepoint plays the request's rollback.
-        with self.assertRaisesRegex(ValidationError, "requires a note"), self.cr.savepoint():
+        with (
+            self.assertRaisesRegex(ValidationError, "requires a note"),
+            self.cr.savepoint(),
+        ):
             self._refund(tx, 10.0, reason=self.reason_fraud, note="  ")
         self.assertFalse(tx.refund_ids)
         self.assertFalse(tx.child_transaction_ids)
@@ -197,10 +251,12 @@ class TestRefundLifecycle(RefundProofCommon):
 
     @mute_logger("odoo.addons.refund_proof.models.payment_transaction")
     def test_state_sync_never_raises(self):
-        """A failure while following an attempt never undoes the provider's state change."""
+        """A failure while following an attempt never undoes the provider's state
+        change."""
         refund = self._refund(self._paid_with_dummy(), 10.0)
         with patch.object(
-            self.registry["payment.refund"], "_sync_state_from_attempts",
+            self.registry["payment.refund"],
+            "_sync_state_from_attempts",
             side_effect=RuntimeError("boom"),
         ):
             refund.transaction_ids._set_done()

@@ -1,9 +1,10 @@
 from unittest.mock import patch
 
-from odoo.addons.base.models.ir_mail_server import MailDeliveryException
-from odoo.addons.mail.tests.common import MockEmail
 from odoo.tests import tagged
 from odoo.tools import mute_logger
+
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+from odoo.addons.mail.tests.common import MockEmail
 
 from .test_refund_proof import VALID_ARN, RealPdfCase
 
@@ -16,16 +17,24 @@ class MailCase(RealPdfCase, MockEmail):
         )._cron_send_customer_mails()
 
     def _customer_mails(self, refund):
-        return self.env["mail.mail"].sudo().search([
-            ("model", "=", "payment.refund"), ("res_id", "=", refund.id),
-            ("recipient_ids", "in", refund.partner_id.ids),
-        ])
+        return (
+            self.env["mail.mail"]
+            .sudo()
+            .search(
+                [
+                    ("model", "=", "payment.refund"),
+                    ("res_id", "=", refund.id),
+                    ("recipient_ids", "in", refund.partner_id.ids),
+                ]
+            )
+        )
 
 
 @tagged("-at_install", "post_install")
 class TestRefundMail(MailCase):
     def test_done_refund_mails_the_customer_the_proof_after_commit(self):
-        """A done refund queues one e-mail to the customer with the PDF proof attached."""
+        """A done refund queues one e-mail to the customer with the PDF proof
+        attached."""
         refund = self._done_refund(arn=VALID_ARN)
         self.assertEqual(refund.customer_mail_pending, "done")
         self.assertFalse(self._customer_mails(refund), "nothing sent inside the refund")
@@ -37,13 +46,19 @@ class TestRefundMail(MailCase):
         self.assertIn("40.00", mail.body_html)
         self.assertIn("7 461234 5678 90123456789 3", mail.body_html)
         self.assertIn(refund.verification_url, mail.body_html)
-        self.assertIn("access_token=", mail.body_html, "portal link that works without account")
+        self.assertIn(
+            "access_token=", mail.body_html, "portal link that works without account"
+        )
         self.assertEqual(mail.attachment_ids.mimetype, "application/pdf")
-        self.assertEqual(mail.attachment_ids.name, f"Proof of refund - {refund.name}.pdf")
+        self.assertEqual(
+            mail.attachment_ids.name, f"Proof of refund - {refund.name}.pdf"
+        )
         self.assertTrue(mail.attachment_ids.raw.startswith(b"%PDF"))
         self.assertEqual(refund.proof_ids.attachment_id, mail.attachment_ids)
         self.assertFalse(refund.customer_mail_pending)
-        self.assertIn(refund.name, refund.message_ids[:1].subject or "", "shown in the chatter")
+        self.assertIn(
+            refund.name, refund.message_ids[:1].subject or "", "shown in the chatter"
+        )
         self._run_mail_cron()
         self.assertEqual(len(self._customer_mails(refund)), 1, "sent once")
 
@@ -79,9 +94,12 @@ class TestRefundMail(MailCase):
         self._run_mail_cron()
         mail = self._customer_mails(refund)
         # Odoo's own SMTP mock, then the outgoing server refusing the message.
-        with self.mock_mail_gateway(), patch(
-            "odoo.addons.base.models.ir_mail_server.IrMailServer.send_email",
-            side_effect=MailDeliveryException("Connection refused by smtp.example"),
+        with (
+            self.mock_mail_gateway(),
+            patch(
+                "odoo.addons.base.models.ir_mail_server.IrMailServer.send_email",
+                side_effect=MailDeliveryException("Connection refused by smtp.example"),
+            ),
         ):
             mail.send(raise_exception=False)
         self.assertEqual(mail.state, "exception")
@@ -91,17 +109,25 @@ class TestRefundMail(MailCase):
         self.assertEqual(mail.state, "outgoing", "back in the queue")
         with self.mock_mail_gateway():
             mail.send()
-        self.assertTrue(not mail.exists() or mail.state == "sent", mail.read(["state", "failure_reason"]))
+        self.assertTrue(
+            not mail.exists() or mail.state == "sent",
+            mail.read(["state", "failure_reason"]),
+        )
 
     def test_concurrent_update_leaves_the_mail_pending_for_the_next_run(self):
-        """A serialization failure while mailing keeps the e-mail pending, retried later."""
+        """A serialization failure while mailing keeps the e-mail pending, retried
+        later."""
         import psycopg2.errors
 
         refund = self._done_refund()
-        with patch.object(
-            self.registry["payment.refund"], "_send_customer_mail",
-            side_effect=psycopg2.errors.SerializationFailure("concurrent update"),
-        ), mute_logger("odoo.addons.refund_proof.models.payment_refund"):
+        with (
+            patch.object(
+                self.registry["payment.refund"],
+                "_send_customer_mail",
+                side_effect=psycopg2.errors.SerializationFailure("concurrent update"),
+            ),
+            mute_logger("odoo.addons.refund_proof.models.payment_refund"),
+        ):
             self._run_mail_cron()
         self.assertEqual(refund.customer_mail_pending, "done")
         self.assertFalse(self._customer_mails(refund))
@@ -119,7 +145,8 @@ class TestRefundMail(MailCase):
         self.assertFalse(other.customer_mail_pending)
 
     def test_failed_refund_notifies_the_back_office_not_the_customer(self):
-        """A failed refund creates activities for requester and managers, no customer mail."""
+        """A failed refund creates activities for requester and managers, no customer
+        mail."""
         self.env.company.refund_failure_email = "payments@myshop.example"
         refund = self._done_refund()
         self._run_mail_cron()
@@ -131,7 +158,14 @@ class TestRefundMail(MailCase):
         self.assertIn(self.refund_user, refund.activity_ids.user_id)
         self.assertIn(self.refund_manager, refund.activity_ids.user_id)
         self.assertEqual(self._customer_mails(refund), before)
-        alert = self.env["mail.mail"].sudo().search([
-            ("email_to", "=", "payments@myshop.example"), ("res_id", "=", refund.id),
-        ])
+        alert = (
+            self.env["mail.mail"]
+            .sudo()
+            .search(
+                [
+                    ("email_to", "=", "payments@myshop.example"),
+                    ("res_id", "=", refund.id),
+                ]
+            )
+        )
         self.assertIn("Refund refused by the issuer", alert.body_html)

@@ -10,7 +10,10 @@ class TestRefundPortal(ProofCommon, HttpCase):
         super().setUpClass()
         cls.portal_partner.email = "portal.customer@example.com"
         cls.other_portal_user = new_test_user(
-            cls.env, login="other_customer", groups="base.group_portal", name="Other Customer",
+            cls.env,
+            login="other_customer",
+            groups="base.group_portal",
+            name="Other Customer",
         )
 
     def _refund_for(self, partner, amount=20.0):
@@ -18,7 +21,8 @@ class TestRefundPortal(ProofCommon, HttpCase):
         return self._refund(tx, amount)
 
     def test_owner_lists_and_opens_their_refunds(self):
-        """A portal customer sees their refunds, not others', and opens the detail page."""
+        """A portal customer sees their refunds, not others', and opens the detail
+        page."""
         mine = self._refund_for(self.portal_partner)
         theirs = self._refund_for(self.other_portal_user.partner_id)
         self.authenticate(self.portal_user.login, self.portal_user.login)
@@ -37,27 +41,35 @@ class TestRefundPortal(ProofCommon, HttpCase):
         self.authenticate(self.portal_user.login, self.portal_user.login)
         response = self.url_open(f"/my/refunds/{mine.id}?report_type=pdf&download=true")
         self.assertEqual(response.status_code, 200)
-        # Odoo's portal makes the name file-system safe: "Proof of refund - RF/2026/00001"
+        # Odoo's portal makes the name file-system safe: "Proof of refund -
+        # RF/2026/00001"
         self.assertIn(
             f"Proof_of_refund_{mine.name.replace('/', '_')}.pdf",
             response.headers["Content-Disposition"],
         )
 
     def test_another_customer_is_redirected(self):
-        """Another portal user asking for the refund gets the standard redirect, no data."""
+        """Another portal user asking for the refund gets the standard redirect, no
+        data."""
         mine = self._refund_for(self.portal_partner)
         self.authenticate(self.other_portal_user.login, self.other_portal_user.login)
-        for url in (f"/my/refunds/{mine.id}", f"/my/refunds/{mine.id}?report_type=pdf&download=true"):
+        for url in (
+            f"/my/refunds/{mine.id}",
+            f"/my/refunds/{mine.id}?report_type=pdf&download=true",
+        ):
             with self.subTest(url=url):
                 response = self.url_open(url, allow_redirects=False)
                 self.assertEqual(response.status_code, 303)
                 self.assertTrue(response.headers["Location"].endswith("/my"))
 
     def test_access_token_works_without_account_and_wrong_one_fails(self):
-        """The e-mail's link works for a customer without an account; a wrong token does not."""
+        """The e-mail's link works for a customer without an account; a wrong token does
+        not."""
         refund = self._done_refund()  # the customer has no user
         refund._portal_ensure_token()
-        ok = self.url_open(f"/my/refunds/{refund.id}?access_token={refund.access_token}")
+        ok = self.url_open(
+            f"/my/refunds/{refund.id}?access_token={refund.access_token}"
+        )
         self.assertEqual(ok.status_code, 200)
         self.assertIn(refund.name, ok.text)
         pdf = self.url_open(
@@ -72,8 +84,11 @@ class TestRefundPortal(ProofCommon, HttpCase):
 
     def test_requests_awaiting_approval_are_not_shown(self):
         """A refund not sent yet (awaiting approval) is not on the portal."""
-        user = new_test_user(self.env, login="zero_limit",
-                             groups="base.group_user,refund_proof.group_refund_user")
+        user = new_test_user(
+            self.env,
+            login="zero_limit",
+            groups="base.group_user,refund_proof.group_refund_user",
+        )
         tx = self._create_paid_transaction(100.0, partner_id=self.portal_partner.id)
         request = self._refund(tx, 10.0, user=user)
         self.assertEqual(request.state, "to_approve")
@@ -87,5 +102,7 @@ class TestRefundPortal(ProofCommon, HttpCase):
         self._refund_for(self.portal_partner)
         self._refund_for(self.portal_partner)
         self.authenticate(self.portal_user.login, self.portal_user.login)
-        result = self.make_jsonrpc_request("/my/counters", {"counters": ["refund_count"]})
+        result = self.make_jsonrpc_request(
+            "/my/counters", {"counters": ["refund_count"]}
+        )
         self.assertEqual(result["refund_count"], 2)

@@ -16,28 +16,33 @@ class ProofCommon(RefundProofCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env.company.write({
-            "name": "Myshop SAS",
-            "website": "https://myshop.example",
-            "refund_statement_descriptor": "MYSHOP.EXAMPLE",
-            "refund_support_email": "help@myshop.example",
-            "refund_support_phone": "+33 1 23 45 67 89",
-            "refund_support_url": "https://myshop.example/contact",
-        })
+        cls.env.company.write(
+            {
+                "name": "Myshop SAS",
+                "website": "https://myshop.example",
+                "refund_statement_descriptor": "MYSHOP.EXAMPLE",
+                "refund_support_email": "help@myshop.example",
+                "refund_support_phone": "+33 1 23 45 67 89",
+                "refund_support_url": "https://myshop.example/contact",
+            }
+        )
         cls.partner.write({"tz": "Europe/Brussels", "name": "Norbert Buyer"})
-        cls.card_token = cls.env["payment.token"].create({
-            "provider_id": cls.provider.id,
-            "payment_method_id": cls.provider.payment_method_ids[:1].id,
-            "partner_id": cls.partner.id,
-            "payment_details": "4242",
-            "provider_ref": "demo-token",
-        })
+        cls.card_token = cls.env["payment.token"].create(
+            {
+                "provider_id": cls.provider.id,
+                "payment_method_id": cls.provider.payment_method_ids[:1].id,
+                "partner_id": cls.partner.id,
+                "payment_details": "4242",
+                "provider_ref": "demo-token",
+            }
+        )
         cls.provider.refund_expected_arrival = "usually 5-10 business days for cards"
 
     def _done_refund(self, amount=40.0, paid=100.0, **kwargs):
         tx = self._create_paid_transaction(paid, token_id=self.card_token.id)
-        invoice = self.init_invoice("out_invoice", partner=self.partner, amounts=[paid],
-                                    post=True)
+        invoice = self.init_invoice(
+            "out_invoice", partner=self.partner, amounts=[paid], post=True
+        )
         tx.invoice_ids = invoice
         return self._refund(tx, amount, reason=self.reason_customer, **kwargs)
 
@@ -49,22 +54,41 @@ class ProofCommon(RefundProofCommon):
 @tagged("-at_install", "post_install")
 class TestRefundProofDocument(ProofCommon):
     def test_proof_states_every_fact(self):
-        """The proof carries merchant, descriptor, contacts, payment, refund, ARN, QR, URL."""
+        """The proof carries merchant, descriptor, contacts, payment, refund, ARN, QR,
+        URL."""
         self._refund(self._create_paid_transaction(100.0), 10.0)  # unrelated
         refund = self._done_refund(arn=VALID_ARN)
         tx = refund.source_transaction_id
         earlier = self._refund(tx, 15.0)
-        earlier.sudo().refund_date = refund.refund_date.replace(year=refund.refund_date.year - 1)
+        earlier.sudo().refund_date = refund.refund_date.replace(
+            year=refund.refund_date.year - 1
+        )
         html = self._html(refund)
         for fact in (
-            "Proof of refund", "Myshop SAS", "https://myshop.example", "MYSHOP.EXAMPLE",
-            "help@myshop.example", "+33 1 23 45 67 89", "https://myshop.example/contact",
-            "Norbert Buyer", tx.invoice_ids.name, tx.reference, refund.name,
-            "40.00", "100.00", "Partial refund of a payment of", "Refunded before",
-            "15.00", "Europe/Brussels", "Customer request",
-            "7 461234 5678 90123456789 3", "Give this number to your bank",
-            "usually 5-10 business days for cards", refund.verification_url,
-            refund.proof_fingerprint, "data:image/png;base64,",
+            "Proof of refund",
+            "Myshop SAS",
+            "https://myshop.example",
+            "MYSHOP.EXAMPLE",
+            "help@myshop.example",
+            "+33 1 23 45 67 89",
+            "https://myshop.example/contact",
+            "Norbert Buyer",
+            tx.invoice_ids.name,
+            tx.reference,
+            refund.name,
+            "40.00",
+            "100.00",
+            "Partial refund of a payment of",
+            "Refunded before",
+            "15.00",
+            "Europe/Brussels",
+            "Customer request",
+            "7 461234 5678 90123456789 3",
+            "Give this number to your bank",
+            "usually 5-10 business days for cards",
+            refund.verification_url,
+            refund.proof_fingerprint,
+            "data:image/png;base64,",
         ):
             with self.subTest(fact=fact):
                 self.assertIn(fact, html)
@@ -79,7 +103,8 @@ class TestRefundProofDocument(ProofCommon):
         self.assertIn("Europe/Brussels", html)
 
     def test_arn_to_follow_and_bank_reference(self):
-        """Without ARN the proof says one will follow; a bank reference is not called ARN."""
+        """Without ARN the proof says one will follow; a bank reference is not called
+        ARN."""
         refund = self._done_refund()
         self.assertIn("ARN to follow", self._html(refund))
         refund.with_user(self.refund_user).arn = "BANKREF123X"
@@ -94,7 +119,8 @@ class TestRefundProofDocument(ProofCommon):
         self.assertNotIn("Customer request", self._html(refund))
 
     def test_proof_in_the_customer_language(self):
-        """A French customer's proof is rendered in French (labels translated by i18n)."""
+        """A French customer's proof is rendered in French
+        (labels translated by i18n)."""
         self.env["res.lang"]._activate_lang("fr_FR")
         self.partner.lang = "fr_FR"
         refund = self._done_refund()
@@ -125,14 +151,18 @@ class TestRefundProofDocument(ProofCommon):
         refund = self._done_refund()
         report = self.env.ref(REPORT)
         self.assertEqual(
-            report._safe_eval_report_name(refund) if hasattr(report, "_safe_eval_report_name")
+            report._safe_eval_report_name(refund)
+            if hasattr(report, "_safe_eval_report_name")
             else eval(report.print_report_name, {"object": refund}),  # noqa: S307
             f"Proof of refund - {refund.name}",
         )
-        self.assertEqual(refund._get_report_base_filename(), f"Proof of refund - {refund.name}")
+        self.assertEqual(
+            refund._get_report_base_filename(), f"Proof of refund - {refund.name}"
+        )
 
     def test_token_is_bound_to_the_refund(self):
-        """The token is unguessable, resolves only to its refund, and rejects tampering."""
+        """The token is unguessable, resolves only to its refund, and rejects
+        tampering."""
         refund = self._done_refund()
         other = self._done_refund()
         token = refund._get_verification_token()
@@ -149,7 +179,8 @@ class TestRefundProofDocument(ProofCommon):
 
 
 class RealPdfCase(ProofCommon, HttpCase):
-    """Real PDFs through wkhtmltopdf, which fetches the report's CSS from the test server."""
+    """Real PDFs through wkhtmltopdf, which fetches the report's CSS from the test
+    server."""
 
     def setUp(self):
         super().setUp()
@@ -158,32 +189,39 @@ class RealPdfCase(ProofCommon, HttpCase):
 
 @tagged("-at_install", "post_install")
 class TestRefundProofPdf(RealPdfCase):
-
     def test_real_pdf_with_decodable_qr_is_stored_with_its_sha256(self):
-        """The rendered PDF is one page, its QR decodes to the verification URL, and it is
+        """The rendered PDF is one page, its QR decodes to the verification URL, and it
+        is
         stored with its SHA-256 as an issued proof."""
-        from pyzbar.pyzbar import decode
         from PIL import Image
+        from pyzbar.pyzbar import decode
 
         refund = self._done_refund(arn=VALID_ARN)
-        pdf, kind = self.env["ir.actions.report"].with_context(
-            force_report_rendering=True
-        )._render_qweb_pdf(REPORT, refund.ids)
+        pdf, kind = (
+            self.env["ir.actions.report"]
+            .with_context(force_report_rendering=True)
+            ._render_qweb_pdf(REPORT, refund.ids)
+        )
         self.assertEqual(kind, "pdf")
         self.assertTrue(pdf.startswith(b"%PDF"))
         with tempfile.TemporaryDirectory() as tmp:
             path = f"{tmp}/proof.pdf"
             with open(path, "wb") as f:
                 f.write(pdf)
-            pages = subprocess.run(["pdfinfo", path], capture_output=True, text=True).stdout
+            pages = subprocess.run(
+                ["pdfinfo", path], capture_output=True, text=True
+            ).stdout
             subprocess.run(
                 ["pdftoppm", "-png", "-r", "200", "-singlefile", path, f"{tmp}/page"],
-                capture_output=True, check=True,
+                capture_output=True,
+                check=True,
             )
             with open(f"{tmp}/page.png", "rb") as f:
                 png = f.read()
-        # wkhtmltopdf draws the web fonts as outlines: the text is checked on the HTML of the
-        # same report (TestRefundProofDocument), the PDF by its page count and its QR code.
+        # wkhtmltopdf draws the web fonts as outlines: the text is checked on the HTML
+        # of the
+        # same report (TestRefundProofDocument), the PDF by its page count and its QR
+        # code.
         self.assertRegex(pages, r"Pages:\s+1\n", "the proof fits on one page")
         codes = decode(Image.open(io.BytesIO(png)))
         self.assertEqual([c.data.decode() for c in codes], [refund.verification_url])

@@ -12,13 +12,19 @@ class TestRefundRpc(RefundProofCommon, HttpCase):
 
     def _rpc(self, login, method, *args, **kwargs):
         return self.xmlrpc_object.execute_kw(
-            self.env.cr.dbname, self.env["res.users"].search([("login", "=", login)]).id,
-            login, "payment.transaction", method, *args, kwargs,
+            self.env.cr.dbname,
+            self.env["res.users"].search([("login", "=", login)]).id,
+            login,
+            "payment.transaction",
+            method,
+            *args,
+            kwargs,
         )
 
     @mute_logger("odoo.http")
     def test_rpc_without_refund_group_is_refused(self):
-        """action_refund over XML-RPC by a user without the refund group: AccessError."""
+        """action_refund over XML-RPC by a user without the refund group:
+        AccessError."""
         tx = self._create_paid_transaction()
         with self.assertRaisesRegex(xmlrpc.client.Fault, "not allowed to refund"):
             self._rpc("billing_user", "action_refund", [[tx.id]], amount_to_refund=10.0)
@@ -37,6 +43,13 @@ class TestRefundRpc(RefundProofCommon, HttpCase):
         """A refund user's action_refund over XML-RPC is recorded like any other."""
         tx = self._create_paid_transaction()
         self._rpc("refund_user", "action_refund", [[tx.id]], amount_to_refund=10.0)
-        self.assertRecordValues(tx.refund_ids, [{
-            "amount": 10.0, "state": "done", "requested_by_id": self.refund_user.id,
-        }])
+        self.assertRecordValues(
+            tx.refund_ids,
+            [
+                {
+                    "amount": 10.0,
+                    "state": "done",
+                    "requested_by_id": self.refund_user.id,
+                }
+            ],
+        )

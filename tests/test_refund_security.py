@@ -11,14 +11,21 @@ class TestRefundAccess(RefundProofCommon):
         self.assertFalse(tx.child_transaction_ids)
 
     def test_user_without_refund_group_cannot_refund(self):
-        """Every entry point refuses a user without the refund group, writing nothing."""
+        """Every entry point refuses a user without the refund group, writing
+        nothing."""
         tx = self._create_paid_transaction()
         for user in (self.plain_user, self.billing_user):
             entry_points = {
-                "action_refund": lambda u: tx.with_user(u).action_refund(amount_to_refund=10.0),
+                "action_refund": lambda u: tx.with_user(u).action_refund(
+                    amount_to_refund=10.0
+                ),
                 "_request_refund": lambda u: tx.with_user(u)._request_refund(10.0),
-                "transaction wizard": lambda u: tx.with_user(u).action_open_refund_wizard(),
-                "manual refund": lambda u: tx.with_user(u)._request_refund(10.0, manual=True),
+                "transaction wizard": lambda u: tx.with_user(
+                    u
+                ).action_open_refund_wizard(),
+                "manual refund": lambda u: tx.with_user(u)._request_refund(
+                    10.0, manual=True
+                ),
             }
             for name, call in entry_points.items():
                 with self.subTest(user=user.login, entry_point=name):
@@ -40,7 +47,8 @@ class TestRefundAccess(RefundProofCommon):
         refund = self._refund(tx, 10.0, user=self.refund_user)
         self.assertEqual(refund.state, "done")
         self.assertEqual(
-            refund.with_user(self.refund_user).source_transaction_id.reference, tx.reference
+            refund.with_user(self.refund_user).source_transaction_id.reference,
+            tx.reference,
         )
 
     def test_reasons_are_configured_by_managers_only(self):
@@ -58,15 +66,28 @@ class TestRefundMultiCompany(RefundProofCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company_b = cls.setup_other_company(name="Company B")["company"]
-        cls.provider_b = cls._prepare_provider("demo", company=cls.company_b, update_values={
-            "journal_id": cls.env["account.journal"].search([
-                ("company_id", "=", cls.company_b.id), ("type", "=", "bank"),
-            ], limit=1).id,
-        })
+        cls.provider_b = cls._prepare_provider(
+            "demo",
+            company=cls.company_b,
+            update_values={
+                "journal_id": cls.env["account.journal"]
+                .search(
+                    [
+                        ("company_id", "=", cls.company_b.id),
+                        ("type", "=", "bank"),
+                    ],
+                    limit=1,
+                )
+                .id,
+            },
+        )
         cls.refund_manager.company_ids |= cls.company_b
         cls.user_a = new_test_user(
-            cls.env, login="refund_user_a", groups="base.group_user,refund_proof.group_refund_user",
-            company_id=cls.env.company.id, company_ids=[cls.env.company.id],
+            cls.env,
+            login="refund_user_a",
+            groups="base.group_user,refund_proof.group_refund_user",
+            company_id=cls.env.company.id,
+            company_ids=[cls.env.company.id],
         )
 
     def test_refunds_of_another_company_are_invisible(self):
@@ -74,8 +95,10 @@ class TestRefundMultiCompany(RefundProofCommon):
         tx_b = self._create_paid_transaction(
             provider=self.provider_b, currency_id=self.company_b.currency_id.id
         )
-        refund_b = tx_b.with_user(self.refund_manager).with_company(self.company_b)._request_refund(
-            10.0
+        refund_b = (
+            tx_b.with_user(self.refund_manager)
+            .with_company(self.company_b)
+            ._request_refund(10.0)
         )
         self.assertEqual(refund_b.company_id, self.company_b)
         Refund = self.env["payment.refund"].with_user(self.user_a)

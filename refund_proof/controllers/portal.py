@@ -2,7 +2,8 @@ from odoo import _, http
 from odoo.exceptions import AccessError, MissingError
 from odoo.http import request
 
-from odoo.addons.portal.controllers.portal import CustomerPortal, pager as portal_pager
+from odoo.addons.portal.controllers.portal import CustomerPortal
+from odoo.addons.portal.controllers.portal import pager as portal_pager
 
 PROOF_REPORT = "refund_proof.action_report_refund_proof"
 
@@ -14,7 +15,8 @@ class RefundProofPortal(CustomerPortal):
             Refund = request.env["payment.refund"]
             values["refund_count"] = (
                 Refund.search_count(self._get_refunds_domain())
-                if Refund.has_access("read") else 0
+                if Refund.has_access("read")
+                else 0
             )
         return values
 
@@ -31,7 +33,10 @@ class RefundProofPortal(CustomerPortal):
         }
 
     @http.route(
-        ["/my/refunds", "/my/refunds/page/<int:page>"], type="http", auth="user", website=True,
+        ["/my/refunds", "/my/refunds/page/<int:page>"],
+        type="http",
+        auth="user",
+        website=True,
     )
     def portal_my_refunds(self, page=1, sortby=None, **kwargs):
         values = self._prepare_portal_layout_values()
@@ -42,30 +47,45 @@ class RefundProofPortal(CustomerPortal):
         has_access = Refund.has_access("read")
         total = Refund.search_count(domain) if has_access else 0
         pager = portal_pager(
-            url="/my/refunds", url_args={"sortby": sortby}, total=total, page=page,
+            url="/my/refunds",
+            url_args={"sortby": sortby},
+            total=total,
+            page=page,
             step=self._items_per_page,
         )
-        refunds = Refund.search(
-            domain, order=sortings[sortby]["order"], limit=self._items_per_page,
-            offset=pager["offset"],
-        ) if has_access else Refund
+        refunds = (
+            Refund.search(
+                domain,
+                order=sortings[sortby]["order"],
+                limit=self._items_per_page,
+                offset=pager["offset"],
+            )
+            if has_access
+            else Refund
+        )
         request.session["my_refunds_history"] = refunds.ids[:100]
-        values.update({
-            "refunds": refunds.sudo(),
-            "page_name": "refund",
-            "pager": pager,
-            "default_url": "/my/refunds",
-            "searchbar_sortings": sortings,
-            "sortby": sortby,
-        })
+        values.update(
+            {
+                "refunds": refunds.sudo(),
+                "page_name": "refund",
+                "pager": pager,
+                "default_url": "/my/refunds",
+                "searchbar_sortings": sortings,
+                "sortby": sortby,
+            }
+        )
         return request.render("refund_proof.portal_my_refunds", values)
 
-    @http.route(["/my/refunds/<int:refund_id>"], type="http", auth="public", website=True)
+    @http.route(
+        ["/my/refunds/<int:refund_id>"], type="http", auth="public", website=True
+    )
     def portal_my_refund_detail(
         self, refund_id, access_token=None, report_type=None, download=False, **kwargs
     ):
         try:
-            refund_sudo = self._document_check_access("payment.refund", refund_id, access_token)
+            refund_sudo = self._document_check_access(
+                "payment.refund", refund_id, access_token
+            )
         except (AccessError, MissingError):
             return request.redirect("/my")
         if refund_sudo.state not in ("pending", "done"):
@@ -74,11 +94,17 @@ class RefundProofPortal(CustomerPortal):
             if refund_sudo.state != "done":  # Only done refunds have a proof.
                 return request.redirect(refund_sudo.get_portal_url())
             return self._show_report(
-                model=refund_sudo, report_type=report_type, report_ref=PROOF_REPORT,
+                model=refund_sudo,
+                report_type=report_type,
+                report_ref=PROOF_REPORT,
                 download=download,
             )
         values = self._get_page_view_values(
-            refund_sudo, access_token, {"refund": refund_sudo, "page_name": "refund"},
-            "my_refunds_history", False, **kwargs,
+            refund_sudo,
+            access_token,
+            {"refund": refund_sudo, "page_name": "refund"},
+            "my_refunds_history",
+            False,
+            **kwargs,
         )
         return request.render("refund_proof.portal_refund_page", values)

@@ -14,8 +14,12 @@ DOCTYPE = Markup("<!DOCTYPE html>\n")
 
 class RefundProofVerification(http.Controller):
     @http.route(
-        "/refund-proof/verify/<string:token>", type="http", auth="public", methods=["GET"],
-        sitemap=False, readonly=True,
+        "/refund-proof/verify/<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        sitemap=False,
+        readonly=True,
     )
     def refund_proof_verify(self, token, sha256=None, **kwargs):
         """Tell a reader whether a proof of refund is genuine. Public: shows the minimum
@@ -27,7 +31,8 @@ class RefundProofVerification(http.Controller):
             return request.render(
                 "refund_proof.refund_proof_verify_page",
                 {"status": "unknown", "doctype": DOCTYPE},
-                status=404, headers=headers,
+                status=404,
+                headers=headers,
             )
         return request.render(
             "refund_proof.refund_proof_verify_page",
@@ -51,19 +56,25 @@ class RefundProofVerification(http.Controller):
             "arn": format_arn(refund.arn),
             "arn_type": refund.arn_type,
             "customer_initials": initials(refund.partner_id.name),
-            "state": dict(refund._fields["state"]._description_selection(env))[refund.state],
+            "state": dict(refund._fields["state"]._description_selection(env))[
+                refund.state
+            ],
             "fingerprint": refund.proof_fingerprint,
             "revoked_on": False,
             "pdf_check": None,
         }
         if status == "revoked":
             revoked_on = refund.reversal_date or refund.cancel_date or refund.write_date
-            values["revoked_on"] = format_datetime(env, revoked_on, tz=tz, dt_format="medium")
+            values["revoked_on"] = format_datetime(
+                env, revoked_on, tz=tz, dt_format="medium"
+            )
         if sha256:
             sha256 = sha256.strip().lower()
             values["pdf_check"] = (
-                "invalid" if not SHA256_RE.match(sha256)
-                else "match" if sha256 in refund.proof_ids.mapped("sha256")
+                "invalid"
+                if not SHA256_RE.match(sha256)
+                else "match"
+                if sha256 in refund.proof_ids.mapped("sha256")
                 else "nomatch"
             )
         return values

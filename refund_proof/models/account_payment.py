@@ -7,8 +7,10 @@ class AccountPayment(models.Model):
     def _compute_amount_available_for_refund(self):
         """Override of `account_payment`: what remains is what refund_proof reserves.
 
-        Odoo only subtracts the refunds already turned into payments, so refunds in flight are
-        forgotten (30 + 100 could be refunded on a payment of 100). The Refund wizard's bound
+        Odoo only subtracts the refunds already turned into payments, so refunds in
+        flight are
+        forgotten (30 + 100 could be refunded on a payment of 100). The Refund wizard's
+        bound
         now uses the same figure as the server-side check in `_request_refund`.
         """
         super()._compute_amount_available_for_refund()

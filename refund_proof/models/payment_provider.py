@@ -6,12 +6,15 @@ class PaymentProvider(models.Model):
 
     refund_statement_descriptor = fields.Char(
         string="Statement Descriptor",
-        help="What the customer sees on their statement for payments made with this provider "
+        help="What the customer sees on their statement for payments made with this "
+        "provider "
         "(e.g. 'Myshop - via Stripe'). Default: the company's descriptor.",
     )
     refund_expected_arrival = fields.Char(
-        string="Refund Arrival", translate=True,
-        help="Printed on the proof of refund, e.g. 'usually 5-10 business days for cards'.",
+        string="Refund Arrival",
+        translate=True,
+        help="Printed on the proof of refund, e.g. 'usually 5-10 business days for "
+        "cards'.",
     )
 
     def _get_refund_expected_arrival(self):

@@ -1,8 +1,8 @@
 import base64
 import logging
-from datetime import timedelta
 import re
 import secrets
+from datetime import timedelta
 
 import psycopg2
 
@@ -23,10 +23,12 @@ from ..utils import (
 
 _logger = logging.getLogger(__name__)
 
-# A refund in one of these states holds its amount: the remaining refundable amount of the
+# A refund in one of these states holds its amount: the remaining refundable amount of
+# the
 # source transaction counts it, whether it is awaiting approval, in flight or done.
 RESERVING_STATES = ("draft", "to_approve", "pending", "done")
-# A verification token: a random public key, a dot, an HMAC of the refund id and the key.
+# A verification token: a random public key, a dot, an HMAC of the refund id and the
+# key.
 TOKEN_RE = re.compile(r"^([A-Za-z0-9_-]{20,64})\.([0-9a-f]{32})$")
 TOKEN_SCOPE = "refund_proof.verify"
 # States of a refund attempt (payment.transaction) that may still end up done.
@@ -41,37 +43,61 @@ class PaymentRefund(models.Model):
     _check_company_auto = True
 
     name = fields.Char(
-        string="Number", required=True, readonly=True, copy=False, index="trigram",
+        string="Number",
+        required=True,
+        readonly=True,
+        copy=False,
+        index="trigram",
         default=lambda self: _("New"),
     )
     source_transaction_id = fields.Many2one(
-        comodel_name="payment.transaction", string="Original Payment", required=True,
-        readonly=True, index=True, ondelete="restrict", check_company=True,
+        comodel_name="payment.transaction",
+        string="Original Payment",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="restrict",
+        check_company=True,
         domain="[('operation', '!=', 'refund'), ('state', '=', 'done')]",
     )
     transaction_ids = fields.One2many(
-        comodel_name="payment.transaction", inverse_name="refund_id", string="Attempts",
+        comodel_name="payment.transaction",
+        inverse_name="refund_id",
+        string="Attempts",
         readonly=True,
         help="The refund transactions sent to the payment provider for this refund.",
     )
     attempt_count = fields.Integer(compute="_compute_attempt_count")
     amount = fields.Monetary(required=True, readonly=True, tracking=True)
     currency_id = fields.Many2one(
-        related="source_transaction_id.currency_id", store=True, precompute=True,
+        related="source_transaction_id.currency_id",
+        store=True,
+        precompute=True,
     )
     company_id = fields.Many2one(
-        related="source_transaction_id.company_id", store=True, index=True, precompute=True,
+        related="source_transaction_id.company_id",
+        store=True,
+        index=True,
+        precompute=True,
     )
     partner_id = fields.Many2one(
-        related="source_transaction_id.partner_id", string="Customer", store=True,
-        index=True, precompute=True,
+        related="source_transaction_id.partner_id",
+        string="Customer",
+        store=True,
+        index=True,
+        precompute=True,
     )
     provider_id = fields.Many2one(
-        related="source_transaction_id.provider_id", store=True, precompute=True,
+        related="source_transaction_id.provider_id",
+        store=True,
+        precompute=True,
     )
-    payment_method_id = fields.Many2one(related="source_transaction_id.payment_method_id")
+    payment_method_id = fields.Many2one(
+        related="source_transaction_id.payment_method_id"
+    )
     source_amount = fields.Monetary(
-        related="source_transaction_id.amount", string="Amount Paid",
+        related="source_transaction_id.amount",
+        string="Amount Paid",
     )
     is_partial = fields.Boolean(string="Partial Refund", compute="_compute_is_partial")
     state = fields.Selection(
@@ -83,7 +109,12 @@ class PaymentRefund(models.Model):
             ("failed", "Failed"),
             ("cancelled", "Cancelled"),
         ],
-        default="draft", required=True, readonly=True, copy=False, index=True, tracking=True,
+        default="draft",
+        required=True,
+        readonly=True,
+        copy=False,
+        index=True,
+        tracking=True,
     )
     origin = fields.Selection(
         selection=[
@@ -91,8 +122,11 @@ class PaymentRefund(models.Model):
             ("provider", "Reported by the provider"),
             ("manual", "Manual refund"),
         ],
-        default="odoo", required=True, readonly=True,
-        help="Manual refunds are paid outside the payment provider (cash, bank transfer...) "
+        default="odoo",
+        required=True,
+        readonly=True,
+        help="Manual refunds are paid outside the payment provider "
+        "(cash, bank transfer...) "
         "and recorded here; the others are refund transactions of the provider.",
     )
     manual_method = fields.Selection(
@@ -106,86 +140,129 @@ class PaymentRefund(models.Model):
         string="Paid By",
     )
     reason_id = fields.Many2one(
-        comodel_name="payment.refund.reason", string="Reason", tracking=True,
+        comodel_name="payment.refund.reason",
+        string="Reason",
+        tracking=True,
         ondelete="restrict",
     )
     note = fields.Text()
     arn = fields.Char(
-        string="ARN / Bank Reference", copy=False, index="btree_not_null", tracking=True,
-        help="Acquirer Reference Number (23 digits) the customer's bank can use to trace the "
-        "refund, or another reference of the bank or card network (8-30 letters and digits).",
+        string="ARN / Bank Reference",
+        copy=False,
+        index="btree_not_null",
+        tracking=True,
+        help="Acquirer Reference Number (23 digits) the customer's bank can use to "
+        "trace the "
+        "refund, or another reference of the bank or card network "
+        "(8-30 letters and digits).",
     )
     arn_type = fields.Selection(
         selection=[(ARN, "ARN"), (BANK_REFERENCE, "Bank reference")],
-        string="Reference Type", compute="_compute_arn_type", store=True,
+        string="Reference Type",
+        compute="_compute_arn_type",
+        store=True,
     )
     arn_display = fields.Char(string="Reference", compute="_compute_arn_display")
     refund_date = fields.Datetime(
-        string="Refunded On", copy=False, tracking=True,
-        help="When the refund was confirmed by the provider, or paid for a manual refund.",
+        string="Refunded On",
+        copy=False,
+        tracking=True,
+        help="When the refund was confirmed by the provider, or paid for a manual "
+        "refund.",
     )
     reversal_date = fields.Datetime(
-        string="Reversed On", readonly=True, copy=False,
+        string="Reversed On",
+        readonly=True,
+        copy=False,
         help="When a refund confirmed by the provider was later reported as failed.",
     )
     failure_message = fields.Text(string="Provider Message", readonly=True, copy=False)
     requested_by_id = fields.Many2one(
-        comodel_name="res.users", string="Requested By", readonly=True, copy=False,
+        comodel_name="res.users",
+        string="Requested By",
+        readonly=True,
+        copy=False,
         default=lambda self: self.env.user,
     )
     request_date = fields.Datetime(
-        string="Requested On", readonly=True, copy=False, default=fields.Datetime.now,
+        string="Requested On",
+        readonly=True,
+        copy=False,
+        default=fields.Datetime.now,
         index=True,
     )
     approval_reasons = fields.Text(
-        string="Why Approval Is Needed", readonly=True, copy=False,
+        string="Why Approval Is Needed",
+        readonly=True,
+        copy=False,
     )
     approved_by_id = fields.Many2one(
-        comodel_name="res.users", string="Approved By", readonly=True, copy=False,
+        comodel_name="res.users",
+        string="Approved By",
+        readonly=True,
+        copy=False,
         tracking=True,
     )
     approval_date = fields.Datetime(readonly=True, copy=False)
     cancelled_by_id = fields.Many2one(
-        comodel_name="res.users", string="Cancelled By", readonly=True, copy=False,
+        comodel_name="res.users",
+        string="Cancelled By",
+        readonly=True,
+        copy=False,
     )
     cancel_date = fields.Datetime(string="Cancelled On", readonly=True, copy=False)
     cancel_reason = fields.Text(string="Cancellation Reason", readonly=True, copy=False)
     is_rejected = fields.Boolean(string="Rejected", readonly=True, copy=False)
     verification_key = fields.Char(
-        readonly=True, copy=False, index=True, groups="base.group_system",
+        readonly=True,
+        copy=False,
+        index=True,
+        groups="base.group_system",
         default=lambda self: secrets.token_urlsafe(24),
-        help="Random public half of the verification token (the other half is an HMAC).",
+        help="Random public half of the verification token "
+        "(the other half is an HMAC).",
     )
     verification_url = fields.Char(
         compute="_compute_verification_url",
-        help="Public page telling whether a proof of this refund is genuine (the QR code).",
+        help="Public page telling whether a proof of this refund is genuine "
+        "(the QR code).",
     )
     proof_fingerprint = fields.Char(compute="_compute_proof_fingerprint")
     customer_mail_pending = fields.Selection(
         selection=[("done", "Refund done"), ("arn", "ARN known")],
-        readonly=True, copy=False, index="btree_not_null",
-        help="E-mail to the customer waiting for the mail cron (after the refund is committed).",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="E-mail to the customer waiting for the mail cron "
+        "(after the refund is committed).",
     )
     proof_ids = fields.One2many(
-        comodel_name="payment.refund.proof", inverse_name="refund_id", string="Issued Proofs",
+        comodel_name="payment.refund.proof",
+        inverse_name="refund_id",
+        string="Issued Proofs",
         readonly=True,
     )
 
     # === COMPUTE METHODS === #
 
     def _compute_attempt_count(self):
-        counts = dict(self.env["payment.transaction"]._read_group(
-            [("refund_id", "in", self.ids)], ["refund_id"], ["__count"],
-        ))
+        counts = dict(
+            self.env["payment.transaction"]._read_group(
+                [("refund_id", "in", self.ids)],
+                ["refund_id"],
+                ["__count"],
+            )
+        )
         for refund in self:
             refund.attempt_count = counts.get(refund, 0)
 
     @api.depends("amount", "source_transaction_id.amount")
     def _compute_is_partial(self):
         for refund in self:
-            refund.is_partial = refund.currency_id.compare_amounts(
-                refund.amount, refund.source_amount
-            ) < 0
+            refund.is_partial = (
+                refund.currency_id.compare_amounts(refund.amount, refund.source_amount)
+                < 0
+            )
 
     @api.depends("arn")
     def _compute_arn_type(self):
@@ -208,9 +285,13 @@ class PaymentRefund(models.Model):
     def _compute_proof_fingerprint(self):
         for refund in self:
             refund.proof_fingerprint = fingerprint(
-                refund.name, refund.currency_id.round(refund.amount), refund.currency_id.name,
-                refund.refund_date and refund.refund_date.isoformat(), refund.arn or "",
-                refund.company_id.name, refund.sudo().verification_key,
+                refund.name,
+                refund.currency_id.round(refund.amount),
+                refund.currency_id.name,
+                refund.refund_date and refund.refund_date.isoformat(),
+                refund.arn or "",
+                refund.company_id.name,
+                refund.sudo().verification_key,
             )
 
     def _compute_access_url(self):
@@ -232,34 +313,43 @@ class PaymentRefund(models.Model):
             if classify_arn(refund.arn):
                 continue
             if refund.arn.isdigit() and len(refund.arn) == 23:
-                raise ValidationError(_(
-                    "%(arn)s is not a valid ARN: its check digit does not match. "
-                    "Please check the 23 digits again.",
-                    arn=format_arn(refund.arn),
-                ))
-            raise ValidationError(_(
-                "%(arn)s is neither an ARN (23 digits) nor a bank reference "
-                "(8 to 30 letters and digits).",
-                arn=refund.arn,
-            ))
+                raise ValidationError(
+                    _(
+                        "%(arn)s is not a valid ARN: its check digit does not match. "
+                        "Please check the 23 digits again.",
+                        arn=format_arn(refund.arn),
+                    )
+                )
+            raise ValidationError(
+                _(
+                    "%(arn)s is neither an ARN (23 digits) nor a bank reference "
+                    "(8 to 30 letters and digits).",
+                    arn=refund.arn,
+                )
+            )
 
     @api.constrains("reason_id", "note")
     def _check_note_required_by_reason(self):
         for refund in self:
             if refund.reason_id.requires_note and not (refund.note or "").strip():
-                raise ValidationError(_(
-                    "The reason \"%(reason)s\" requires a note explaining the refund.",
-                    reason=refund.reason_id.name,
-                ))
+                raise ValidationError(
+                    _(
+                        'The reason "%(reason)s" requires a note explaining the '
+                        "refund.",
+                        reason=refund.reason_id.name,
+                    )
+                )
 
     @api.constrains("source_transaction_id")
     def _check_source_is_not_a_refund(self):
         for refund in self:
             if refund.source_transaction_id.operation == "refund":
-                raise ValidationError(_(
-                    "%(reference)s is itself a refund and cannot be refunded.",
-                    reference=refund.source_transaction_id.reference,
-                ))
+                raise ValidationError(
+                    _(
+                        "%(reference)s is itself a refund and cannot be refunded.",
+                        reference=refund.source_transaction_id.reference,
+                    )
+                )
 
     # === CRUD METHODS === #
 
@@ -295,13 +385,19 @@ class PaymentRefund(models.Model):
 
     def _after_write(self, previous):
         """React to state and ARN changes: customer e-mails, back-office notices."""
-        became_done = self.filtered(lambda r: r.state == "done" and previous[r.id][0] != "done")
+        became_done = self.filtered(
+            lambda r: r.state == "done" and previous[r.id][0] != "done"
+        )
         became_failed = self.filtered(
             lambda r: r.state == "failed" and previous[r.id][0] != "failed"
         )
         new_arn = self.filtered(
-            lambda r: r.state == "done" and r.arn and r.arn != previous[r.id][1]
-            and r not in became_done
+            lambda r: (
+                r.state == "done"
+                and r.arn
+                and r.arn != previous[r.id][1]
+                and r not in became_done
+            )
         )
         became_done._schedule_customer_mail("done")
         new_arn._schedule_customer_mail("arn")
@@ -311,15 +407,18 @@ class PaymentRefund(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_except_issued(self):
         if any(refund.state not in ("draft", "cancelled") for refund in self):
-            raise UserError(_(
-                "Only draft or cancelled refunds can be deleted; the others are the "
-                "history of money that was, or may have been, returned."
-            ))
+            raise UserError(
+                _(
+                    "Only draft or cancelled refunds can be deleted; the others are "
+                    "the history of money that was, or may have been, returned."
+                )
+            )
 
     # === ACTION METHODS === #
 
     def action_retry(self):
-        """Send a failed refund to the provider again, after checking it is still refundable."""
+        """Send a failed refund to the provider again, after checking it is still
+        refundable."""
         for refund in self:
             if refund.state != "failed" or refund.origin == "manual":
                 raise UserError(_("Only failed refunds can be retried."))
@@ -328,7 +427,8 @@ class PaymentRefund(models.Model):
             source._lock_for_refund()
             source._check_refund_amount(refund.amount)
             source._ensure_provider_is_not_disabled()
-            # In sudo mode: retrying is allowed to refund users on refunds they may not edit.
+            # In sudo mode: retrying is allowed to refund users on refunds they may not
+            # edit.
             refund.sudo().write({"state": "draft", "failure_message": False})
             refund.sudo()._send_to_provider()
         return True
@@ -347,15 +447,18 @@ class PaymentRefund(models.Model):
         self._check_can_decide()
         for refund in self:
             if refund.state != "to_approve":
-                raise UserError(_(
-                    "%(name)s is not awaiting approval.", name=refund.name
-                ))
+                raise UserError(
+                    _("%(name)s is not awaiting approval.", name=refund.name)
+                )
             if refund.requested_by_id == self.env.user:
-                raise UserError(_(
-                    "You cannot approve your own refund request %(name)s: another manager "
-                    "must approve it.",
-                    name=refund.name,
-                ))
+                raise UserError(
+                    _(
+                        "You cannot approve your own refund request %(name)s: another "
+                        "manager "
+                        "must approve it.",
+                        name=refund.name,
+                    )
+                )
             source = refund.source_transaction_id
             source._lock_for_refund()
             manual = refund.origin == "manual"
@@ -364,21 +467,27 @@ class PaymentRefund(models.Model):
                 source._ensure_provider_is_not_disabled()
             # In sudo mode: the approver's right was checked by `_check_can_decide`.
             refund_sudo = refund.sudo()
-            refund_sudo.write({
-                "state": "draft",
-                "approved_by_id": self.env.uid,
-                "approval_date": fields.Datetime.now(),
-            })
+            refund_sudo.write(
+                {
+                    "state": "draft",
+                    "approved_by_id": self.env.uid,
+                    "approval_date": fields.Datetime.now(),
+                }
+            )
             refund_sudo._close_approval_activities(_("Approved"))
-            refund_sudo._notify_requester(_(
-                "Your refund request %(name)s was approved by %(user)s.",
-                name=refund.name, user=self.env.user.name,
-            ))
+            refund_sudo._notify_requester(
+                _(
+                    "Your refund request %(name)s was approved by %(user)s.",
+                    name=refund.name,
+                    user=self.env.user.name,
+                )
+            )
             refund_sudo._issue()
         return True
 
     def action_reject(self, reason=None):
-        """Reject refund requests, with a reason; without one, open the dialog asking it."""
+        """Reject refund requests, with a reason; without one, open the dialog asking
+        it."""
         self._check_can_decide()
         if not reason:
             return {
@@ -391,30 +500,44 @@ class PaymentRefund(models.Model):
             }
         for refund in self:
             if refund.state != "to_approve":
-                raise UserError(_("%(name)s is not awaiting approval.", name=refund.name))
+                raise UserError(
+                    _("%(name)s is not awaiting approval.", name=refund.name)
+                )
         self.sudo()._cancel(reason, rejected=True)
         for refund in self.sudo():
             refund._close_approval_activities(_("Rejected: %(reason)s", reason=reason))
-            refund._notify_requester(_(
-                "Your refund request %(name)s was rejected by %(user)s: %(reason)s",
-                name=refund.name, user=self.env.user.name, reason=reason,
-            ))
+            refund._notify_requester(
+                _(
+                    "Your refund request %(name)s was rejected by %(user)s: %(reason)s",
+                    name=refund.name,
+                    user=self.env.user.name,
+                    reason=reason,
+                )
+            )
         return True
 
     def action_cancel(self, reason=None):
-        """Cancel refunds that were not issued: the requester's own, or any for a manager."""
+        """Cancel refunds that were not issued: the requester's own, or any for a
+        manager."""
         is_manager = self.env.user.has_group("refund_proof.group_refund_manager")
         for refund in self:
             if refund.state not in ("draft", "to_approve"):
-                raise UserError(_(
-                    "%(name)s was already sent or recorded; it cannot be cancelled.",
-                    name=refund.name,
-                ))
-            if not (self.env.su or is_manager or refund.requested_by_id == self.env.user):
-                raise AccessError(_(
-                    "Only the requester or a refund manager can cancel %(name)s.",
-                    name=refund.name,
-                ))
+                raise UserError(
+                    _(
+                        "%(name)s was already sent or recorded; it cannot be "
+                        "cancelled.",
+                        name=refund.name,
+                    )
+                )
+            if not (
+                self.env.su or is_manager or refund.requested_by_id == self.env.user
+            ):
+                raise AccessError(
+                    _(
+                        "Only the requester or a refund manager can cancel %(name)s.",
+                        name=refund.name,
+                    )
+                )
         self.sudo()._cancel(reason)
         self.sudo()._close_approval_activities(_("Cancelled"))
         return True
@@ -433,42 +556,56 @@ class PaymentRefund(models.Model):
     # === BUSINESS METHODS === #
 
     def _check_can_decide(self):
-        if not (self.env.su or self.env.user.has_group("refund_proof.group_refund_manager")):
-            raise AccessError(_("Only refund managers can approve or reject refund requests."))
+        if not (
+            self.env.su or self.env.user.has_group("refund_proof.group_refund_manager")
+        ):
+            raise AccessError(
+                _("Only refund managers can approve or reject refund requests.")
+            )
         self.check_access("read")
 
     def _issue(self):
         """Issue approved or within-limit refunds: manual ones are done, others sent."""
         for refund in self:
             if refund.origin == "manual":
-                refund.write({
-                    "state": "done",
-                    "refund_date": refund.refund_date or fields.Datetime.now(),
-                })
+                refund.write(
+                    {
+                        "state": "done",
+                        "refund_date": refund.refund_date or fields.Datetime.now(),
+                    }
+                )
             else:
                 refund._send_to_provider()
 
     def _cancel(self, reason, rejected=False):
-        self.write({
-            "state": "cancelled",
-            "cancelled_by_id": self.env.uid,
-            "cancel_date": fields.Datetime.now(),
-            "cancel_reason": reason or False,
-            "is_rejected": rejected,
-        })
+        self.write(
+            {
+                "state": "cancelled",
+                "cancelled_by_id": self.env.uid,
+                "cancel_date": fields.Datetime.now(),
+                "cancel_reason": reason or False,
+                "is_rejected": rejected,
+            }
+        )
 
     def _request_approval(self):
-        """Tell the managers that refunds await their approval (activity and chatter)."""
+        """Tell the managers that refunds await their approval
+        (activity and chatter)."""
         managers = self.env.ref("refund_proof.group_refund_manager").users.filtered(
             lambda user: user.active and not user.share
         )
         for refund in self:
-            refund.message_post(body=_(
-                "Refund request awaiting approval: %(reasons)s",
-                reasons=refund.approval_reasons,
-            ))
+            refund.message_post(
+                body=_(
+                    "Refund request awaiting approval: %(reasons)s",
+                    reasons=refund.approval_reasons,
+                )
+            )
             for manager in managers:
-                if manager == refund.requested_by_id or refund.company_id not in manager.company_ids:
+                if (
+                    manager == refund.requested_by_id
+                    or refund.company_id not in manager.company_ids
+                ):
                     continue
                 refund.activity_schedule(
                     "mail.mail_activity_data_todo",
@@ -491,9 +628,12 @@ class PaymentRefund(models.Model):
     def _send_to_provider(self):
         """Ask the provider to refund, and record what happened, failure included.
 
-        The provider call runs in a savepoint: when it raises (API refusal, network error), the
-        partial work of the call is undone but the refund is kept, marked failed with the
-        provider's message, so that nothing is silently lost and the refund can be retried.
+        The provider call runs in a savepoint: when it raises
+        (API refusal, network error), the
+        partial work of the call is undone but the refund is kept, marked failed with
+        the
+        provider's message, so that nothing is silently lost and the refund can be
+        retried.
 
         Note: self.ensure_one()
         """
@@ -501,7 +641,8 @@ class PaymentRefund(models.Model):
         source = self.source_transaction_id
         try:
             with self.env.cr.savepoint():
-                # In sudo mode because providers read their credentials; the caller's right was
+                # In sudo mode because providers read their credentials; the caller's
+                # right was
                 # checked by `_check_refund_rights` before reaching this point.
                 source.sudo().with_context(
                     refund_proof_refund_id=self.id
@@ -512,17 +653,23 @@ class PaymentRefund(models.Model):
             message = str(error.args[0]) if getattr(error, "args", None) else str(error)
             _logger.info("Refund %s: the provider call failed: %s", self.name, message)
             self.write({"state": "failed", "failure_message": message})
-            self.message_post(body=_(
-                "The provider refused the refund or could not be reached: %(message)s",
-                message=message,
-            ))
+            self.message_post(
+                body=_(
+                    "The provider refused the refund or could not be reached: "
+                    "%(message)s",
+                    message=message,
+                )
+            )
             return
         self._sync_state_from_attempts()
-        if self.state == "draft":  # The provider gave no attempt back: wait for its webhook.
+        if (
+            self.state == "draft"
+        ):  # The provider gave no attempt back: wait for its webhook.
             self.state = "pending"
 
     def _sync_state_from_attempts(self):
-        """Derive the refund's state from its attempts. Never raises: money may have moved."""
+        """Derive the refund's state from its attempts. Never raises: money may have
+        moved."""
         now = fields.Datetime.now()
         for refund in self:
             attempts = refund.transaction_ids
@@ -530,13 +677,19 @@ class PaymentRefund(models.Model):
                 continue
             done = attempts.filtered(lambda tx: tx.state == "done")
             if done:
-                vals = {"state": "done", "failure_message": False, "reversal_date": False}
+                vals = {
+                    "state": "done",
+                    "failure_message": False,
+                    "reversal_date": False,
+                }
                 if not refund.refund_date:
                     vals["refund_date"] = max(done.mapped("last_state_change")) or now
             elif attempts.filtered(lambda tx: tx.state in LIVE_ATTEMPT_STATES):
                 vals = {"state": "pending"}
             else:
-                last = attempts.sorted(lambda tx: (tx.last_state_change or now, tx.id))[-1]
+                last = attempts.sorted(lambda tx: (tx.last_state_change or now, tx.id))[
+                    -1
+                ]
                 vals = {
                     "state": "failed",
                     "failure_message": last.state_message
@@ -552,7 +705,8 @@ class PaymentRefund(models.Model):
     def _get_verification_token(self):
         """Return the token of the public verification page: `<key>.<hmac(id, key)>`.
 
-        The key is random and the HMAC uses the database secret: the token cannot be guessed
+        The key is random and the HMAC uses the database secret: the token cannot be
+        guessed
         from the refund id, and a tampered token fails the constant-time comparison.
 
         Note: self.ensure_one()
@@ -566,7 +720,8 @@ class PaymentRefund(models.Model):
 
     @api.model
     def _get_by_verification_token(self, token):
-        """Return the refund a verification token belongs to (sudo), or an empty recordset."""
+        """Return the refund a verification token belongs to (sudo), or an empty
+        recordset."""
         match = TOKEN_RE.match(token or "")
         if not match:
             return self.browse()
@@ -577,39 +732,49 @@ class PaymentRefund(models.Model):
         return refund
 
     def _get_verification_status(self):
-        """'genuine' for a done refund, 'revoked' for one that was done and then reversed or
+        """'genuine' for a done refund, 'revoked' for one that was done and then
+        reversed or
         cancelled, None when no proof of it can exist."""
         self.ensure_one()
         if self.state == "done":
             return "genuine"
-        if self.state in ("failed", "cancelled") and (self.reversal_date or self.proof_ids):
+        if self.state in ("failed", "cancelled") and (
+            self.reversal_date or self.proof_ids
+        ):
             return "revoked"
         return None
 
     def _check_proof_available(self):
         for refund in self:
             if refund.state != "done":
-                raise UserError(_(
-                    "There is no proof of refund for %(name)s: only done refunds have one "
-                    "(this one is %(state)s).",
-                    name=refund.name,
-                    state=dict(refund._fields["state"]._description_selection(refund.env))[
-                        refund.state
-                    ],
-                ))
+                raise UserError(
+                    _(
+                        "There is no proof of refund for %(name)s: only done refunds "
+                        "have one "
+                        "(this one is %(state)s).",
+                        name=refund.name,
+                        state=dict(
+                            refund._fields["state"]._description_selection(refund.env)
+                        )[refund.state],
+                    )
+                )
 
     def _get_proof_timezone(self):
-        """The time zone of the proof's dates: the customer's, else the merchant's. Never the
+        """The time zone of the proof's dates: the customer's, else the merchant's.
+        Never the
         viewer's, so the PDF and the public page state the same time."""
         self.ensure_one()
         refund = self.sudo()
         return (
-            refund.partner_id.tz or refund.company_id.partner_id.tz
-            or refund.requested_by_id.tz or "UTC"
+            refund.partner_id.tz
+            or refund.company_id.partner_id.tz
+            or refund.requested_by_id.tz
+            or "UTC"
         )
 
     def _get_refund_proof_values(self):
-        """All the facts printed on the proof of refund, formatted in the context's language.
+        """All the facts printed on the proof of refund, formatted in the context's
+        language.
 
         Note: self.ensure_one()
         """
@@ -631,25 +796,32 @@ class PaymentRefund(models.Model):
             )
 
         previous = tx.refund_ids.filtered(
-            lambda r: r.state == "done" and r.id != refund.id
-            and (r.refund_date or r.create_date) <= (refund.refund_date or refund.create_date)
+            lambda r: (
+                r.state == "done"
+                and r.id != refund.id
+                and (r.refund_date or r.create_date)
+                <= (refund.refund_date or refund.create_date)
+            )
         )
         token = tx.token_id
         last4 = (token.payment_details or "")[-4:] if token else ""
         method = tx.payment_method_id.name or provider.name
         if refund.origin == "manual":
-            paid_by = dict(refund._fields["manual_method"]._description_selection(self.env)).get(
-                refund.manual_method
-            )
+            paid_by = dict(
+                refund._fields["manual_method"]._description_selection(self.env)
+            ).get(refund.manual_method)
         else:
             paid_by = False
-        orders = tx.sale_order_ids.mapped("name") if "sale_order_ids" in tx._fields else []
+        orders = (
+            tx.sale_order_ids.mapped("name") if "sale_order_ids" in tx._fields else []
+        )
         qr = qr_png(refund.verification_url)
         return {
             "merchant_name": company.name,
             "website": company.website or refund.get_base_url(),
             "descriptor": provider.refund_statement_descriptor
-            or company.refund_statement_descriptor or company.name,
+            or company.refund_statement_descriptor
+            or company.name,
             "support_email": company.refund_support_email or company.email,
             "support_phone": company.refund_support_phone or company.phone,
             "support_url": company.refund_support_url,
@@ -664,7 +836,9 @@ class PaymentRefund(models.Model):
             "refund_amount": money(refund.amount),
             "currency": currency.name,
             "is_partial": refund.is_partial,
-            "previously_refunded": money(sum(previous.mapped("amount"))) if previous else False,
+            "previously_refunded": money(sum(previous.mapped("amount")))
+            if previous
+            else False,
             "refund_date": when(refund.refund_date),
             "timezone": tz,
             "reason": company.refund_proof_show_reason and refund.reason_id.name,
@@ -679,7 +853,8 @@ class PaymentRefund(models.Model):
         }
 
     def _issue_proof(self):
-        """Render the proof of refund as a PDF and return it as stored (`payment.refund.proof`).
+        """Render the proof of refund as a PDF and return it as stored
+        (`payment.refund.proof`).
 
         Note: self.ensure_one()
         """
@@ -687,19 +862,25 @@ class PaymentRefund(models.Model):
         pdf, kind = self.env["ir.actions.report"]._render_qweb_pdf(
             "refund_proof.action_report_refund_proof", self.ids
         )
-        if kind != "pdf":  # Test mode without force_report_rendering: HTML, not a proof.
+        if (
+            kind != "pdf"
+        ):  # Test mode without force_report_rendering: HTML, not a proof.
             return self.env["payment.refund.proof"]
         return self.env["payment.refund.proof"]._store(self, pdf)
 
     # === BUSINESS METHODS - E-MAILS === #
 
     def _schedule_customer_mail(self, kind):
-        """Queue the customer's e-mail for after the commit: the mail cron renders the proof
+        """Queue the customer's e-mail for after the commit: the mail cron renders the
+        proof
         and sends, so a failure there never undoes the refund."""
         refunds = self.filtered(
-            lambda r: r.company_id.refund_proof_send_email and r.partner_id
-            # The first e-mail already carries the ARN if it is not sent yet.
-            and not (kind == "arn" and r.customer_mail_pending == "done")
+            lambda r: (
+                r.company_id.refund_proof_send_email
+                and r.partner_id
+                # The first e-mail already carries the ARN if it is not sent yet.
+                and not (kind == "arn" and r.customer_mail_pending == "done")
+            )
         )
         if not refunds:
             return
@@ -710,10 +891,12 @@ class PaymentRefund(models.Model):
     def _cron_send_customer_mails(self, limit=50):
         """Send the pending customer e-mails (refund done, ARN known), one refund per
         transaction as Odoo's payment post-processing cron does: rendering a proof takes
-        seconds, and a refund that cannot be mailed now stays pending for a later run."""
+        seconds, and a refund that cannot be mailed now stays pending for a later
+        run."""
         cron = self.env.ref("refund_proof.ir_cron_refund_customer_mail")
         refunds = self.sudo().search(
-            [("customer_mail_pending", "!=", False), ("state", "=", "done")], limit=limit
+            [("customer_mail_pending", "!=", False), ("state", "=", "done")],
+            limit=limit,
         )
         retry = len(refunds) == limit
         for refund in refunds:
@@ -721,12 +904,18 @@ class PaymentRefund(models.Model):
                 with self.env.cr.savepoint():
                     refund._send_customer_mail()
             except psycopg2.OperationalError:
-                # Concurrent update of the same rows (e.g. the customer's partner): next run.
-                _logger.info("Proof of refund %s not e-mailed yet: concurrent update", refund.name)
+                # Concurrent update of the same rows (e.g. the customer's partner): next
+                # run.
+                _logger.info(
+                    "Proof of refund %s not e-mailed yet: concurrent update",
+                    refund.name,
+                )
                 retry = True
                 continue
             except Exception:  # noqa: BLE001 - logged, retried at the next run
-                _logger.exception("Could not e-mail the proof of refund %s", refund.name)
+                _logger.exception(
+                    "Could not e-mail the proof of refund %s", refund.name
+                )
                 continue
             if not self.env.registry.in_test_mode():
                 self.env.cr.commit()  # this refund's e-mail is kept whatever follows
@@ -736,14 +925,16 @@ class PaymentRefund(models.Model):
         self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
 
     def _send_customer_mail(self):
-        """Post the refund e-mail (with the proof attached) to the customer, in the chatter.
+        """Post the refund e-mail (with the proof attached) to the customer, in the
+        chatter.
 
         Note: self.ensure_one()
         """
         self.ensure_one()
         kind = self.customer_mail_pending
         template = self.env.ref(
-            "refund_proof.mail_template_refund_done" if kind == "done"
+            "refund_proof.mail_template_refund_done"
+            if kind == "done"
             else "refund_proof.mail_template_refund_arn",
             raise_if_not_found=False,
         )
@@ -768,7 +959,9 @@ class PaymentRefund(models.Model):
         )
         for refund in self:
             users = (refund.requested_by_id | managers).filtered(
-                lambda u: refund.company_id in u.company_ids and not u.share and u.active
+                lambda u, refund=refund: (
+                    refund.company_id in u.company_ids and not u.share and u.active
+                )
             )
             for user in users:
                 refund.activity_schedule(
@@ -779,18 +972,23 @@ class PaymentRefund(models.Model):
                 )
             address = refund.company_id.refund_failure_email
             if address:
-                self.env["mail.mail"].sudo().create({
-                    "email_to": address,
-                    "subject": _("Refund %(name)s failed", name=refund.name),
-                    "body_html": _(
-                        "<p>The refund %(name)s of %(amount)s to %(customer)s failed: "
-                        "%(message)s</p>",
-                        name=refund.name, amount=refund._format_amount(),
-                        customer=refund.partner_id.name, message=refund.failure_message or "",
-                    ),
-                    "model": refund._name,
-                    "res_id": refund.id,
-                })
+                self.env["mail.mail"].sudo().create(
+                    {
+                        "email_to": address,
+                        "subject": _("Refund %(name)s failed", name=refund.name),
+                        "body_html": _(
+                            "<p>The refund %(name)s of %(amount)s to %(customer)s "
+                            "failed: "
+                            "%(message)s</p>",
+                            name=refund.name,
+                            amount=refund._format_amount(),
+                            customer=refund.partner_id.name,
+                            message=refund.failure_message or "",
+                        ),
+                        "model": refund._name,
+                        "res_id": refund.id,
+                    }
+                )
 
     def _get_report_base_filename(self):
         self.ensure_one()

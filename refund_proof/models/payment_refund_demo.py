@@ -12,7 +12,8 @@ class PaymentRefund(models.Model):
 
     @api.model
     def _demo_populate(self):
-        """Demo data of `make run`: a shop that looks real, customers from France, Romania and
+        """Demo data of `make run`: a shop that looks real, customers from France,
+        Romania and
         elsewhere, paid transactions and refunds in every state, one user per role.
 
         Called from demo/refund_proof_demo.xml (demo databases only).
@@ -20,17 +21,19 @@ class PaymentRefund(models.Model):
         env = self.env
         company = env.ref("base.main_company")
         with file_open("refund_proof/static/description/demo_logo.png", "rb") as logo:
-            company.write({
-                "name": "Myshop Online",
-                "logo": base64.b64encode(logo.read()),
-                "website": "https://myshop.example",
-                "email": "hello@myshop.example",
-                "phone": "+33 1 84 88 00 00",
-                "refund_statement_descriptor": "MYSHOP.EXAMPLE",
-                "refund_support_email": "refunds@myshop.example",
-                "refund_support_phone": "+33 1 84 88 00 01",
-                "refund_support_url": "https://myshop.example/contact",
-            })
+            company.write(
+                {
+                    "name": "Myshop Online",
+                    "logo": base64.b64encode(logo.read()),
+                    "website": "https://myshop.example",
+                    "email": "hello@myshop.example",
+                    "phone": "+33 1 84 88 00 00",
+                    "refund_statement_descriptor": "MYSHOP.EXAMPLE",
+                    "refund_support_email": "refunds@myshop.example",
+                    "refund_support_phone": "+33 1 84 88 00 01",
+                    "refund_support_url": "https://myshop.example/contact",
+                }
+            )
         company.partner_id.tz = "Europe/Paris"
         provider = env.ref("payment.payment_provider_demo", raise_if_not_found=False)
         if not provider or provider.code != "demo":
@@ -38,119 +41,252 @@ class PaymentRefund(models.Model):
         journal = env["account.journal"].search(
             [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1
         )
-        provider.write({
-            "state": "test", "journal_id": journal.id,
-            "refund_statement_descriptor": "MYSHOP.EXAMPLE - via Demo",
-            "refund_expected_arrival": "usually 5-10 business days for cards",
-        })
+        provider.write(
+            {
+                "state": "test",
+                "journal_id": journal.id,
+                "refund_statement_descriptor": "MYSHOP.EXAMPLE - via Demo",
+                "refund_expected_arrival": "usually 5-10 business days for cards",
+            }
+        )
         provider.payment_method_ids.write({"active": True})
 
         def user(login, name, groups, **values):
-            return env["res.users"].with_context(no_reset_password=True).create({
-                "name": name, "login": login, "password": login, "email": f"{login}@myshop.example",
-                "groups_id": [Command.set([env.ref(g).id for g in groups])],
-                "tz": "Europe/Paris", **values,
-            })
+            return (
+                env["res.users"]
+                .with_context(no_reset_password=True)
+                .create(
+                    {
+                        "name": name,
+                        "login": login,
+                        "password": login,
+                        "email": f"{login}@myshop.example",
+                        "groups_id": [Command.set([env.ref(g).id for g in groups])],
+                        "tz": "Europe/Paris",
+                        **values,
+                    }
+                )
+            )
 
-        manager = user("manager", "Marie Manager",
-                       ["base.group_user", "refund_proof.group_refund_manager",
-                        "account.group_account_invoice"])
-        support = user("support", "Sam Support",
-                       ["base.group_user", "refund_proof.group_refund_user"],
-                       refund_limit=100.0, refund_daily_limit=300.0)
+        manager = user(
+            "manager",
+            "Marie Manager",
+            [
+                "base.group_user",
+                "refund_proof.group_refund_manager",
+                "account.group_account_invoice",
+            ],
+        )
+        support = user(
+            "support",
+            "Sam Support",
+            ["base.group_user", "refund_proof.group_refund_user"],
+            refund_limit=100.0,
+            refund_daily_limit=300.0,
+        )
 
         def customer(name, lang, country, city, email):
-            return env["res.partner"].create({
-                "name": name, "lang": lang, "country_id": env.ref(country).id, "city": city,
-                "email": email, "tz": {"fr_FR": "Europe/Paris", "ro_RO": "Europe/Bucharest"}.get(
-                    lang, "Europe/London"),
-            })
+            return env["res.partner"].create(
+                {
+                    "name": name,
+                    "lang": lang,
+                    "country_id": env.ref(country).id,
+                    "city": city,
+                    "email": email,
+                    "tz": {"fr_FR": "Europe/Paris", "ro_RO": "Europe/Bucharest"}.get(
+                        lang, "Europe/London"
+                    ),
+                }
+            )
 
         installed = {code for code, _name in env["res.lang"].get_installed()}
         fr = "fr_FR" if "fr_FR" in installed else "en_US"
         ro = "ro_RO" if "ro_RO" in installed else "en_US"
-        camille = customer("Camille Martin", fr, "base.fr", "Lyon", "camille.martin@example.com")
-        andrei = customer("Andrei Popescu", ro, "base.ro", "Cluj-Napoca", "andrei.popescu@example.com")
-        ioana = customer("Ioana Ionescu", ro, "base.ro", "București", "ioana.ionescu@example.com")
-        lucas = customer("Lucas Bernard", fr, "base.fr", "Nantes", "lucas.bernard@example.com")
-        emma = customer("Emma Wilson", "en_US", "base.uk", "Leeds", "emma.wilson@example.com")
-        noah = customer("Noah Clarke", "en_US", "base.ie", "Dublin", "noah.clarke@example.com")
+        camille = customer(
+            "Camille Martin", fr, "base.fr", "Lyon", "camille.martin@example.com"
+        )
+        andrei = customer(
+            "Andrei Popescu", ro, "base.ro", "Cluj-Napoca", "andrei.popescu@example.com"
+        )
+        ioana = customer(
+            "Ioana Ionescu", ro, "base.ro", "București", "ioana.ionescu@example.com"
+        )
+        lucas = customer(
+            "Lucas Bernard", fr, "base.fr", "Nantes", "lucas.bernard@example.com"
+        )
+        emma = customer(
+            "Emma Wilson", "en_US", "base.uk", "Leeds", "emma.wilson@example.com"
+        )
+        noah = customer(
+            "Noah Clarke", "en_US", "base.ie", "Dublin", "noah.clarke@example.com"
+        )
         user("customer", "Camille Martin", ["base.group_portal"], partner_id=camille.id)
 
         now = fields.Datetime.now()
         Tx = env["payment.transaction"]
 
         def paid(partner, amount, days_ago, invoice=True):
-            reference = Tx._compute_reference("demo", prefix=f"S{len(Tx.search([])) + 1:05d}")
-            tx = Tx.create({
-                "provider_id": provider.id,
-                "payment_method_id": provider.payment_method_ids[:1].id,
-                "amount": amount, "currency_id": company.currency_id.id,
-                "reference": reference, "partner_id": partner.id, "operation": "online_direct",
-            })
-            tx._handle_notification_data("demo", {"reference": reference, "simulated_state": "done"})
+            reference = Tx._compute_reference(
+                "demo", prefix=f"S{len(Tx.search([])) + 1:05d}"
+            )
+            tx = Tx.create(
+                {
+                    "provider_id": provider.id,
+                    "payment_method_id": provider.payment_method_ids[:1].id,
+                    "amount": amount,
+                    "currency_id": company.currency_id.id,
+                    "reference": reference,
+                    "partner_id": partner.id,
+                    "operation": "online_direct",
+                }
+            )
+            tx._handle_notification_data(
+                "demo", {"reference": reference, "simulated_state": "done"}
+            )
             tx.last_state_change = now - timedelta(days=days_ago, hours=3)
             if invoice:
-                move = env["account.move"].create({
-                    "move_type": "out_invoice", "partner_id": partner.id,
-                    "invoice_date": (now - timedelta(days=days_ago)).date(),
-                    "invoice_line_ids": [Command.create({
-                        "name": "Online order", "quantity": 1, "price_unit": amount,
-                        "tax_ids": [Command.clear()],
-                    })],
-                })
+                move = env["account.move"].create(
+                    {
+                        "move_type": "out_invoice",
+                        "partner_id": partner.id,
+                        "invoice_date": (now - timedelta(days=days_ago)).date(),
+                        "invoice_line_ids": [
+                            Command.create(
+                                {
+                                    "name": "Online order",
+                                    "quantity": 1,
+                                    "price_unit": amount,
+                                    "tax_ids": [Command.clear()],
+                                }
+                            )
+                        ],
+                    }
+                )
                 move.action_post()
                 tx.invoice_ids = move
             return tx
 
         def dated(refund, days_ago):
-            refund.sudo().write({
-                "refund_date": now - timedelta(days=days_ago) if refund.refund_date else False,
-                "request_date": now - timedelta(days=days_ago, hours=1),
-            })
+            refund.sudo().write(
+                {
+                    "refund_date": now - timedelta(days=days_ago)
+                    if refund.refund_date
+                    else False,
+                    "request_date": now - timedelta(days=days_ago, hours=1),
+                }
+            )
             return refund
 
-        reasons = {x: env.ref(f"refund_proof.reason_{x}") for x in (
-            "customer_request", "product_returned", "defective", "not_delivered",
-            "duplicate_charge", "order_cancelled", "goodwill")}
+        reasons = {
+            x: env.ref(f"refund_proof.reason_{x}")
+            for x in (
+                "customer_request",
+                "product_returned",
+                "defective",
+                "not_delivered",
+                "duplicate_charge",
+                "order_cancelled",
+                "goodwill",
+            )
+        }
         txs = [
-            paid(camille, 149.90, 12), paid(andrei, 89.00, 9), paid(emma, 249.00, 20),
-            paid(lucas, 59.90, 3), paid(ioana, 320.00, 45), paid(noah, 39.90, 2),
-            paid(camille, 74.50, 6), paid(andrei, 199.00, 15), paid(emma, 19.90, 1),
-            paid(lucas, 410.00, 25), paid(noah, 129.00, 8), paid(ioana, 64.00, 4),
+            paid(camille, 149.90, 12),
+            paid(andrei, 89.00, 9),
+            paid(emma, 249.00, 20),
+            paid(lucas, 59.90, 3),
+            paid(ioana, 320.00, 45),
+            paid(noah, 39.90, 2),
+            paid(camille, 74.50, 6),
+            paid(andrei, 199.00, 15),
+            paid(emma, 19.90, 1),
+            paid(lucas, 410.00, 25),
+            paid(noah, 129.00, 8),
+            paid(ioana, 64.00, 4),
         ]
         # Done, full, with ARN (by the manager).
-        dated(txs[0].with_user(manager)._request_refund(
-            reason=reasons["product_returned"], arn=VALID_ARNS[0]), 10)
+        dated(
+            txs[0]
+            .with_user(manager)
+            ._request_refund(reason=reasons["product_returned"], arn=VALID_ARNS[0]),
+            10,
+        )
         # Done, partial, ARN to follow (support, within limits).
-        dated(txs[1].with_user(support)._request_refund(
-            amount_to_refund=30.0, reason=reasons["defective"], note="Scratched case"), 7)
+        dated(
+            txs[1]
+            .with_user(support)
+            ._request_refund(
+                amount_to_refund=30.0,
+                reason=reasons["defective"],
+                note="Scratched case",
+            ),
+            7,
+        )
         # Two partial refunds of one payment.
-        dated(txs[2].with_user(manager)._request_refund(
-            amount_to_refund=50.0, reason=reasons["goodwill"], note="Late delivery"), 18)
-        dated(txs[2].with_user(manager)._request_refund(
-            amount_to_refund=99.0, reason=reasons["product_returned"], arn=VALID_ARNS[1]), 14)
+        dated(
+            txs[2]
+            .with_user(manager)
+            ._request_refund(
+                amount_to_refund=50.0, reason=reasons["goodwill"], note="Late delivery"
+            ),
+            18,
+        )
+        dated(
+            txs[2]
+            .with_user(manager)
+            ._request_refund(
+                amount_to_refund=99.0,
+                reason=reasons["product_returned"],
+                arn=VALID_ARNS[1],
+            ),
+            14,
+        )
         # Awaiting approval: above the support user's limit.
-        dated(txs[9].with_user(support)._request_refund(
-            amount_to_refund=410.0, reason=reasons["not_delivered"]), 1)
+        dated(
+            txs[9]
+            .with_user(support)
+            ._request_refund(amount_to_refund=410.0, reason=reasons["not_delivered"]),
+            1,
+        )
         # Outside the 30-day window: awaiting approval whatever the limit.
-        dated(txs[4].with_user(support)._request_refund(
-            amount_to_refund=20.0, reason=reasons["customer_request"]), 0)
+        dated(
+            txs[4]
+            .with_user(support)
+            ._request_refund(amount_to_refund=20.0, reason=reasons["customer_request"]),
+            0,
+        )
         # Failed: the provider reversed it after confirming.
-        failed = txs[5].with_user(support)._request_refund(reason=reasons["duplicate_charge"])
+        failed = (
+            txs[5]
+            .with_user(support)
+            ._request_refund(reason=reasons["duplicate_charge"])
+        )
         failed.sudo().transaction_ids._set_error(
             "Refund declined by the issuing bank: card account closed.",
             extra_allowed_states=("done",),
         )
         dated(failed, 1)
         # Manual refund by bank transfer (the provider could not refund).
-        dated(txs[6].with_user(manager)._request_refund(
-            amount_to_refund=74.50, manual=True, manual_method="bank_transfer",
-            arn="FR76BANKREF2026", reason=reasons["order_cancelled"]), 5)
+        dated(
+            txs[6]
+            .with_user(manager)
+            ._request_refund(
+                amount_to_refund=74.50,
+                manual=True,
+                manual_method="bank_transfer",
+                arn="FR76BANKREF2026",
+                reason=reasons["order_cancelled"],
+            ),
+            5,
+        )
         # Pending: reported by the provider, not confirmed yet.
         txs[7].sudo()._create_child_transaction(40.0, is_refund=True)
         # Rejected request.
-        rejected = txs[10].with_user(support)._request_refund(
-            amount_to_refund=129.0, reason=reasons["customer_request"])
-        rejected.with_user(manager).action_reject(reason="Used product, outside our policy")
+        rejected = (
+            txs[10]
+            .with_user(support)
+            ._request_refund(amount_to_refund=129.0, reason=reasons["customer_request"])
+        )
+        rejected.with_user(manager).action_reject(
+            reason="Used product, outside our policy"
+        )
         return True

@@ -4,7 +4,8 @@ from odoo import fields, models
 
 
 class PaymentRefundProof(models.Model):
-    """A proof of refund as issued: the PDF sent or downloaded, with its SHA-256, so that a
+    """A proof of refund as issued: the PDF sent or downloaded, with its SHA-256, so
+    that a
     reader can check that their PDF is one the merchant issued."""
 
     _name = "payment.refund.proof"
@@ -12,31 +13,52 @@ class PaymentRefundProof(models.Model):
     _order = "id desc"
 
     refund_id = fields.Many2one(
-        comodel_name="payment.refund", required=True, ondelete="cascade", index=True,
+        comodel_name="payment.refund",
+        required=True,
+        ondelete="cascade",
+        index=True,
     )
     company_id = fields.Many2one(related="refund_id.company_id", store=True)
-    attachment_id = fields.Many2one(comodel_name="ir.attachment", required=True, ondelete="cascade")
+    attachment_id = fields.Many2one(
+        comodel_name="ir.attachment", required=True, ondelete="cascade"
+    )
     sha256 = fields.Char(string="SHA-256", required=True, index=True)
     arn = fields.Char(string="ARN at Issue", readonly=True)
 
     _sql_constraints = [
-        ("refund_sha256_uniq", "unique (refund_id, sha256)", "This proof was already stored."),
+        (
+            "refund_sha256_uniq",
+            "unique (refund_id, sha256)",
+            "This proof was already stored.",
+        ),
     ]
 
     def _store(self, refund, pdf):
         """Store `pdf` as an issued proof of `refund` (once per distinct content)."""
         digest = hashlib.sha256(pdf).hexdigest()
-        existing = self.sudo().search([("refund_id", "=", refund.id), ("sha256", "=", digest)])
+        existing = self.sudo().search(
+            [("refund_id", "=", refund.id), ("sha256", "=", digest)]
+        )
         if existing:
             return existing
-        attachment = self.env["ir.attachment"].sudo().create({
-            "name": f"{refund._get_report_base_filename()}.pdf",
-            "raw": pdf,
-            "mimetype": "application/pdf",
-            "res_model": refund._name,
-            "res_id": refund.id,
-        })
-        return self.sudo().create({
-            "refund_id": refund.id, "attachment_id": attachment.id, "sha256": digest,
-            "arn": refund.arn,
-        })
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": f"{refund._get_report_base_filename()}.pdf",
+                    "raw": pdf,
+                    "mimetype": "application/pdf",
+                    "res_model": refund._name,
+                    "res_id": refund.id,
+                }
+            )
+        )
+        return self.sudo().create(
+            {
+                "refund_id": refund.id,
+                "attachment_id": attachment.id,
+                "sha256": digest,
+                "arn": refund.arn,
+            }
+        )

@@ -10,7 +10,8 @@ class PaymentRefundReason(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
     requires_note = fields.Boolean(
-        help="Refunds with this reason cannot be requested without a note explaining them.",
+        help="Refunds with this reason cannot be requested without a note explaining "
+        "them.",
     )
     description = fields.Text(translate=True)
     window_policy = fields.Selection(
@@ -19,9 +20,13 @@ class PaymentRefundReason(models.Model):
             ("custom", "Own window"),
             ("always", "Always allowed"),
         ],
-        string="Refund Window", default="company", required=True,
-        help="How long after the payment a refund with this reason may be issued without a "
-        "manager's approval: the company's window, a window of its own, or at any time.",
+        string="Refund Window",
+        default="company",
+        required=True,
+        help="How long after the payment a refund with this reason may be issued "
+        "without a "
+        "manager's approval: the company's window, a window of its own, or at any "
+        "time.",
     )
     window_days = fields.Integer(string="Window (days)", default=30)
 
@@ -36,4 +41,3 @@ class PaymentRefundReason(models.Model):
         if self.window_policy == "custom":
             return self.window_days
         return company.refund_window_days
-

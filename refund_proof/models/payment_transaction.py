@@ -20,17 +20,23 @@ class PaymentTransaction(models.Model):
     _inherit = "payment.transaction"
 
     refund_id = fields.Many2one(
-        comodel_name="payment.refund", string="Refund Record", readonly=True,
-        index="btree_not_null", ondelete="restrict",
+        comodel_name="payment.refund",
+        string="Refund Record",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="restrict",
         help="For a refund transaction: the refund it is an attempt of.",
     )
     refund_ids = fields.One2many(
-        comodel_name="payment.refund", inverse_name="source_transaction_id",
+        comodel_name="payment.refund",
+        inverse_name="source_transaction_id",
         string="Refund Records",
     )
     refund_record_count = fields.Integer(compute="_compute_refund_record_count")
     refunded_amount = fields.Monetary(
-        string="Refunded", compute="_compute_refund_status", store=True,
+        string="Refunded",
+        compute="_compute_refund_status",
+        store=True,
         help="Sum of the refunds done on this payment.",
     )
     refund_status = fields.Selection(
@@ -39,20 +45,28 @@ class PaymentTransaction(models.Model):
             ("partial", "Partially refunded"),
             ("full", "Refunded"),
         ],
-        compute="_compute_refund_status", store=True, index=True,
+        compute="_compute_refund_status",
+        store=True,
+        index=True,
     )
     refund_remaining_amount = fields.Monetary(
-        string="Remaining Refundable", compute="_compute_refund_remaining_amount",
-        help="What can still be refunded: the amount paid minus every refund that is not "
+        string="Remaining Refundable",
+        compute="_compute_refund_remaining_amount",
+        help="What can still be refunded: the amount paid minus every refund that is "
+        "not "
         "failed or cancelled (done, pending and awaiting approval ones included).",
     )
 
     # === COMPUTE METHODS === #
 
     def _compute_refund_record_count(self):
-        counts = dict(self.env["payment.refund"]._read_group(
-            [("source_transaction_id", "in", self.ids)], ["source_transaction_id"], ["__count"],
-        ))
+        counts = dict(
+            self.env["payment.refund"]._read_group(
+                [("source_transaction_id", "in", self.ids)],
+                ["source_transaction_id"],
+                ["__count"],
+            )
+        )
         for tx in self:
             tx.refund_record_count = counts.get(tx, 0)
 
@@ -68,14 +82,18 @@ class PaymentTransaction(models.Model):
             else:
                 tx.refund_status = "partial"
 
-    @api.depends("amount", "state", "operation", "refund_ids.state", "refund_ids.amount")
+    @api.depends(
+        "amount", "state", "operation", "refund_ids.state", "refund_ids.amount"
+    )
     def _compute_refund_remaining_amount(self):
         reserved = self._get_refund_reserved_amounts()
         for tx in self:
             if tx.operation == "refund" or tx.state != "done":
                 tx.refund_remaining_amount = 0.0
             else:
-                tx.refund_remaining_amount = max(tx.amount - reserved.get(tx.id, 0.0), 0.0)
+                tx.refund_remaining_amount = max(
+                    tx.amount - reserved.get(tx.id, 0.0), 0.0
+                )
 
     # === CRUD METHODS === #
 
@@ -90,14 +108,18 @@ class PaymentTransaction(models.Model):
     # === ACTION METHODS === #
 
     def action_refund(self, amount_to_refund=None):
-        """Override of `payment` to make every refund a `payment.refund`, within the cap.
+        """Override of `payment` to make every refund a `payment.refund`, within the
+        cap.
 
-        The whole request goes through `_request_refund`, which checks the right, locks the
-        source, validates the amount and only then asks the provider. All transactions are
+        The whole request goes through `_request_refund`, which checks the right, locks
+        the
+        source, validates the amount and only then asks the provider. All transactions
+        are
         checked before any of them is sent, so a bad one leaves nothing written.
 
         :param float amount_to_refund: The amount to refund; None refunds what remains.
-        :return: True (Odoo returns None, which XML-RPC cannot marshal: the call then failed
+        :return: True
+        (Odoo returns None, which XML-RPC cannot marshal: the call then failed
                  after the refund was made, and the request was rolled back).
         """
         self._check_refund_rights()
@@ -132,17 +154,22 @@ class PaymentTransaction(models.Model):
     # === BUSINESS METHODS === #
 
     def _check_refund_rights(self):
-        """Raise unless the current user may refund these transactions (group + read access).
+        """Raise unless the current user may refund these transactions
+        (group + read access).
 
-        Runs before anything is written or sent. Sudo environments (crons, provider glue) pass.
+        Runs before anything is written or sent. Sudo environments
+        (crons, provider glue) pass.
         """
         if self.env.su:
             return
         if not self.env.user.has_group("refund_proof.group_refund_user"):
-            raise AccessError(_(
-                "You are not allowed to refund payments. Ask an administrator for the "
-                "\"Refunds: User\" access right."
-            ))
+            raise AccessError(
+                _(
+                    "You are not allowed to refund payments. Ask an administrator for "
+                    "the "
+                    '"Refunds: User" access right.'
+                )
+            )
         self.check_access("read")
 
     def _check_refundable(self):
@@ -152,15 +179,18 @@ class PaymentTransaction(models.Model):
         """
         self.ensure_one()
         if self.operation == "refund":
-            raise ValidationError(_(
-                "%(reference)s is itself a refund and cannot be refunded.",
-                reference=self.reference,
-            ))
+            raise ValidationError(
+                _(
+                    "%(reference)s is itself a refund and cannot be refunded.",
+                    reference=self.reference,
+                )
+            )
         if self.state != "done":
             raise ValidationError(_("Only confirmed transactions can be refunded."))
 
     def _get_refund_support(self):
-        """Return how the provider and payment method can refund: none, full_only or partial."""
+        """Return how the provider and payment method can refund: none, full_only or
+        partial."""
         self.ensure_one()
         provider = self.sudo().provider_id
         method = self.sudo().payment_method_id
@@ -175,9 +205,12 @@ class PaymentTransaction(models.Model):
     def _lock_for_refund(self):
         """Lock the source rows while deciding what is refundable, and write on them.
 
-        The lock serialises concurrent refund requests of the same payment (waiting at most
-        REFUND_LOCK_TIMEOUT); the write makes a request whose snapshot predates a concurrent
-        committed refund fail with a serialization error instead of deciding on stale data.
+        The lock serialises concurrent refund requests of the same payment
+        (waiting at most
+        REFUND_LOCK_TIMEOUT); the write makes a request whose snapshot predates a
+        concurrent
+        committed refund fail with a serialization error instead of deciding on stale
+        data.
         Request handlers (`odoo.service.model.retrying`) retry both errors with a fresh
         snapshot, so a double click ends as one refund and one clear refusal.
         """
@@ -186,98 +219,139 @@ class PaymentTransaction(models.Model):
         self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
         # Lock timeouts and serialization failures are expected here and retried by the
         # caller: not logged as bad queries.
-        self.env.cr.execute(SQL(
-            "SELECT id FROM payment_transaction WHERE id IN %s FOR NO KEY UPDATE", ids
-        ), log_exceptions=False)
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM payment_transaction WHERE id IN %s FOR NO KEY UPDATE",
+                ids,
+            ),
+            log_exceptions=False,
+        )
         self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
-        self.env.cr.execute(SQL(
-            "UPDATE payment_transaction SET write_date = write_date WHERE id IN %s", ids
-        ), log_exceptions=False)
+        self.env.cr.execute(
+            SQL(
+                "UPDATE payment_transaction SET write_date = write_date WHERE id IN %s",
+                ids,
+            ),
+            log_exceptions=False,
+        )
 
     def _get_refund_reserved_amounts(self, exclude=None):
-        """Return {source transaction id: amount held by its refunds not failed/cancelled}.
+        """Return
+        {source transaction id: amount held by its refunds not failed/cancelled}.
 
-        :param recordset exclude: `payment.refund` records not to count (one being approved).
+        :param recordset exclude: `payment.refund` records not to count
+        (one being approved).
         """
         if not self.ids:
             return {}
-        self.env["payment.refund"].flush_model(["source_transaction_id", "state", "amount"])
-        groups = self.env["payment.refund"].sudo()._read_group(
-            [
-                ("source_transaction_id", "in", self.ids),
-                ("state", "in", RESERVING_STATES),
-                ("id", "not in", exclude.ids if exclude else []),
-            ],
-            ["source_transaction_id"], ["amount:sum"],
+        self.env["payment.refund"].flush_model(
+            ["source_transaction_id", "state", "amount"]
+        )
+        groups = (
+            self.env["payment.refund"]
+            .sudo()
+            ._read_group(
+                [
+                    ("source_transaction_id", "in", self.ids),
+                    ("state", "in", RESERVING_STATES),
+                    ("id", "not in", exclude.ids if exclude else []),
+                ],
+                ["source_transaction_id"],
+                ["amount:sum"],
+            )
         )
         return {tx.id: amount for tx, amount in groups}
 
     def _check_refund_amount(self, amount, manual=False, exclude=None):
-        """Validate an amount to refund against what remains and what the provider supports.
+        """Validate an amount to refund against what remains and what the provider
+        supports.
 
         Call it with the source locked (`_lock_for_refund`).
 
         :param float amount: The amount to refund, or None for what remains.
         :param bool manual: Whether the refund is paid outside the provider.
-        :param recordset exclude: A `payment.refund` whose own reservation is not counted.
+        :param recordset exclude: A `payment.refund` whose own reservation is not
+        counted.
         :return: The amount to refund, rounded to the currency.
         :rtype: float
         """
         self.ensure_one()
         currency = self.currency_id
-        remaining = currency.round(self.amount - self._get_refund_reserved_amounts(
-            exclude=exclude
-        ).get(self.id, 0.0))
+        remaining = currency.round(
+            self.amount
+            - self._get_refund_reserved_amounts(exclude=exclude).get(self.id, 0.0)
+        )
 
         def fmt(value):
             return format_amount(self.env, value, currency)
 
         if currency.compare_amounts(remaining, 0) <= 0:
-            raise ValidationError(_(
-                "%(reference)s has already been fully refunded, or the rest is awaiting "
-                "approval.",
-                reference=self.reference,
-            ))
+            raise ValidationError(
+                _(
+                    "%(reference)s has already been fully refunded, or the rest is "
+                    "awaiting "
+                    "approval.",
+                    reference=self.reference,
+                )
+            )
         amount = remaining if amount is None else currency.round(amount)
         if currency.compare_amounts(amount, 0) <= 0:
             raise ValidationError(_("The amount to refund must be positive."))
         if currency.compare_amounts(amount, remaining) > 0:
-            raise ValidationError(_(
-                "You cannot refund %(amount)s on %(reference)s: only %(remaining)s can still "
-                "be refunded (paid %(paid)s, already refunded or reserved %(reserved)s).",
-                amount=fmt(amount), reference=self.reference, remaining=fmt(remaining),
-                paid=fmt(self.amount), reserved=fmt(self.amount - remaining),
-            ))
+            raise ValidationError(
+                _(
+                    "You cannot refund %(amount)s on %(reference)s: only %(remaining)s "
+                    "can still "
+                    "be refunded "
+                    "(paid %(paid)s, already refunded or reserved %(reserved)s).",
+                    amount=fmt(amount),
+                    reference=self.reference,
+                    remaining=fmt(remaining),
+                    paid=fmt(self.amount),
+                    reserved=fmt(self.amount - remaining),
+                )
+            )
         if not manual:
             support = self._get_refund_support()
             provider_name = self.sudo().provider_id.name
             if support == "none":
-                raise UserError(_(
-                    "%(provider)s cannot refund this payment automatically. Pay the customer "
-                    "back by other means and record it as a manual refund.",
-                    provider=provider_name,
-                ))
+                raise UserError(
+                    _(
+                        "%(provider)s cannot refund this payment automatically. Pay "
+                        "the customer back by other means and record it as a manual "
+                        "refund.",
+                        provider=provider_name,
+                    )
+                )
             if support == "full_only" and currency.compare_amounts(amount, remaining):
-                raise UserError(_(
-                    "%(provider)s only refunds the full remaining amount (%(remaining)s).",
-                    provider=provider_name, remaining=fmt(remaining),
-                ))
+                raise UserError(
+                    _(
+                        "%(provider)s only refunds the full remaining amount "
+                        "(%(remaining)s).",
+                        provider=provider_name,
+                        remaining=fmt(remaining),
+                    )
+                )
         return amount
 
     def _get_refund_policy_verdict(self, reason=None):
         """Tell whether a refund now is within the merchant's refund window.
 
-        :param recordset reason: The `payment.refund.reason`, whose window may override the
+        :param recordset reason: The `payment.refund.reason`, whose window may override
+        the
                                  company's.
         :return: (within policy, human-readable verdict)
         :rtype: tuple(bool, str)
         """
         self.ensure_one()
         if reason and reason.window_policy == "always":
-            return True, _("Within policy: \"%(reason)s\" refunds are always allowed.",
-                           reason=reason.name)
+            return True, _(
+                'Within policy: "%(reason)s" refunds are always allowed.',
+                reason=reason.name,
+            )
         window = (
-            reason._get_window_days(self.company_id) if reason
+            reason._get_window_days(self.company_id)
+            if reason
             else self.company_id.refund_window_days
         )
         paid_on = self.last_state_change or self.create_date
@@ -286,18 +360,24 @@ class PaymentTransaction(models.Model):
         if not window:
             return True, _("Within policy: no refund window.")
         if days <= window:
-            return True, _("Within policy: %(days)s of %(window)s days.", days=days, window=window)
+            return True, _(
+                "Within policy: %(days)s of %(window)s days.", days=days, window=window
+            )
         return False, _(
-            "Outside policy: %(days)s days after the payment (window: %(window)s days), needs "
-            "a manager's approval.",
-            days=days, window=window,
+            "Outside policy: %(days)s days after the payment (window: %(window)s "
+            "days), needs a manager's approval.",
+            days=days,
+            window=window,
         )
 
     def _get_refund_approval_reasons(self, amount, reason=None):
-        """Return why the current user's refund of `amount` needs approval (empty: it doesn't).
+        """Return why the current user's refund of `amount` needs approval
+        (empty: it doesn't).
 
-        Refund managers and system calls issue refunds alone. Others need approval above their
-        single refund limit, above their daily limit (refunds they issued alone today, in
+        Refund managers and system calls issue refunds alone. Others need approval above
+        their
+        single refund limit, above their daily limit
+        (refunds they issued alone today, in
         their time zone, amounts in the company currency), or outside the refund window.
 
         :param float amount: The amount to refund, in the transaction's currency.
@@ -319,40 +399,56 @@ class PaymentTransaction(models.Model):
             return format_amount(self.env, value, ccy)
 
         if not single:
-            reasons.append(_("Your refunds need a manager's approval (no refund limit set)."))
+            reasons.append(
+                _("Your refunds need a manager's approval (no refund limit set).")
+            )
         elif ccy.compare_amounts(amount_ccy, single) > 0:
-            reasons.append(_(
-                "%(amount)s is above your refund limit of %(limit)s.",
-                amount=fmt(amount_ccy), limit=fmt(single),
-            ))
+            reasons.append(
+                _(
+                    "%(amount)s is above your refund limit of %(limit)s.",
+                    amount=fmt(amount_ccy),
+                    limit=fmt(single),
+                )
+            )
         if daily:
             issued_today = self._get_refunds_issued_today_by_user(ccy, company)
             if ccy.compare_amounts(issued_today + amount_ccy, daily) > 0:
-                reasons.append(_(
-                    "With %(amount)s you would refund %(total)s today, above your daily limit "
-                    "of %(limit)s.",
-                    amount=fmt(amount_ccy), total=fmt(issued_today + amount_ccy),
-                    limit=fmt(daily),
-                ))
+                reasons.append(
+                    _(
+                        "With %(amount)s you would refund %(total)s today, above your "
+                        "daily limit "
+                        "of %(limit)s.",
+                        amount=fmt(amount_ccy),
+                        total=fmt(issued_today + amount_ccy),
+                        limit=fmt(daily),
+                    )
+                )
         within, verdict = self._get_refund_policy_verdict(reason)
         if not within:
             reasons.append(verdict)
         return reasons
 
     def _get_refunds_issued_today_by_user(self, currency, company):
-        """Sum, in `currency`, the refunds the current user issued alone since midnight in
-        their time zone (refunds awaiting approval, approved, failed or cancelled excluded)."""
+        """Sum, in `currency`, the refunds the current user issued alone since midnight
+        in
+        their time zone
+        (refunds awaiting approval, approved, failed or cancelled excluded)."""
         tz = pytz.timezone(self.env.user.tz or "UTC")
         midnight = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
         since = midnight.astimezone(pytz.utc).replace(tzinfo=None)
-        groups = self.env["payment.refund"].sudo()._read_group(
-            [
-                ("requested_by_id", "=", self.env.uid),
-                ("request_date", ">=", since),
-                ("state", "in", ("draft", "pending", "done")),
-                ("approved_by_id", "=", False),
-            ],
-            ["currency_id"], ["amount:sum"],
+        groups = (
+            self.env["payment.refund"]
+            .sudo()
+            ._read_group(
+                [
+                    ("requested_by_id", "=", self.env.uid),
+                    ("request_date", ">=", since),
+                    ("state", "in", ("draft", "pending", "done")),
+                    ("approved_by_id", "=", False),
+                ],
+                ["currency_id"],
+                ["amount:sum"],
+            )
         )
         today = fields.Date.context_today(self)
         return sum(
@@ -369,14 +465,22 @@ class PaymentTransaction(models.Model):
         }
 
     def _request_refund(
-        self, amount_to_refund=None, reason=None, note=None, arn=None, manual=False,
-        manual_method=None, refund_date=None,
+        self,
+        amount_to_refund=None,
+        reason=None,
+        note=None,
+        arn=None,
+        manual=False,
+        manual_method=None,
+        refund_date=None,
     ):
         """The one path of a refund decided in Odoo; every entry point ends here.
 
         In this order: the caller's right, the source's state, a lock on the source, the
-        amount against what remains and what the provider supports, the decision "issue now"
-        or "needs approval" (user limits, refund policy), the `payment.refund` record, then
+        amount against what remains and what the provider supports, the decision "issue
+        now"
+        or "needs approval" (user limits, refund policy), the `payment.refund` record,
+        then
         (when issued through the provider) the provider request.
 
         Note: self.ensure_one()
@@ -385,12 +489,15 @@ class PaymentTransaction(models.Model):
         :param recordset reason: The `payment.refund.reason`, if any.
         :param str note: A free note.
         :param str arn: The ARN or bank reference, when known.
-        :param bool manual: Whether the refund is paid outside the provider (cash, wire...);
+        :param bool manual: Whether the refund is paid outside the provider
+        (cash, wire...);
                             it is then done at once, on `refund_date` (default: now).
         :param str manual_method: How a manual refund was paid.
         :param datetime refund_date: When a manual refund was paid.
-        :return: The refund: done, pending or failed when issued; to_approve when the user's
-                 limits or the refund policy require a manager's approval (nothing is sent).
+        :return: The refund: done, pending or failed when issued; to_approve when the
+        user's
+                 limits or the refund policy require a manager's approval
+                 (nothing is sent).
         :rtype: recordset of `payment.refund`
         """
         self.ensure_one()
@@ -422,7 +529,8 @@ class PaymentTransaction(models.Model):
         return refund.sudo(False)
 
     def _refund_proof_link_refunds(self):
-        """Attach refund transactions to their `payment.refund`, creating it when the refund
+        """Attach refund transactions to their `payment.refund`, creating it when the
+        refund
         did not start in Odoo (a provider's webhook, a refund made in the provider's
         dashboard, or refunds older than this module). Never raises.
         """
@@ -433,19 +541,28 @@ class PaymentTransaction(models.Model):
             if refund_id:
                 tx.refund_id = refund_id
                 continue
-            refund = self.env["payment.refund"].sudo().create({
-                "source_transaction_id": tx.source_transaction_id.id,
-                "amount": abs(tx.amount),
-                "origin": "provider",
-                "requested_by_id": False,
-                "state": "pending",
-            })
+            refund = (
+                self.env["payment.refund"]
+                .sudo()
+                .create(
+                    {
+                        "source_transaction_id": tx.source_transaction_id.id,
+                        "amount": abs(tx.amount),
+                        "origin": "provider",
+                        "requested_by_id": False,
+                        "state": "pending",
+                    }
+                )
+            )
             tx.refund_id = refund
             refund._sync_state_from_attempts()
-            refund.message_post(body=_(
-                "Refund %(reference)s reported by %(provider)s.",
-                reference=tx.reference, provider=tx.provider_id.name,
-            ))
+            refund.message_post(
+                body=_(
+                    "Refund %(reference)s reported by %(provider)s.",
+                    reference=tx.reference,
+                    provider=tx.provider_id.name,
+                )
+            )
 
     def _update_state(self, allowed_states, target_state, state_message):
         """Override of `payment` to let each refund follow the state of its attempts."""
@@ -473,9 +590,11 @@ class PaymentTransaction(models.Model):
                 _logger.info("Ignored an invalid ARN reported for %s", self.reference)
 
     def _get_refund_arn_from_notification(self, notification_data):
-        """Return the ARN or bank reference of a refund found in the provider's notification.
+        """Return the ARN or bank reference of a refund found in the provider's
+        notification.
 
-        Provider glue overrides this (e.g. Adyen's `additionalData.refund.acquirerReference`,
+        Provider glue overrides this
+        (e.g. Adyen's `additionalData.refund.acquirerReference`,
         Stripe's `destination_details.card.reference`).
 
         Note: self.ensure_one()

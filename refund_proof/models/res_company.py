@@ -5,39 +5,52 @@ class ResCompany(models.Model):
     _inherit = "res.company"
 
     refund_window_days = fields.Integer(
-        string="Refund Window (days)", default=30,
-        help="Refunds later than this many days after the payment need a manager's approval. "
+        string="Refund Window (days)",
+        default=30,
+        help="Refunds later than this many days after the payment need a manager's "
+        "approval. "
         "0 means no window. Refund reasons may override it.",
     )
 
     refund_statement_descriptor = fields.Char(
         string="Statement Descriptor",
-        help="The name your customers see on their bank or card statement for your payments "
-        "and refunds (e.g. MYSHOP.COM). Printed on the proof of refund so that customers "
+        help="The name your customers see on their bank or card statement for your "
+        "payments "
+        "and refunds (e.g. MYSHOP.COM). Printed on the proof of refund so that "
+        "customers "
         "recognise it. A payment provider can override it.",
     )
     refund_support_email = fields.Char(
-        string="Refund Support E-mail", help="Printed on the proof. Default: company e-mail."
+        string="Refund Support E-mail",
+        help="Printed on the proof. Default: company e-mail.",
     )
     refund_support_phone = fields.Char(
-        string="Refund Support Phone", help="Printed on the proof. Default: company phone."
+        string="Refund Support Phone",
+        help="Printed on the proof. Default: company phone.",
     )
     refund_support_url = fields.Char(
-        string="Contact Page", help="Printed on the proof, e.g. https://myshop.com/contact."
+        string="Contact Page",
+        help="Printed on the proof, e.g. https://myshop.com/contact.",
     )
     refund_proof_show_reason = fields.Boolean(
-        string="Show Reason on Proof", default=True,
+        string="Show Reason on Proof",
+        default=True,
         help="Print the refund reason on the proof of refund sent to the customer.",
     )
     refund_proof_send_email = fields.Boolean(
-        string="E-mail Proofs Automatically", default=True,
-        help="E-mail the customer when a refund is done, and again when its ARN is known.",
+        string="E-mail Proofs Automatically",
+        default=True,
+        help="E-mail the customer when a refund is done, and again when its ARN is "
+        "known.",
     )
     refund_proof_attach_pdf = fields.Boolean(
-        string="Attach the Proof PDF", default=True,
-        help="Attach the proof of refund to those e-mails (the portal link is always there).",
+        string="Attach the Proof PDF",
+        default=True,
+        help="Attach the proof of refund to those e-mails "
+        "(the portal link is always there).",
     )
     refund_failure_email = fields.Char(
         string="Notify Failures To",
-        help="Internal e-mail address told about failed refunds, e.g. payments@myshop.com.",
+        help="Internal e-mail address told about failed refunds, e.g. "
+        "payments@myshop.com.",
     )

@@ -5,21 +5,34 @@ class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
     refund_window_days = fields.Integer(
-        related="company_id.refund_window_days", readonly=False,
+        related="company_id.refund_window_days",
+        readonly=False,
     )
     refund_statement_descriptor = fields.Char(
-        related="company_id.refund_statement_descriptor", readonly=False,
+        related="company_id.refund_statement_descriptor",
+        readonly=False,
     )
-    refund_support_email = fields.Char(related="company_id.refund_support_email", readonly=False)
-    refund_support_phone = fields.Char(related="company_id.refund_support_phone", readonly=False)
-    refund_support_url = fields.Char(related="company_id.refund_support_url", readonly=False)
+    refund_support_email = fields.Char(
+        related="company_id.refund_support_email", readonly=False
+    )
+    refund_support_phone = fields.Char(
+        related="company_id.refund_support_phone", readonly=False
+    )
+    refund_support_url = fields.Char(
+        related="company_id.refund_support_url", readonly=False
+    )
     refund_proof_show_reason = fields.Boolean(
-        related="company_id.refund_proof_show_reason", readonly=False,
+        related="company_id.refund_proof_show_reason",
+        readonly=False,
     )
     refund_proof_send_email = fields.Boolean(
-        related="company_id.refund_proof_send_email", readonly=False,
+        related="company_id.refund_proof_send_email",
+        readonly=False,
     )
     refund_proof_attach_pdf = fields.Boolean(
-        related="company_id.refund_proof_attach_pdf", readonly=False,
+        related="company_id.refund_proof_attach_pdf",
+        readonly=False,
     )
-    refund_failure_email = fields.Char(related="company_id.refund_failure_email", readonly=False)
+    refund_failure_email = fields.Char(
+        related="company_id.refund_failure_email", readonly=False
+    )

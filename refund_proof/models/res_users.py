@@ -7,20 +7,24 @@ class ResUsers(models.Model):
     _inherit = "res.users"
 
     refund_limit = fields.Monetary(
-        string="Refund Limit", currency_field="refund_limit_currency_id",
+        string="Refund Limit",
+        currency_field="refund_limit_currency_id",
         groups="refund_proof.group_refund_manager,base.group_erp_manager",
-        help="Largest single refund this user may issue without approval, in the company "
-        "currency. 0 means every refund of this user needs a manager's approval. Refund "
-        "managers have no limit.",
+        help="Largest single refund this user may issue without approval, in the "
+        "company currency. 0 means every refund of this user needs a manager's "
+        "approval. Refund managers have no limit.",
     )
     refund_daily_limit = fields.Monetary(
-        string="Daily Refund Limit", currency_field="refund_limit_currency_id",
+        string="Daily Refund Limit",
+        currency_field="refund_limit_currency_id",
         groups="refund_proof.group_refund_manager,base.group_erp_manager",
-        help="Largest total this user may refund per calendar day (in the user's time zone) "
+        help="Largest total this user may refund per calendar day "
+        "(in the user's time zone) "
         "without approval, in the company currency. 0 means no daily cap.",
     )
     refund_limit_currency_id = fields.Many2one(
-        related="company_id.currency_id", string="Refund Limit Currency",
+        related="company_id.currency_id",
+        string="Refund Limit Currency",
     )
 
     def write(self, vals):
@@ -31,14 +35,16 @@ class ResUsers(models.Model):
             and not self.env.su
             and self.env.user.has_group("refund_proof.group_refund_manager")
         ):
-            # In sudo mode because res.users is writable by administrators only; the fields
+            # In sudo mode because res.users is writable by administrators only; the
+            # fields
             # written are the refund limits and nothing else.
             return super(ResUsers, self.sudo()).write(vals)
         return super().write(vals)
 
     @api.model
     def _refund_limits_in(self, company):
-        """Return (single limit, daily limit) of the current user, in `company`'s currency."""
+        """Return (single limit, daily limit) of the current user, in `company`'s
+        currency."""
         user = self.env.user.sudo()
         source = user.company_id.currency_id
         target = company.currency_id

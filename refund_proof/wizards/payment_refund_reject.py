@@ -5,7 +5,9 @@ class PaymentRefundReject(models.TransientModel):
     _name = "payment.refund.reject"
     _description = "Reject Refund Requests"
 
-    refund_ids = fields.Many2many(comodel_name="payment.refund", string="Refunds", required=True)
+    refund_ids = fields.Many2many(
+        comodel_name="payment.refund", string="Refunds", required=True
+    )
     reason = fields.Text(required=True)
 
     def action_reject(self):

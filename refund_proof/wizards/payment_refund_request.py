@@ -6,32 +6,52 @@ class PaymentRefundRequest(models.TransientModel):
     _description = "Refund a Payment"
 
     source_transaction_id = fields.Many2one(
-        comodel_name="payment.transaction", string="Payment", required=True, readonly=True,
+        comodel_name="payment.transaction",
+        string="Payment",
+        required=True,
+        readonly=True,
         ondelete="cascade",
     )
     currency_id = fields.Many2one(related="source_transaction_id.currency_id")
-    source_amount = fields.Monetary(related="source_transaction_id.amount", string="Paid")
+    source_amount = fields.Monetary(
+        related="source_transaction_id.amount", string="Paid"
+    )
     remaining_amount = fields.Monetary(
-        related="source_transaction_id.refund_remaining_amount", string="Refundable",
+        related="source_transaction_id.refund_remaining_amount",
+        string="Refundable",
     )
     support_refund = fields.Selection(
-        selection=[("none", "Unsupported"), ("full_only", "Full only"), ("partial", "Partial")],
+        selection=[
+            ("none", "Unsupported"),
+            ("full_only", "Full only"),
+            ("partial", "Partial"),
+        ],
         compute="_compute_support_refund",
     )
     manual = fields.Boolean(
-        string="Manual Refund", compute="_compute_amount", store=True, readonly=False,
-        help="The customer is paid back outside the payment provider (cash, bank transfer...): "
+        string="Manual Refund",
+        compute="_compute_amount",
+        store=True,
+        readonly=False,
+        help="The customer is paid back outside the payment provider "
+        "(cash, bank transfer...): "
         "the refund is recorded as done, with its date and bank reference.",
     )
     amount = fields.Monetary(
-        string="Amount to Refund", compute="_compute_amount", store=True, readonly=False,
+        string="Amount to Refund",
+        compute="_compute_amount",
+        store=True,
+        readonly=False,
     )
     reason_id = fields.Many2one(comodel_name="payment.refund.reason", string="Reason")
     note = fields.Text()
     arn = fields.Char(string="ARN / Bank Reference")
     manual_method = fields.Selection(
-        selection=lambda self: self.env["payment.refund"]._fields["manual_method"].selection,
-        string="Paid By", default="bank_transfer",
+        selection=lambda self: (
+            self.env["payment.refund"]._fields["manual_method"].selection
+        ),
+        string="Paid By",
+        default="bank_transfer",
     )
     refund_date = fields.Datetime(string="Paid On", default=fields.Datetime.now)
     policy_verdict = fields.Char(compute="_compute_verdict")
@@ -40,18 +60,27 @@ class PaymentRefundRequest(models.TransientModel):
 
     @api.depends("source_transaction_id", "amount", "reason_id")
     def _compute_verdict(self):
-        """Show, before the user confirms, whether the refund is within policy and whether it
-        will wait for a manager (the same rules `_request_refund` applies on confirmation)."""
+        """Show, before the user confirms, whether the refund is within policy and
+        whether it
+        will wait for a manager
+        (the same rules `_request_refund` applies on confirmation)."""
         for wizard in self:
             tx = wizard.source_transaction_id
             if not tx:
-                wizard.update({"policy_verdict": False, "within_policy": True,
-                               "approval_reasons": False})
+                wizard.update(
+                    {
+                        "policy_verdict": False,
+                        "within_policy": True,
+                        "approval_reasons": False,
+                    }
+                )
                 continue
             wizard.within_policy, wizard.policy_verdict = tx._get_refund_policy_verdict(
                 wizard.reason_id
             )
-            reasons = tx._get_refund_approval_reasons(wizard.amount or 0.0, wizard.reason_id)
+            reasons = tx._get_refund_approval_reasons(
+                wizard.amount or 0.0, wizard.reason_id
+            )
             wizard.approval_reasons = "\n".join(reasons) or False
 
     @api.depends("source_transaction_id")

@@ -16,3 +16,11 @@ run:  ## demo server on http://localhost:8069 (admin / admin)
 .PHONY: pot
 pot:  ## export refund_proof/i18n/refund_proof.pot from Odoo and merge it into fr.po, ro.po
 	scripts/i18n.sh
+
+.PHONY: lint
+lint:  ## OCA's checks: ruff, ruff-format, pylint-odoo, oca-odoo-pre-commit-hooks, prettier
+	scripts/lint.sh
+
+.PHONY: dist
+dist:  ## build the odoo-addon-refund_proof wheel into dist/
+	scripts/dist.sh

@@ -33,7 +33,8 @@
         "data/mail_template_data.xml",
     ],
     "demo": ["demo/refund_proof_demo.xml"],
+    "assets": {
+        "web.assets_tests": ["refund_proof/static/tests/tours/*.esm.js"],
+    },
     "post_init_hook": "post_init_hook",
-    "installable": True,
-    "application": False,
 }

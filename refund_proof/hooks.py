@@ -1,6 +1,7 @@
 def post_init_hook(env):
     """Give the refunds made before installation their record, so that the cap counts
-    them."""
+    them.
+    """
     refund_txs = env["payment.transaction"].search(
         [("operation", "=", "refund"), ("refund_id", "=", False)]
     )

@@ -23,8 +23,8 @@ def normalize_arn(value):
 
 
 def luhn_valid(digits):
-    """Return whether a string of digits passes the Luhn mod-10 check
-    (last digit = check digit)."""
+    """Return whether a string of digits passes the Luhn mod-10 check (last digit =
+    check digit)."""
     total = 0
     for index, char in enumerate(reversed(digits)):
         digit = int(char)
@@ -39,9 +39,9 @@ def luhn_valid(digits):
 def classify_arn(normalized):
     """Tell what kind of acquirer reference a normalized value is.
 
-    A 23-digit value is an Acquirer Reference Number and must pass the Luhn check over
-    its 23
-    digits; any other value of 8-30 letters and digits is a bank/network reference.
+    A 23-digit value is an Acquirer Reference Number and must pass the Luhn check
+    over its 23 digits; any other value of 8-30 letters and digits is a bank/network
+    reference.
 
     :param str normalized: A value returned by :func:`normalize_arn`.
     :return: ``ARN``, ``BANK_REFERENCE``, or ``None`` when the value is neither
@@ -57,8 +57,9 @@ def classify_arn(normalized):
 
 
 def format_arn(normalized):
-    """Group an ARN for reading aloud: 1 6 4 11 1
-    (network, BIN, date, sequence, check)."""
+    """Group an ARN for reading aloud: 1 6 4 11 1 (network, BIN, date, sequence,
+    check).
+    """
     if not normalized or len(normalized) != ARN_LENGTH or not normalized.isdigit():
         return normalized or ""
     cuts = (0, 1, 7, 11, 22, 23)
@@ -83,9 +84,9 @@ def qr_png(value, box_size=6, border=2):
 
 
 def fingerprint(*facts):
-    """A short, readable SHA-256 fingerprint of the facts a proof states
-    (16 hex digits in
-    groups of four). Printed on the proof and shown on the verification page."""
+    """A short, readable SHA-256 fingerprint of the facts a proof states (16 hex
+    digits in groups of four). Printed on the proof and shown on the verification
+    page."""
     import hashlib
 
     digest = hashlib.sha256("\x1f".join(str(f) for f in facts).encode()).hexdigest()[
@@ -96,7 +97,8 @@ def fingerprint(*facts):
 
 def initials(name):
     """'Jean-Luc Picard' -> 'J. P.': what the public verification page may show of a
-    name."""
+    name.
+    """
     parts = [p for p in (name or "").replace("-", " ").split() if p[:1].isalpha()]
     if not parts:
         return ""

@@ -1,10 +1,9 @@
 """Fail when an Odoo log holds a WARNING, ERROR or CRITICAL line that is not
 allow-listed.
 
-Usage: checklog.py ALLOWLIST LOGFILE...
-The allow-list holds one regular expression per line, each preceded by a comment that
-says
-why the line is harmless; blank lines and lines starting with '#' are ignored.
+Usage: checklog.py ALLOWLIST LOGFILE... The allow-list holds one regular expression per
+line, each preceded by a comment that says why the line is harmless; blank lines and
+lines starting with '#' are ignored.
 """
 
 import re

@@ -3,6 +3,7 @@
 ODOO_SRC=${ODOO_SRC:-/opt/odoo/18.0}
 RP_HOME=${RP_HOME:-/opt/refund_proof}          # venv, config, filestore: outside the repository
 VENV=${VENV:-$RP_HOME/venv}
+LINT_VENV=${LINT_VENV:-$RP_HOME/lint-venv}
 PYTHON_BIN=${PYTHON_BIN:-python3}
 PGHOST=${PGHOST:-localhost}
 PGPORT=${PGPORT:-5432}

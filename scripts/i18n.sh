@@ -19,4 +19,6 @@ for po in "$REPO_ROOT"/refund_proof/i18n/*.po; do
         msgmerge --quiet --update --no-fuzzy-matching --backup=none "$po" "$POT"
     fi
 done
+# OCA's po formatting (wrapping at 78, translations equal to their source cleared).
+[ -x "$LINT_VENV/bin/oca-checks-po" ] && "$LINT_VENV/bin/oca-checks-po" --fix "$REPO_ROOT"/refund_proof/i18n/*.po >/dev/null || true
 say "exported $POT ($(grep -c '^msgid ' "$POT") strings)"

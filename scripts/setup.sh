@@ -9,7 +9,7 @@ mkdir -p "$RP_HOME/data"
 #    it back, chromium runs browser tours, postgresql is the database.
 declare -A need=(
     [wkhtmltopdf]=wkhtmltopdf [pdftoppm]=poppler-utils [zbarimg]="zbar-tools libzbar0"
-    [chromium]=chromium [pg_ctlcluster]="postgresql postgresql-client"
+    [chromium]=chromium [pg_ctlcluster]="postgresql postgresql-client" [msgfmt]=gettext
 )
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null || missing+=(${need[$cmd]}); done
@@ -34,6 +34,26 @@ if [ "$(cat "$VENV/.refund_proof_stamp" 2>/dev/null)" != "$stamp" ]; then
     "$PY" -m pip install -q --no-build-isolation -r "$odoo_req" -r "$REPO_ROOT/requirements-dev.txt" \
         2> >(grep -v 'is ignored' >&2)
     echo "$stamp" >"$VENV/.refund_proof_stamp"
+fi
+
+# Linters in a venv of their own (OCA's hooks pin a polib that Odoo's requirements don't).
+lint_stamp=$(sha256sum "$REPO_ROOT/requirements-lint.txt" | cut -c1-16)
+if [ "$(cat "$LINT_VENV/.refund_proof_stamp" 2>/dev/null)" != "$lint_stamp" ]; then
+    say "creating the lint venv in $LINT_VENV"
+    [ -x "$LINT_VENV/bin/python" ] || "$PYTHON_BIN" -m venv "$LINT_VENV"
+    "$LINT_VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+    "$LINT_VENV/bin/python" -m pip install -q -r "$REPO_ROOT/requirements-lint.txt" \
+        2> >(grep -v 'is ignored' >&2)
+    echo "$lint_stamp" >"$LINT_VENV/.refund_proof_stamp"
+fi
+
+# Prettier and its XML plugin (versions pinned in package.json) for `make lint`.
+if [ ! -x "$RP_HOME/node/node_modules/.bin/prettier" ] \
+        || ! cmp -s "$REPO_ROOT/package.json" "$RP_HOME/node/package.json"; then
+    command -v npm >/dev/null || die "npm is needed for prettier (Debian package npm)"
+    say "installing prettier from npm"
+    mkdir -p "$RP_HOME/node" && cp "$REPO_ROOT/package.json" "$RP_HOME/node/package.json"
+    (cd "$RP_HOME/node" && npm install --no-audit --no-fund --silent)
 fi
 
 # Odoo is imported from ODOO_SRC (pytest-odoo imports it): a .pth file, no copy of Odoo.

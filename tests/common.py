@@ -1,5 +1,6 @@
 """Factories shared by the tests: a demo provider with a journal, paid transactions,
-users."""
+users.
+"""
 
 from odoo import Command
 from odoo.tests import new_test_user
@@ -66,8 +67,7 @@ class RefundProofCommon(AccountPaymentCommon):
 
     def _create_paid_transaction(self, amount=100.0, provider=None, **values):
         """A demo-provider payment confirmed through the provider's own notification
-        flow,
-        post-processed so that its account.payment exists."""
+        flow, post-processed so that its account.payment exists."""
         provider = provider or self.provider
         tx = self._create_transaction(
             "direct",
@@ -90,8 +90,7 @@ class RefundProofCommon(AccountPaymentCommon):
 
     def _refund(self, tx, amount=None, user=None, **kwargs):
         """Refund as a refund user through the one path every entry point takes; the
-        refund
-        is returned in the test's environment."""
+        refund is returned in the test's environment."""
         tx = tx.with_user(user or self.refund_user)
         return tx._request_refund(amount_to_refund=amount, **kwargs).with_env(self.env)
 

@@ -1,5 +1,6 @@
-"""pytest configuration of refund_proof's suite
-(run by pytest-odoo, see scripts/test.sh)."""
+"""pytest configuration of refund_proof's suite (run by pytest-odoo, see
+scripts/test.sh).
+"""
 
 import pytest
 
@@ -7,8 +8,7 @@ import pytest
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A skipped test is a failed test here: the suite never silently leaves Odoo tests
-    out
-    (pytest-odoo skips HttpCase tests when --odoo-http is missing, for instance)."""
+    out (pytest-odoo skips HttpCase tests when --odoo-http is missing, for instance)."""
     outcome = yield
     report = outcome.get_result()
     if report.skipped and not hasattr(report, "wasxfail"):

@@ -59,7 +59,8 @@ class TestArnRules(PlainTestCase):
 class TestRefundArn(RefundProofCommon):
     def test_arn_given_with_the_refund_is_normalized(self):
         """An ARN typed with spaces and dashes is stored as 23 digits and labelled
-        ARN."""
+        ARN.
+        """
         refund = self._refund(
             self._create_paid_transaction(), 10.0, arn="7461 2345-6789 0123 4567 893"
         )
@@ -69,7 +70,8 @@ class TestRefundArn(RefundProofCommon):
 
     def test_arn_added_days_later(self):
         """The ARN usually arrives after the refund: it can be filled on a done
-        refund."""
+        refund.
+        """
         refund = self._refund(self._create_paid_transaction(), 10.0)
         self.assertFalse(refund.arn)
         refund.with_user(self.refund_user).arn = VALID_ARN
@@ -77,7 +79,8 @@ class TestRefundArn(RefundProofCommon):
 
     def test_bank_reference_is_not_called_an_arn(self):
         """Another reference of 8-30 letters and digits is accepted as a bank
-        reference."""
+        reference.
+        """
         refund = self._refund(
             self._create_paid_transaction(), 10.0, arn="ref-2026-ab12"
         )
@@ -87,7 +90,8 @@ class TestRefundArn(RefundProofCommon):
 
     def test_bad_arns_are_refused_with_a_clear_message(self):
         """A mistyped ARN or a value that is no reference is refused, the refund
-        unchanged."""
+        unchanged.
+        """
         refund = self._refund(self._create_paid_transaction(), 10.0)
         for value, message in (
             ("74612345678901234567894", "check digit does not match"),
@@ -105,7 +109,8 @@ class TestRefundArn(RefundProofCommon):
 
     def test_provider_hook_fills_the_arn(self):
         """Provider glue returning an ARN from its notification fills the refund's
-        ARN."""
+        ARN.
+        """
         tx = self._create_paid_transaction()
         Transaction = self.registry["payment.transaction"]
         with patch.object(
@@ -116,7 +121,8 @@ class TestRefundArn(RefundProofCommon):
 
     def test_provider_hook_with_a_bad_arn_does_not_break_the_refund(self):
         """An invalid ARN from a provider is ignored: the refund itself is still
-        recorded."""
+        recorded.
+        """
         tx = self._create_paid_transaction()
         Transaction = self.registry["payment.transaction"]
         with patch.object(

@@ -9,6 +9,37 @@ from .test_refund_mail import MailCase
 
 I18N = os.path.join(os.path.dirname(__file__), "..", "refund_proof", "i18n")
 LANGS = {"fr": "fr_FR", "ro": "ro_RO"}
+# Terms written the same in the language: OCA's po formatting clears a translation equal
+# to its source (Odoo then shows the source). Anything else left empty is a miss.
+SAME_AS_SOURCE = {
+    "fr": {
+        "ARN",
+        "Configuration",
+        "Date",
+        "Description",
+        "ID",
+        "Logo",
+        "MYSHOP.COM",
+        "Messages",
+        "Myshop - via Stripe",
+        "Note",
+        "SHA-256",
+        "Total",
+        "payments@myshop.com",
+    },
+    "ro": {
+        "ARN",
+        "E-mail:",
+        "ID",
+        "Logo",
+        "MYSHOP.COM",
+        "Manager",
+        "Manual",
+        "SHA-256",
+        "Total",
+        "payments@myshop.com",
+    },
+}
 
 
 @tagged("-at_install", "post_install")
@@ -41,7 +72,7 @@ class TestTranslations(MailCase):
         for code in LANGS:
             po = polib.pofile(os.path.join(I18N, f"{code}.po"))
             translated = {e.msgid for e in po.translated_entries()}
-            missing = sorted(sources - translated)
+            missing = sorted(sources - translated - SAME_AS_SOURCE[code])
             with self.subTest(lang=code):
                 self.assertFalse(po.fuzzy_entries(), "no fuzzy entry")
                 self.assertEqual(

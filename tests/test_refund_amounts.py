@@ -23,8 +23,8 @@ class TestRefundAmounts(RefundProofCommon):
         self.assertEqual(tx.refund_remaining_amount, 0.0)
 
     def test_partial_refund_through_payment_wizard(self):
-        """The standard account.payment Refund wizard records a partial refund with its
-        reason."""
+        """The standard account.payment Refund wizard records a partial refund with
+        its reason."""
         tx = self._create_paid_transaction(100.0)
         self._give_groups(self.billing_user, "refund_proof.group_refund_user")
         wizard = self._open_payment_wizard(
@@ -85,7 +85,8 @@ class TestRefundAmounts(RefundProofCommon):
 
     def test_bad_amounts_are_refused(self):
         """Zero, negative and excessive amounts raise a clear error and write
-        nothing."""
+        nothing.
+        """
         tx = self._create_paid_transaction(100.0)
         for amount, message in (
             (0.0, "must be positive"),
@@ -136,7 +137,8 @@ class TestRefundAmounts(RefundProofCommon):
 
     def test_provider_without_refunds_needs_a_manual_refund(self):
         """A provider that cannot refund refuses an API refund; a manual one is
-        recorded."""
+        recorded.
+        """
         tx = self._create_paid_transaction(80.0)
         self.provider.support_refund = "none"
         with self.assertRaisesRegex(UserError, "record it as a manual refund"):

@@ -124,7 +124,8 @@ class TestRefundApproval(RefundProofCommon):
 
     def test_approval_rechecks_remaining_and_provider(self):
         """At approval, what remains and what the provider supports are checked
-        again."""
+        again.
+        """
         tx = self._create_paid_transaction(100.0)
         refund = self._request(tx, 80.0)
         self.provider.support_refund = "none"
@@ -223,7 +224,8 @@ class TestRefundApproval(RefundProofCommon):
 
     def test_users_see_all_refunds_but_edit_only_their_drafts(self):
         """Support sees every refund of the company; edits are for the requester's
-        drafts."""
+        drafts.
+        """
         other = self._refund(
             self._create_paid_transaction(), 10.0, user=self.refund_manager
         )
@@ -287,7 +289,8 @@ class TestRefundPolicy(RefundProofCommon):
 
     def test_wizard_shows_the_verdict_before_confirmation(self):
         """The refund wizard tells the user the policy verdict and the approval to
-        come."""
+        come.
+        """
         tx = self._paid_days_ago(45)
         wizard = (
             self.env["payment.refund.request"]

@@ -24,7 +24,8 @@ class TestRefundLifecycle(RefundProofCommon):
 
     def test_refund_waits_for_the_provider(self):
         """A refund whose attempt is not confirmed yet is pending and holds its
-        amount."""
+        amount.
+        """
         tx = self._paid_with_dummy()
         refund = self._refund(tx, 40.0)
         self.assertEqual(refund.state, "pending")
@@ -142,7 +143,8 @@ class TestRefundLifecycle(RefundProofCommon):
 
     def test_webhook_refund_is_recorded_even_above_the_cap(self):
         """The provider already moved the money: its refund is recorded, never
-        refused."""
+        refused.
+        """
         tx = self._create_paid_transaction(50.0)
         self._refund(tx, 50.0)
         refund_tx = tx.sudo()._create_child_transaction(5.0, is_refund=True)
@@ -180,7 +182,8 @@ class TestRefundLifecycle(RefundProofCommon):
 
     def test_manual_refund_recorded_then_confirmed(self):
         """A manual refund recorded from the wizard is done at once, with how it was
-        paid."""
+        paid.
+        """
         tx = self._create_paid_transaction(60.0)
         wizard = (
             self.env["payment.refund.request"]
@@ -252,7 +255,8 @@ class TestRefundLifecycle(RefundProofCommon):
     @mute_logger("odoo.addons.refund_proof.models.payment_transaction")
     def test_state_sync_never_raises(self):
         """A failure while following an attempt never undoes the provider's state
-        change."""
+        change.
+        """
         refund = self._refund(self._paid_with_dummy(), 10.0)
         with patch.object(
             self.registry["payment.refund"],

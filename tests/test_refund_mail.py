@@ -34,7 +34,8 @@ class MailCase(RealPdfCase, MockEmail):
 class TestRefundMail(MailCase):
     def test_done_refund_mails_the_customer_the_proof_after_commit(self):
         """A done refund queues one e-mail to the customer with the PDF proof
-        attached."""
+        attached.
+        """
         refund = self._done_refund(arn=VALID_ARN)
         self.assertEqual(refund.customer_mail_pending, "done")
         self.assertFalse(self._customer_mails(refund), "nothing sent inside the refund")
@@ -116,7 +117,8 @@ class TestRefundMail(MailCase):
 
     def test_concurrent_update_leaves_the_mail_pending_for_the_next_run(self):
         """A serialization failure while mailing keeps the e-mail pending, retried
-        later."""
+        later.
+        """
         import psycopg2.errors
 
         refund = self._done_refund()
@@ -146,7 +148,8 @@ class TestRefundMail(MailCase):
 
     def test_failed_refund_notifies_the_back_office_not_the_customer(self):
         """A failed refund creates activities for requester and managers, no customer
-        mail."""
+        mail.
+        """
         self.env.company.refund_failure_email = "payments@myshop.example"
         refund = self._done_refund()
         self._run_mail_cron()

@@ -22,7 +22,8 @@ class TestRefundPortal(ProofCommon, HttpCase):
 
     def test_owner_lists_and_opens_their_refunds(self):
         """A portal customer sees their refunds, not others', and opens the detail
-        page."""
+        page.
+        """
         mine = self._refund_for(self.portal_partner)
         theirs = self._refund_for(self.other_portal_user.partner_id)
         self.authenticate(self.portal_user.login, self.portal_user.login)
@@ -50,7 +51,8 @@ class TestRefundPortal(ProofCommon, HttpCase):
 
     def test_another_customer_is_redirected(self):
         """Another portal user asking for the refund gets the standard redirect, no
-        data."""
+        data.
+        """
         mine = self._refund_for(self.portal_partner)
         self.authenticate(self.other_portal_user.login, self.other_portal_user.login)
         for url in (
@@ -63,8 +65,8 @@ class TestRefundPortal(ProofCommon, HttpCase):
                 self.assertTrue(response.headers["Location"].endswith("/my"))
 
     def test_access_token_works_without_account_and_wrong_one_fails(self):
-        """The e-mail's link works for a customer without an account; a wrong token does
-        not."""
+        """The e-mail's link works for a customer without an account; a wrong token
+        does not."""
         refund = self._done_refund()  # the customer has no user
         refund._portal_ensure_token()
         ok = self.url_open(

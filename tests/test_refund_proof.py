@@ -54,8 +54,9 @@ class ProofCommon(RefundProofCommon):
 @tagged("-at_install", "post_install")
 class TestRefundProofDocument(ProofCommon):
     def test_proof_states_every_fact(self):
-        """The proof carries merchant, descriptor, contacts, payment, refund, ARN, QR,
-        URL."""
+        """The proof carries merchant, descriptor, contacts, payment, refund, ARN,
+        QR, URL.
+        """
         self._refund(self._create_paid_transaction(100.0), 10.0)  # unrelated
         refund = self._done_refund(arn=VALID_ARN)
         tx = refund.source_transaction_id
@@ -104,7 +105,8 @@ class TestRefundProofDocument(ProofCommon):
 
     def test_arn_to_follow_and_bank_reference(self):
         """Without ARN the proof says one will follow; a bank reference is not called
-        ARN."""
+        ARN.
+        """
         refund = self._done_refund()
         self.assertIn("ARN to follow", self._html(refund))
         refund.with_user(self.refund_user).arn = "BANKREF123X"
@@ -119,8 +121,9 @@ class TestRefundProofDocument(ProofCommon):
         self.assertNotIn("Customer request", self._html(refund))
 
     def test_proof_in_the_customer_language(self):
-        """A French customer's proof is rendered in French
-        (labels translated by i18n)."""
+        """A French customer's proof is rendered in French (labels translated by
+        i18n).
+        """
         self.env["res.lang"]._activate_lang("fr_FR")
         self.partner.lang = "fr_FR"
         refund = self._done_refund()
@@ -162,7 +165,8 @@ class TestRefundProofDocument(ProofCommon):
 
     def test_token_is_bound_to_the_refund(self):
         """The token is unguessable, resolves only to its refund, and rejects
-        tampering."""
+        tampering.
+        """
         refund = self._done_refund()
         other = self._done_refund()
         token = refund._get_verification_token()
@@ -180,7 +184,8 @@ class TestRefundProofDocument(ProofCommon):
 
 class RealPdfCase(ProofCommon, HttpCase):
     """Real PDFs through wkhtmltopdf, which fetches the report's CSS from the test
-    server."""
+    server.
+    """
 
     def setUp(self):
         super().setUp()
@@ -190,9 +195,8 @@ class RealPdfCase(ProofCommon, HttpCase):
 @tagged("-at_install", "post_install")
 class TestRefundProofPdf(RealPdfCase):
     def test_real_pdf_with_decodable_qr_is_stored_with_its_sha256(self):
-        """The rendered PDF is one page, its QR decodes to the verification URL, and it
-        is
-        stored with its SHA-256 as an issued proof."""
+        """The rendered PDF is one page, its QR decodes to the verification URL, and
+        it is stored with its SHA-256 as an issued proof."""
         from PIL import Image
         from pyzbar.pyzbar import decode
 

@@ -12,7 +12,8 @@ class TestRefundAccess(RefundProofCommon):
 
     def test_user_without_refund_group_cannot_refund(self):
         """Every entry point refuses a user without the refund group, writing
-        nothing."""
+        nothing.
+        """
         tx = self._create_paid_transaction()
         for user in (self.plain_user, self.billing_user):
             entry_points = {

@@ -57,7 +57,8 @@ class TestRefundVerification(ProofCommon, HttpCase):
 
     def test_revoked_proof(self):
         """A refund reversed by the provider after its proof shows Revoked with the
-        date."""
+        date.
+        """
         refund = self._done_refund()
         refund.transaction_ids._set_error(
             "Refund reversed", extra_allowed_states=("done",)
@@ -116,8 +117,7 @@ class TestRefundVerification(ProofCommon, HttpCase):
 
     def test_page_and_pdf_state_the_same_time(self):
         """Without a customer time zone, the page and the proof use the merchant's, not
-        the
-        viewer's."""
+        the viewer's."""
         self.partner.tz = False
         self.env.company.partner_id.tz = "America/New_York"
         refund = self._done_refund()

@@ -7,11 +7,9 @@ class IrActionsReport(models.Model):
     _inherit = "ir.actions.report"
 
     def _render_qweb_pdf(self, report_ref, res_ids=None, data=None):
-        """Override of `base`: every proof of refund rendered as a PDF
-        (printed, downloaded,
-        attached to an e-mail) is stored with its SHA-256, so the verification page can
-        tell
-        a reader whether their PDF is one that was issued."""
+        """Override of `base`: every proof of refund rendered as a PDF (printed,
+        downloaded, attached to an e-mail) is stored with its SHA-256, so the
+        verification page can tell a reader whether their PDF is one that was issued."""
         content, content_type = super()._render_qweb_pdf(
             report_ref, res_ids=res_ids, data=data
         )

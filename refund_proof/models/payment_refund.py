@@ -141,7 +141,6 @@ class PaymentRefund(models.Model):
     )
     reason_id = fields.Many2one(
         comodel_name="payment.refund.reason",
-        string="Reason",
         tracking=True,
         ondelete="restrict",
     )
@@ -179,7 +178,6 @@ class PaymentRefund(models.Model):
     failure_message = fields.Text(string="Provider Message", readonly=True, copy=False)
     requested_by_id = fields.Many2one(
         comodel_name="res.users",
-        string="Requested By",
         readonly=True,
         copy=False,
         default=lambda self: self.env.user,
@@ -198,7 +196,6 @@ class PaymentRefund(models.Model):
     )
     approved_by_id = fields.Many2one(
         comodel_name="res.users",
-        string="Approved By",
         readonly=True,
         copy=False,
         tracking=True,
@@ -206,7 +203,6 @@ class PaymentRefund(models.Model):
     approval_date = fields.Datetime(readonly=True, copy=False)
     cancelled_by_id = fields.Many2one(
         comodel_name="res.users",
-        string="Cancelled By",
         readonly=True,
         copy=False,
     )
@@ -295,9 +291,10 @@ class PaymentRefund(models.Model):
             )
 
     def _compute_access_url(self):
-        super()._compute_access_url()
+        res = super()._compute_access_url()
         for refund in self:
             refund.access_url = f"/my/refunds/{refund.id}"
+        return res
 
     # === CONSTRAINT METHODS === #
 
@@ -487,7 +484,8 @@ class PaymentRefund(models.Model):
 
     def action_reject(self, reason=None):
         """Reject refund requests, with a reason; without one, open the dialog asking
-        it."""
+        it.
+        """
         self._check_can_decide()
         if not reason:
             return {
@@ -518,7 +516,8 @@ class PaymentRefund(models.Model):
 
     def action_cancel(self, reason=None):
         """Cancel refunds that were not issued: the requester's own, or any for a
-        manager."""
+        manager.
+        """
         is_manager = self.env.user.has_group("refund_proof.group_refund_manager")
         for refund in self:
             if refund.state not in ("draft", "to_approve"):
@@ -589,8 +588,9 @@ class PaymentRefund(models.Model):
         )
 
     def _request_approval(self):
-        """Tell the managers that refunds await their approval
-        (activity and chatter)."""
+        """Tell the managers that refunds await their approval (activity and
+        chatter).
+        """
         managers = self.env.ref("refund_proof.group_refund_manager").users.filtered(
             lambda user: user.active and not user.share
         )
@@ -628,12 +628,10 @@ class PaymentRefund(models.Model):
     def _send_to_provider(self):
         """Ask the provider to refund, and record what happened, failure included.
 
-        The provider call runs in a savepoint: when it raises
-        (API refusal, network error), the
-        partial work of the call is undone but the refund is kept, marked failed with
-        the
-        provider's message, so that nothing is silently lost and the refund can be
-        retried.
+        The provider call runs in a savepoint: when it raises (API refusal, network
+        error), the partial work of the call is undone but the refund is kept, marked
+        failed with the provider's message, so that nothing is silently lost and the
+        refund can be retried.
 
         Note: self.ensure_one()
         """
@@ -669,7 +667,8 @@ class PaymentRefund(models.Model):
 
     def _sync_state_from_attempts(self):
         """Derive the refund's state from its attempts. Never raises: money may have
-        moved."""
+        moved.
+        """
         now = fields.Datetime.now()
         for refund in self:
             attempts = refund.transaction_ids
@@ -706,8 +705,8 @@ class PaymentRefund(models.Model):
         """Return the token of the public verification page: `<key>.<hmac(id, key)>`.
 
         The key is random and the HMAC uses the database secret: the token cannot be
-        guessed
-        from the refund id, and a tampered token fails the constant-time comparison.
+        guessed from the refund id, and a tampered token fails the constant-time
+        comparison.
 
         Note: self.ensure_one()
         """
@@ -721,7 +720,8 @@ class PaymentRefund(models.Model):
     @api.model
     def _get_by_verification_token(self, token):
         """Return the refund a verification token belongs to (sudo), or an empty
-        recordset."""
+        recordset.
+        """
         match = TOKEN_RE.match(token or "")
         if not match:
             return self.browse()
@@ -733,8 +733,7 @@ class PaymentRefund(models.Model):
 
     def _get_verification_status(self):
         """'genuine' for a done refund, 'revoked' for one that was done and then
-        reversed or
-        cancelled, None when no proof of it can exist."""
+        reversed or cancelled, None when no proof of it can exist."""
         self.ensure_one()
         if self.state == "done":
             return "genuine"
@@ -761,8 +760,7 @@ class PaymentRefund(models.Model):
 
     def _get_proof_timezone(self):
         """The time zone of the proof's dates: the customer's, else the merchant's.
-        Never the
-        viewer's, so the PDF and the public page state the same time."""
+        Never the viewer's, so the PDF and the public page state the same time."""
         self.ensure_one()
         refund = self.sudo()
         return (
@@ -871,9 +869,8 @@ class PaymentRefund(models.Model):
     # === BUSINESS METHODS - E-MAILS === #
 
     def _schedule_customer_mail(self, kind):
-        """Queue the customer's e-mail for after the commit: the mail cron renders the
-        proof
-        and sends, so a failure there never undoes the refund."""
+        """Queue the customer's e-mail for after the commit: the mail cron renders
+        the proof and sends, so a failure there never undoes the refund."""
         refunds = self.filtered(
             lambda r: (
                 r.company_id.refund_proof_send_email
@@ -890,9 +887,10 @@ class PaymentRefund(models.Model):
     @api.model
     def _cron_send_customer_mails(self, limit=50):
         """Send the pending customer e-mails (refund done, ARN known), one refund per
-        transaction as Odoo's payment post-processing cron does: rendering a proof takes
-        seconds, and a refund that cannot be mailed now stays pending for a later
-        run."""
+        transaction as Odoo's payment post-processing cron does: rendering a proof
+        takes seconds, and a refund that cannot be mailed now stays pending for a
+        later run.
+        """
         cron = self.env.ref("refund_proof.ir_cron_refund_customer_mail")
         refunds = self.sudo().search(
             [("customer_mail_pending", "!=", False), ("state", "=", "done")],
@@ -918,7 +916,9 @@ class PaymentRefund(models.Model):
                 )
                 continue
             if not self.env.registry.in_test_mode():
-                self.env.cr.commit()  # this refund's e-mail is kept whatever follows
+                # One refund per transaction, as Odoo's own payment crons do: this
+                # refund's e-mail is kept whatever happens to the next one.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
         if retry:
             cron._trigger(fields.Datetime.now() + timedelta(minutes=1))
         # The notifications are queued: let Odoo's mail queue send them now.

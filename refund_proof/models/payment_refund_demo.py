@@ -13,8 +13,8 @@ class PaymentRefund(models.Model):
     @api.model
     def _demo_populate(self):
         """Demo data of `make run`: a shop that looks real, customers from France,
-        Romania and
-        elsewhere, paid transactions and refunds in every state, one user per role.
+        Romania and elsewhere, paid transactions and refunds in every state, one user
+        per role.
 
         Called from demo/refund_proof_demo.xml (demo databases only).
         """

@@ -5,8 +5,7 @@ from odoo import fields, models
 
 class PaymentRefundProof(models.Model):
     """A proof of refund as issued: the PDF sent or downloaded, with its SHA-256, so
-    that a
-    reader can check that their PDF is one the merchant issued."""
+    that a reader can check that their PDF is one the merchant issued."""
 
     _name = "payment.refund.proof"
     _description = "Issued Proof of Refund"

@@ -112,10 +112,9 @@ class PaymentTransaction(models.Model):
         cap.
 
         The whole request goes through `_request_refund`, which checks the right, locks
-        the
-        source, validates the amount and only then asks the provider. All transactions
-        are
-        checked before any of them is sent, so a bad one leaves nothing written.
+        the source, validates the amount and only then asks the provider. All
+        transactions are checked before any of them is sent, so a bad one leaves nothing
+        written.
 
         :param float amount_to_refund: The amount to refund; None refunds what remains.
         :return: True
@@ -154,11 +153,11 @@ class PaymentTransaction(models.Model):
     # === BUSINESS METHODS === #
 
     def _check_refund_rights(self):
-        """Raise unless the current user may refund these transactions
-        (group + read access).
+        """Raise unless the current user may refund these transactions (group + read
+        access).
 
-        Runs before anything is written or sent. Sudo environments
-        (crons, provider glue) pass.
+        Runs before anything is written or sent. Sudo environments (crons, provider
+        glue) pass.
         """
         if self.env.su:
             return
@@ -205,14 +204,12 @@ class PaymentTransaction(models.Model):
     def _lock_for_refund(self):
         """Lock the source rows while deciding what is refundable, and write on them.
 
-        The lock serialises concurrent refund requests of the same payment
-        (waiting at most
-        REFUND_LOCK_TIMEOUT); the write makes a request whose snapshot predates a
-        concurrent
-        committed refund fail with a serialization error instead of deciding on stale
-        data.
-        Request handlers (`odoo.service.model.retrying`) retry both errors with a fresh
-        snapshot, so a double click ends as one refund and one clear refusal.
+        The lock serialises concurrent refund requests of the same payment (waiting at
+        most REFUND_LOCK_TIMEOUT); the write makes a request whose snapshot predates a
+        concurrent committed refund fail with a serialization error instead of deciding
+        on stale data. Request handlers (`odoo.service.model.retrying`) retry both
+        errors with a fresh snapshot, so a double click ends as one refund and one clear
+        refusal.
         """
         self.env.flush_all()
         ids = tuple(self.ids)
@@ -236,8 +233,8 @@ class PaymentTransaction(models.Model):
         )
 
     def _get_refund_reserved_amounts(self, exclude=None):
-        """Return
-        {source transaction id: amount held by its refunds not failed/cancelled}.
+        """Return {source transaction id: amount held by its refunds not
+        failed/cancelled}.
 
         :param recordset exclude: `payment.refund` records not to count
         (one being approved).
@@ -371,14 +368,13 @@ class PaymentTransaction(models.Model):
         )
 
     def _get_refund_approval_reasons(self, amount, reason=None):
-        """Return why the current user's refund of `amount` needs approval
-        (empty: it doesn't).
+        """Return why the current user's refund of `amount` needs approval (empty: it
+        doesn't).
 
         Refund managers and system calls issue refunds alone. Others need approval above
-        their
-        single refund limit, above their daily limit
-        (refunds they issued alone today, in
-        their time zone, amounts in the company currency), or outside the refund window.
+        their single refund limit, above their daily limit (refunds they issued alone
+        today, in their time zone, amounts in the company currency), or outside the
+        refund window.
 
         :param float amount: The amount to refund, in the transaction's currency.
         :param recordset reason: The `payment.refund.reason`, if any.
@@ -430,9 +426,8 @@ class PaymentTransaction(models.Model):
 
     def _get_refunds_issued_today_by_user(self, currency, company):
         """Sum, in `currency`, the refunds the current user issued alone since midnight
-        in
-        their time zone
-        (refunds awaiting approval, approved, failed or cancelled excluded)."""
+        in their time zone (refunds awaiting approval, approved, failed or cancelled
+        excluded)."""
         tz = pytz.timezone(self.env.user.tz or "UTC")
         midnight = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
         since = midnight.astimezone(pytz.utc).replace(tzinfo=None)
@@ -478,10 +473,8 @@ class PaymentTransaction(models.Model):
 
         In this order: the caller's right, the source's state, a lock on the source, the
         amount against what remains and what the provider supports, the decision "issue
-        now"
-        or "needs approval" (user limits, refund policy), the `payment.refund` record,
-        then
-        (when issued through the provider) the provider request.
+        now" or "needs approval" (user limits, refund policy), the `payment.refund`
+        record, then (when issued through the provider) the provider request.
 
         Note: self.ensure_one()
 
@@ -530,9 +523,8 @@ class PaymentTransaction(models.Model):
 
     def _refund_proof_link_refunds(self):
         """Attach refund transactions to their `payment.refund`, creating it when the
-        refund
-        did not start in Odoo (a provider's webhook, a refund made in the provider's
-        dashboard, or refunds older than this module). Never raises.
+        refund did not start in Odoo (a provider's webhook, a refund made in the
+        provider's dashboard, or refunds older than this module). Never raises.
         """
         refund_id = self.env.context.get("refund_proof_refund_id")
         for tx in self:
@@ -581,7 +573,8 @@ class PaymentTransaction(models.Model):
         super()._process_notification_data(notification_data)
         if self.operation != "refund" or not self.refund_id or self.refund_id.arn:
             return
-        arn = self._get_refund_arn_from_notification(notification_data)
+        # A hook that provider glue overrides; the base returns None.
+        arn = self._get_refund_arn_from_notification(notification_data)  # pylint: disable=assignment-from-none
         if arn:
             try:
                 with self.env.cr.savepoint():
@@ -593,9 +586,9 @@ class PaymentTransaction(models.Model):
         """Return the ARN or bank reference of a refund found in the provider's
         notification.
 
-        Provider glue overrides this
-        (e.g. Adyen's `additionalData.refund.acquirerReference`,
-        Stripe's `destination_details.card.reference`).
+        Provider glue overrides this (e.g. Adyen's
+        `additionalData.refund.acquirerReference`, Stripe's
+        `destination_details.card.reference`).
 
         Note: self.ensure_one()
 

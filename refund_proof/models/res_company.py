@@ -25,7 +25,6 @@ class ResCompany(models.Model):
         help="Printed on the proof. Default: company e-mail.",
     )
     refund_support_phone = fields.Char(
-        string="Refund Support Phone",
         help="Printed on the proof. Default: company phone.",
     )
     refund_support_url = fields.Char(

@@ -7,7 +7,6 @@ class ResUsers(models.Model):
     _inherit = "res.users"
 
     refund_limit = fields.Monetary(
-        string="Refund Limit",
         currency_field="refund_limit_currency_id",
         groups="refund_proof.group_refund_manager,base.group_erp_manager",
         help="Largest single refund this user may issue without approval, in the "
@@ -44,7 +43,8 @@ class ResUsers(models.Model):
     @api.model
     def _refund_limits_in(self, company):
         """Return (single limit, daily limit) of the current user, in `company`'s
-        currency."""
+        currency.
+        """
         user = self.env.user.sudo()
         source = user.company_id.currency_id
         target = company.currency_id

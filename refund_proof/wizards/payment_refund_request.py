@@ -43,7 +43,7 @@ class PaymentRefundRequest(models.TransientModel):
         store=True,
         readonly=False,
     )
-    reason_id = fields.Many2one(comodel_name="payment.refund.reason", string="Reason")
+    reason_id = fields.Many2one(comodel_name="payment.refund.reason")
     note = fields.Text()
     arn = fields.Char(string="ARN / Bank Reference")
     manual_method = fields.Selection(
@@ -61,9 +61,8 @@ class PaymentRefundRequest(models.TransientModel):
     @api.depends("source_transaction_id", "amount", "reason_id")
     def _compute_verdict(self):
         """Show, before the user confirms, whether the refund is within policy and
-        whether it
-        will wait for a manager
-        (the same rules `_request_refund` applies on confirmation)."""
+        whether it will wait for a manager (the same rules `_request_refund` applies on
+        confirmation)."""
         for wizard in self:
             tx = wizard.source_transaction_id
             if not tx:

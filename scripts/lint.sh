@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# make lint: OCA's checks, installed by `make setup` from PyPI and npm (no hook repository
+# is cloned): ruff, ruff-format, pylint-odoo (mandatory checks), oca-odoo-pre-commit-hooks
+# (module and .po checks), prettier with the XML plugin.
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$REPO_ROOT"
+BIN="$LINT_VENV/bin"
+PRETTIER="$RP_HOME/node/node_modules/.bin/prettier"
+PLUGIN="$RP_HOME/node/node_modules/@prettier/plugin-xml/src/plugin.js"
+[ -x "$BIN/ruff" ] && [ -x "$PRETTIER" ] || die "lint tools missing: run 'make setup'"
+status=0
+run() { say "$1"; shift; "$@" || status=1; }
+PY_FILES=(refund_proof tests scripts bench)
+run "ruff" "$BIN/ruff" check "${PY_FILES[@]}"
+run "ruff format" "$BIN/ruff" format --check "${PY_FILES[@]}"
+run "pylint-odoo" "$BIN/pylint" --rcfile=.pylintrc-mandatory refund_proof
+run "oca-checks-odoo-module" "$BIN/oca-checks-odoo-module" refund_proof/__manifest__.py
+run "oca-checks-po" "$BIN/oca-checks-po" refund_proof/i18n/*.po
+run "prettier" "$PRETTIER" --plugin="$PLUGIN" --check "refund_proof/**/*.xml"
+[ $status = 0 ] && say "lint clean" || say "lint FAILED"
+exit $status

@@ -35,6 +35,8 @@ class PaymentRefund(models.Model):
                 }
             )
         company.partner_id.tz = "Europe/Paris"
+        # --load-language makes the first loaded language the admin's: keep English.
+        env.ref("base.user_admin").lang = "en_US"
         provider = env.ref("payment.payment_provider_demo", raise_if_not_found=False)
         if not provider or provider.code != "demo":
             return False  # The demo provider (payment_demo) is not installed.

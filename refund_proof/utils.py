@@ -49,7 +49,7 @@ def classify_arn(normalized):
              23-digit value that fails the Luhn check, which is almost surely a typo).
     :rtype: str | None
     """
-    if normalized.isdigit() and len(normalized) == ARN_LENGTH:
+    if normalized.isascii() and normalized.isdigit() and len(normalized) == ARN_LENGTH:
         return ARN if luhn_valid(normalized) else None
     if _BANK_REFERENCE.match(normalized):
         return BANK_REFERENCE

@@ -44,6 +44,7 @@ class TestArnRules(PlainTestCase):
             "A" * 31: None,
             "ABC.12345": None,
             "ÉCLAIR12345": None,
+            "٧٤٦١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩٣": None,  # digits, but not ASCII ones
         }
         for value, expected in cases.items():
             with self.subTest(value=value):

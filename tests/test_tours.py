@@ -11,12 +11,20 @@ class TestRefundTours(ProofCommon, HttpCase):
         tx = self._create_paid_transaction(100.0)
         self.start_tour(
             f"/odoo/action-payment.action_payment_transaction/{tx.id}",
-            "refund_proof_partial_refund", login=self.refund_user.login,
+            "refund_proof_partial_refund",
+            login=self.refund_user.login,
         )
-        self.assertRecordValues(tx.refund_ids, [{
-            "amount": 25.0, "state": "done", "reason_id": self.reason_customer.id,
-            "requested_by_id": self.refund_user.id,
-        }])
+        self.assertRecordValues(
+            tx.refund_ids,
+            [
+                {
+                    "amount": 25.0,
+                    "state": "done",
+                    "reason_id": self.reason_customer.id,
+                    "requested_by_id": self.refund_user.id,
+                }
+            ],
+        )
 
     def test_manager_approves_a_request(self):
         self.refund_user.refund_limit = 10.0
@@ -24,11 +32,18 @@ class TestRefundTours(ProofCommon, HttpCase):
         self.assertEqual(refund.state, "to_approve")
         self.start_tour(
             f"/odoo/action-refund_proof.payment_refund_action/{refund.id}",
-            "refund_proof_approve", login=self.refund_manager.login,
+            "refund_proof_approve",
+            login=self.refund_manager.login,
         )
-        self.assertRecordValues(refund, [{
-            "state": "done", "approved_by_id": self.refund_manager.id,
-        }])
+        self.assertRecordValues(
+            refund,
+            [
+                {
+                    "state": "done",
+                    "approved_by_id": self.refund_manager.id,
+                }
+            ],
+        )
 
     def test_portal_customer_finds_the_proof(self):
         tx = self._create_paid_transaction(100.0, partner_id=self.portal_partner.id)

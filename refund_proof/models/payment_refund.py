@@ -31,6 +31,18 @@ RESERVING_STATES = ("draft", "to_approve", "pending", "done")
 # key.
 TOKEN_RE = re.compile(r"^([A-Za-z0-9_-]{20,64})\.([0-9a-f]{32})$")
 TOKEN_SCOPE = "refund_proof.verify"
+# Set at creation, never changed by users: the related ones would write through to the
+# source transaction.
+IMMUTABLE_FIELDS = {
+    "source_transaction_id",
+    "amount",
+    "currency_id",
+    "company_id",
+    "partner_id",
+    "provider_id",
+    "origin",
+    "requested_by_id",
+}
 # States of a refund attempt (payment.transaction) that may still end up done.
 LIVE_ATTEMPT_STATES = ("draft", "pending", "authorized")
 
@@ -309,7 +321,7 @@ class PaymentRefund(models.Model):
         for refund in self.filtered("arn"):
             if classify_arn(refund.arn):
                 continue
-            if refund.arn.isdigit() and len(refund.arn) == 23:
+            if refund.arn.isascii() and refund.arn.isdigit() and len(refund.arn) == 23:
                 raise ValidationError(
                     _(
                         "%(arn)s is not a valid ARN: its check digit does not match. "
@@ -362,6 +374,16 @@ class PaymentRefund(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        frozen = IMMUTABLE_FIELDS & set(vals)
+        if frozen and not self.env.su:
+            # Related fields would also write through to the payment transaction.
+            raise UserError(
+                _(
+                    "The payment, amount, customer and origin of a refund cannot be "
+                    "changed (%(fields)s). Cancel it and request a new refund instead.",
+                    fields=", ".join(sorted(frozen)),
+                )
+            )
         if "arn" in vals:
             vals["arn"] = normalize_arn(vals["arn"])
             if (

@@ -1,8 +1,9 @@
-"""Take the README's screenshots from a running `make run` server with headless Chromium.
+"""Take the README's screenshots from a running `make run` server with headless
+Chromium.
 
-Usage: $VENV/bin/python scripts/screenshots.py [http://localhost:8069] [refund_proof_demo]
-Logs in through /web/session/authenticate, passes the session cookie to Chromium over the
-DevTools protocol, and writes PNG files into docs/.
+Usage: $VENV/bin/python scripts/screenshots.py [http://localhost:8069]
+[refund_proof_demo] Logs in through /web/session/authenticate, passes the session
+cookie to Chromium over the DevTools protocol, and writes PNG files into docs/.
 """
 
 import base64
@@ -23,29 +24,58 @@ DOCS = os.path.join(os.path.dirname(__file__), "..", "docs")
 
 def session(login):
     s = requests.Session()
-    r = s.post(f"{BASE}/web/session/authenticate", json={
-        "jsonrpc": "2.0", "params": {"db": DB, "login": login, "password": login},
-    }, timeout=30)
+    r = s.post(
+        f"{BASE}/web/session/authenticate",
+        json={
+            "jsonrpc": "2.0",
+            "params": {"db": DB, "login": login, "password": login},
+        },
+        timeout=30,
+    )
     r.raise_for_status()
     return s
 
 
 def rpc(s, model, method, *args, **kw):
-    r = s.post(f"{BASE}/web/dataset/call_kw", json={"jsonrpc": "2.0", "params": {
-        "model": model, "method": method, "args": list(args), "kwargs": kw}}, timeout=30)
+    r = s.post(
+        f"{BASE}/web/dataset/call_kw",
+        json={
+            "jsonrpc": "2.0",
+            "params": {
+                "model": model,
+                "method": method,
+                "args": list(args),
+                "kwargs": kw,
+            },
+        },
+        timeout=30,
+    )
     return r.json()["result"]
 
 
 class Chrome:
     def __init__(self, width, height):
         self.dir = tempfile.mkdtemp()
-        self.proc = subprocess.Popen([
-            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-sync",
-            "--disable-component-update", f"--user-data-dir={self.dir}",
-            "--remote-debugging-port=9333", f"--window-size={width},{height}",
-            "--hide-scrollbars", "about:blank",
-        ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-sync",
+                "--disable-component-update",
+                f"--user-data-dir={self.dir}",
+                "--remote-debugging-port=9333",
+                f"--window-size={width},{height}",
+                "--hide-scrollbars",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(50):
             try:
                 tabs = requests.get("http://127.0.0.1:9333/json", timeout=1).json()
@@ -73,10 +103,13 @@ class Chrome:
         # its assets), then let it settle.
         for _ in range(120):
             time.sleep(0.5)
-            found = self.send("Runtime.evaluate", expression=(
-                f"!!document.querySelector({json.dumps(ready)}) && "
-                "!document.querySelector('.o_loading_indicator, .o_blockUI')"
-            ))
+            found = self.send(
+                "Runtime.evaluate",
+                expression=(
+                    f"!!document.querySelector({json.dumps(ready)}) && "
+                    "!document.querySelector('.o_loading_indicator, .o_blockUI')"
+                ),
+            )
             if found.get("result", {}).get("value"):
                 break
         time.sleep(1.5)
@@ -91,22 +124,36 @@ class Chrome:
 
 def main():
     admin = session("admin")
-    refunds = rpc(admin, "payment.refund", "search_read", [], ["name", "state", "arn"],
-                  order="id")
+    refunds = rpc(
+        admin, "payment.refund", "search_read", [], ["name", "state", "arn"], order="id"
+    )
     done = next(r for r in refunds if r["state"] == "done" and r["arn"])
     pending = next(r for r in refunds if r["state"] == "to_approve")
     url = rpc(admin, "payment.refund", "read", [done["id"]], ["verification_url"])[0][
-        "verification_url"]
+        "verification_url"
+    ]
     chrome = Chrome(1280, 760)
     try:
         cookie = admin.cookies["session_id"]
-        chrome.shot(f"{BASE}/odoo/action-refund_proof.payment_refund_action",
-                    "backoffice-refunds.png", cookie, ready=".o_list_view .o_data_row")
-        chrome.shot(f"{BASE}/odoo/action-refund_proof.payment_refund_action/{pending['id']}",
-                    "refund-to-approve.png", cookie, ready=".o_form_view .o_statusbar_status")
+        chrome.shot(
+            f"{BASE}/odoo/action-refund_proof.payment_refund_action",
+            "backoffice-refunds.png",
+            cookie,
+            ready=".o_list_view .o_data_row",
+        )
+        chrome.shot(
+            f"{BASE}/odoo/action-refund_proof.payment_refund_action/{pending['id']}",
+            "refund-to-approve.png",
+            cookie,
+            ready=".o_form_view .o_statusbar_status",
+        )
         customer = session("customer")
-        chrome.shot(f"{BASE}/my/refunds", "portal-refunds.png",
-                    customer.cookies["session_id"], ready=".o_portal_my_doc_table, table")
+        chrome.shot(
+            f"{BASE}/my/refunds",
+            "portal-refunds.png",
+            customer.cookies["session_id"],
+            ready=".o_portal_my_doc_table, table",
+        )
     finally:
         chrome.close()
     phone = Chrome(430, 800)
@@ -115,13 +162,24 @@ def main():
     finally:
         phone.close()
     # The proof, rendered by the server's wkhtmltopdf, then turned into a PNG.
-    pdf = admin.get(f"{BASE}/report/pdf/refund_proof.report_refund_proof/{done['id']}",
-                    timeout=60).content
+    pdf = admin.get(
+        f"{BASE}/report/pdf/refund_proof.report_refund_proof/{done['id']}", timeout=60
+    ).content
     with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
         f.write(pdf)
         f.flush()
-        subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", f.name,
-                        os.path.join(DOCS, "proof-of-refund")], check=True)
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-png",
+                "-r",
+                "80",
+                "-singlefile",
+                f.name,
+                os.path.join(DOCS, "proof-of-refund"),
+            ],
+            check=True,
+        )
     print("wrote proof-of-refund.png")
 
 

@@ -3,12 +3,15 @@
 SHELL := /bin/bash
 export ODOO_SRC ?= /opt/odoo/18.0
 
-.PHONY: setup test run
+.PHONY: setup test test-slow run
 setup:  ## system packages, venv, PostgreSQL role, Odoo config (idempotent)
 	scripts/setup.sh
 
 test:  ## fresh test database with refund_proof, then pytest-odoo on tests/ and the log check
 	scripts/test.sh $(ARGS)
+
+test-slow:  ## the long reliability loops (20 concurrent refunds x 50 transactions)
+	PYTEST_MARK=slow scripts/test.sh $(ARGS)
 
 run:  ## demo server on http://localhost:8069 (admin / admin)
 	scripts/run.sh

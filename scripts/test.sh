@@ -2,6 +2,7 @@
 # make test: a fresh database with refund_proof installed (from a cached template holding its
 # dependencies), then the top-level tests/ with pytest-odoo, then the log check.
 # Extra arguments go to pytest, e.g.  scripts/test.sh tests/test_refund_amounts.py -k partial
+# PYTEST_MARK selects by marker: "not slow" (default, make test) or "slow" (make test-slow).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 require_odoo
@@ -57,7 +58,7 @@ cd "$REPO_ROOT"
 REFUND_PROOF_SEED_DB="${TEST_DB}_seed" "$PY" -m pytest -p no:cacheprovider \
     --odoo-config="$ODOO_CONF" --odoo-database="$TEST_DB" --odoo-addons-path="$ADDONS" \
     --odoo-http --odoo-log-level=info --odoo-extra="logfile=$TEST_LOG" \
-    "${@:-tests}"
+    -m "${PYTEST_MARK:-not slow}" "${@:-tests}"
 status=$?
 set -e
 

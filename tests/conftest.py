@@ -19,6 +19,10 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "slow: long reliability loops, run by `make test-slow` (CI runs both)",
+    )
     # Babel 2.10 (pinned by Odoo 18) imports pkg_resources when extracting terms.
     config.addinivalue_line(
         "filterwarnings", "ignore:pkg_resources is deprecated as an API:UserWarning"

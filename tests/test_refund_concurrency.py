@@ -1,5 +1,9 @@
+import os
+import random
 import threading
 from functools import partial
+
+import pytest
 
 from odoo.exceptions import UserError
 from odoo.service.model import retrying
@@ -69,3 +73,60 @@ class TestRefundConcurrency(BaseCase):
                     lambda t: t.operation == "refund"
                 )
                 self.assertAlmostEqual(-sum(children.mapped("amount")), 90.0)
+
+
+@tagged("-at_install", "post_install")
+class TestRefundConcurrencyLoop(BaseCase):
+    """make test-slow: 20 concurrent refund requests of random amounts on one transaction,
+    repeated over many transactions (REFUND_PROOF_SLOW_TX, default 50)."""
+
+    @pytest.mark.slow
+    @mute_logger("odoo.service.model")
+    def test_twenty_concurrent_requests_over_many_transactions(self):
+        rounds = int(os.environ.get("REFUND_PROOF_SLOW_TX", "50"))
+        rng = random.Random(20261122)
+        outcomes = {"refunded": 0, "refused": 0}
+        with scratch_registry() as registry:
+            with committed_env(registry) as env:
+                provider, user = demo_setup(env)
+                uid = user.id
+                txs = [
+                    (paid_transaction(env, provider, amount, f"LOOP-{i}").id, amount)
+                    for i, amount in enumerate(
+                        round(rng.uniform(50, 300), 2) for _ in range(rounds)
+                    )
+                ]
+            for tx_id, paid in txs:
+                amounts = [round(rng.uniform(1, paid / 4), 2) for _ in range(20)]
+                barrier = threading.Barrier(20)
+                results = []
+                threads = [
+                    threading.Thread(
+                        target=TestRefundConcurrency._refund_in_thread,
+                        args=(self, registry, uid, tx_id, amount, barrier, results),
+                    )
+                    for amount in amounts
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(timeout=300)
+                self.assertFalse([t for t in threads if t.is_alive()], "a request hung")
+                kinds = [kind for kind, _detail in results]
+                self.assertEqual(len(kinds), 20)
+                self.assertNotIn("crashed", kinds, results)
+                for kind in kinds:
+                    outcomes[kind] += 1
+                with committed_env(registry) as env:
+                    tx = env["payment.transaction"].browse(tx_id)
+                    self.assertLessEqual(
+                        tx.currency_id.compare_amounts(tx.refunded_amount, paid), 0
+                    )
+                    refunds = tx.refund_ids
+                    self.assertEqual(len(refunds), kinds.count("refunded"))
+                    self.assertEqual(
+                        set(refunds.mapped("state")) - {"done"},
+                        set(),
+                        "every refund has a final state",
+                    )
+        print(f"\n{rounds} transactions x 20 concurrent requests: {outcomes}")

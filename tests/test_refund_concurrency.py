@@ -77,8 +77,8 @@ class TestRefundConcurrency(BaseCase):
 
 @tagged("-at_install", "post_install")
 class TestRefundConcurrencyLoop(BaseCase):
-    """make test-slow: 20 concurrent refund requests of random amounts on one transaction,
-    repeated over many transactions (REFUND_PROOF_SLOW_TX, default 50)."""
+    """make test-slow: 20 concurrent refund requests of random amounts on one
+    transaction, repeated over many transactions (REFUND_PROOF_SLOW_TX, default 50)."""
 
     @pytest.mark.slow
     @mute_logger("odoo.service.model")

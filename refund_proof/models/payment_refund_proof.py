@@ -1,6 +1,7 @@
 import hashlib
 
-from odoo import fields, models
+from odoo import _, fields, models
+from odoo.exceptions import UserError
 
 
 class PaymentRefundProof(models.Model):
@@ -34,6 +35,15 @@ class PaymentRefundProof(models.Model):
 
     def _store(self, refund, pdf):
         """Store `pdf` as an issued proof of `refund` (once per distinct content)."""
+        if not pdf or not pdf.startswith(b"%PDF"):
+            # wkhtmltopdf exiting with code 1 is not fatal to Odoo and may leave no PDF.
+            raise UserError(
+                _(
+                    "The proof of refund %(name)s could not be rendered as a PDF. "
+                    "Please try again later.",
+                    name=refund.name,
+                )
+            )
         digest = hashlib.sha256(pdf).hexdigest()
         existing = self.sudo().search(
             [("refund_id", "=", refund.id), ("sha256", "=", digest)]

@@ -16,6 +16,10 @@ test-slow:  ## the long reliability loops (20 concurrent refunds x 50 transactio
 run:  ## demo server on http://localhost:8069 (admin / admin)
 	scripts/run.sh
 
+.PHONY: bench
+bench:  ## benchmarks (bench/RESULTS.md): proof rendering, verification page, refund flow
+	bash bench/run.sh
+
 .PHONY: pot
 pot:  ## export refund_proof/i18n/refund_proof.pot from Odoo and merge it into fr.po, ro.po
 	scripts/i18n.sh

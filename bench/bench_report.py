@@ -2,24 +2,26 @@
 
     $PY bench/bench_report.py DB [PROFILE_FILE]
 
-Both reports are rendered as real PDFs by `ir.actions.report._render_qweb_pdf` (QWeb HTML,
-then wkhtmltopdf), in the same process, on the same database, with the same `report.url` (a
-running server of DB serving the report CSS): N proofs of N done refunds against N receipts
-(`account.action_report_payment_receipt`) of the N payments of the same transactions.
+Both reports are rendered as real PDFs by `ir.actions.report._render_qweb_pdf` (QWeb
+HTML, then wkhtmltopdf), in the same process, on the same database, with the same
+`report.url` (a running server of DB serving the report CSS): N proofs of N done
+refunds against N receipts (`account.action_report_payment_receipt`) of the N
+payments of the same transactions.
 
 A wkhtmltopdf built with patched Qt renders N documents in one call. Debian's build
-(unpatched Qt, this machine) refuses more than one input document ("does not support more
-than one input document", exit 1), for every multi-record report, Odoo's own included. With
-it, both reports are rendered the same way instead: one call per document, proof and receipt
-alternated (proof 1, receipt 1, proof 2, ...), one wkhtmltopdf process per document for both.
-For the proof each call also stores the issued PDF with its SHA-256 (the addon does that for
-every single proof printed): that is part of its cost.
+(unpatched Qt, this machine) refuses more than one input document ("does not support
+more than one input document", exit 1), for every multi-record report, Odoo's own
+included. With it, both reports are rendered the same way instead: one call per
+document, proof and receipt alternated (proof 1, receipt 1, proof 2, ...), one
+wkhtmltopdf process per document for both. For the proof each call also stores the
+issued PDF with its SHA-256 (the addon does that for every single proof printed):
+that is part of its cost.
 
-Odoo makes wkhtmltopdf wait `report.print_delay` ms (default 1000) for JavaScript on every
-call; the renders run once with the default and once with 0, which shows the rendering cost
-without that fixed wait. One warm-up render of each report is excluded. The QWeb stage alone
-(`_render_qweb_html` of the N documents in one call, median of 3) splits Python from
-wkhtmltopdf.
+Odoo makes wkhtmltopdf wait `report.print_delay` ms (default 1000) for JavaScript on
+every call; the renders run once with the default and once with 0, which shows the
+rendering cost without that fixed wait. One warm-up render of each report is
+excluded. The QWeb stage alone (`_render_qweb_html` of the N documents in one call,
+median of 3) splits Python from wkhtmltopdf.
 """
 
 import cProfile
@@ -31,9 +33,9 @@ import subprocess
 import sys
 import time
 
-from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
-
 from lib import N_PAYMENTS, bench_transactions, environment, figure, log, timed
+
+from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
 
 PROOF = "refund_proof.action_report_refund_proof"
 RECEIPT = "account.action_report_payment_receipt"
@@ -76,6 +78,7 @@ with environment(dbname) as env:
             return run_wkhtmltopdf(self, *args, **kwargs)
         finally:
             in_wkhtmltopdf[0] += time.perf_counter() - start
+
     report_class._run_wkhtmltopdf = timed_run_wkhtmltopdf
 
     def per_document_times():
@@ -84,17 +87,21 @@ with environment(dbname) as env:
         times = {"proof": [], "receipt": [], "proof_wk": [], "receipt_wk": []}
         pages = {"proof": 0, "receipt": 0}
         if one_call:
-            for name, report, ids in (("proof", PROOF, refunds.ids),
-                                      ("receipt", RECEIPT, payments.ids)):
+            for name, report, ids in (
+                ("proof", PROOF, refunds.ids),
+                ("receipt", RECEIPT, payments.ids),
+            ):
                 env.invalidate_all()
                 start, in_wkhtmltopdf[0] = time.perf_counter(), 0.0
                 pages[name] += render_pdf(report, ids)
                 times[name].append((time.perf_counter() - start) / len(ids))
                 times[f"{name}_wk"].append(in_wkhtmltopdf[0] / len(ids))
         else:
-            for refund_id, payment_id in zip(refunds.ids, payments.ids):
-                for name, report, ids in (("proof", PROOF, [refund_id]),
-                                          ("receipt", RECEIPT, [payment_id])):
+            for refund_id, payment_id in zip(refunds.ids, payments.ids, strict=True):
+                for name, report, ids in (
+                    ("proof", PROOF, [refund_id]),
+                    ("receipt", RECEIPT, [payment_id]),
+                ):
                     env.invalidate_all()
                     start, in_wkhtmltopdf[0] = time.perf_counter(), 0.0
                     pages[name] += render_pdf(report, ids)
@@ -113,24 +120,53 @@ with environment(dbname) as env:
         receipt_ms = statistics.median(times["receipt"]) * 1000
         ratio = proof_ms / receipt_ms
         suffix = "" if delay == "1000" else "_nodelay"
-        what = "Odoo default report.print_delay=1000" if delay == "1000" else "report.print_delay=0"
-        figure(f"report.proof_pdf_per_doc{suffix}", f"{proof_ms:.0f}", "ms",
-               f"median of N={N_PAYMENTS}, {mode}, {what}")
-        figure(f"report.receipt_pdf_per_doc{suffix}", f"{receipt_ms:.0f}", "ms",
-               f"median of N={N_PAYMENTS}, {mode}, {what}")
-        figure(f"report.proof_vs_receipt{suffix}", f"{ratio:.2f}", "x",
-               f"target <= {TARGET_RATIO}: {'MET' if ratio <= TARGET_RATIO else 'MISSED'}")
+        what = (
+            "Odoo default report.print_delay=1000"
+            if delay == "1000"
+            else "report.print_delay=0"
+        )
+        figure(
+            f"report.proof_pdf_per_doc{suffix}",
+            f"{proof_ms:.0f}",
+            "ms",
+            f"median of N={N_PAYMENTS}, {mode}, {what}",
+        )
+        figure(
+            f"report.receipt_pdf_per_doc{suffix}",
+            f"{receipt_ms:.0f}",
+            "ms",
+            f"median of N={N_PAYMENTS}, {mode}, {what}",
+        )
+        figure(
+            f"report.proof_vs_receipt{suffix}",
+            f"{ratio:.2f}",
+            "x",
+            f"target <= {TARGET_RATIO}: {'MET' if ratio <= TARGET_RATIO else 'MISSED'}",
+        )
         for name in ("proof", "receipt"):
             wk_ms = statistics.median(times[f"{name}_wk"]) * 1000
-            rest_ms = statistics.median(
-                [a - b for a, b in zip(times[name], times[f"{name}_wk"], strict=True)]
-            ) * 1000
-            figure(f"report.{name}_split{suffix}", f"{wk_ms:.0f} + {rest_ms:.0f}", "ms",
-                   "median in wkhtmltopdf + median in Odoo (QWeb, PDF post-processing"
-                   + (", proof storage)" if name == "proof" else ")"))
+            rest_ms = (
+                statistics.median(
+                    [
+                        a - b
+                        for a, b in zip(times[name], times[f"{name}_wk"], strict=True)
+                    ]
+                )
+                * 1000
+            )
+            figure(
+                f"report.{name}_split{suffix}",
+                f"{wk_ms:.0f} + {rest_ms:.0f}",
+                "ms",
+                "median in wkhtmltopdf + median in Odoo (QWeb, PDF post-processing"
+                + (", proof storage)" if name == "proof" else ")"),
+            )
 
     # The QWeb stage alone, N documents in one call (no wkhtmltopdf).
-    for name, report, ids in (("proof", PROOF, refunds.ids), ("receipt", RECEIPT, payments.ids)):
+    for name, report, ids in (
+        ("proof", PROOF, refunds.ids),
+        ("receipt", RECEIPT, payments.ids),
+    ):
         Report._render_qweb_html(report, ids)  # warm-up
         env.invalidate_all()
         before = env.cr.sql_log_count
@@ -140,17 +176,26 @@ with environment(dbname) as env:
         def html(report=report, ids=ids):
             env.invalidate_all()
             Report._render_qweb_html(report, ids)
+
         seconds, _all = timed(html, 3)
-        figure(f"report.{name}_html_per_doc", f"{seconds / N_PAYMENTS * 1000:.1f}", "ms",
-               f"QWeb stage only, {queries / N_PAYMENTS:.1f} queries/doc (cold ORM cache)")
+        figure(
+            f"report.{name}_html_per_doc",
+            f"{seconds / N_PAYMENTS * 1000:.1f}",
+            "ms",
+            f"QWeb stage only, {queries / N_PAYMENTS:.1f} queries/doc (cold ORM cache)",
+        )
 
     if profile_file:  # where the time of a proof goes (print_delay still 0)
         profiler = cProfile.Profile()
         env.invalidate_all()
-        profiler.runcall(lambda: [render_pdf(PROOF, [i]) for i in refunds[:PROFILED_PROOFS].ids])
+        profiler.runcall(
+            lambda: [render_pdf(PROOF, [i]) for i in refunds[:PROFILED_PROOFS].ids]
+        )
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-        out.write(f"cProfile of {PROFILED_PROOFS} proofs, 1 per call, report.print_delay=0\n")
+        out.write(
+            f"cProfile of {PROFILED_PROOFS} proofs, 1 per call, report.print_delay=0\n"
+        )
         stats.print_stats(30)
         stats.sort_stats("tottime").print_stats(15)
         with open(profile_file, "w") as f:

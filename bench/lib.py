@@ -1,5 +1,5 @@
-"""Shared helpers of the benchmark scripts: an Odoo environment on a database, outside
-`odoo shell`, and the demo data every benchmark uses.
+"""Shared helpers of the benchmark scripts: an Odoo environment on a database,
+outside `odoo shell`, and the demo data every benchmark uses.
 
 Every script is run as `$PY bench/<script>.py <database> [...]` by bench/run.sh, with
 BENCH_ODOO_CONF and BENCH_ADDONS in the environment.
@@ -11,29 +11,39 @@ import sys
 import time
 from contextlib import contextmanager
 
-import odoo
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
 # Demo data of the benchmarks: fixed, so that every run measures the same thing.
-N_PAYMENTS = 20           # paid demo transactions (and their account.payment)
+N_PAYMENTS = 20  # paid demo transactions (and their account.payment)
 PAYMENT_AMOUNT = 129.90
 PROOF_REFUND_AMOUNT = 49.90
-TX_PREFIX = "BENCH"       # references BENCH-1 ... BENCH-20
-# A valid (Luhn) 23-digit ARN; the ones of the bulk rows are random and need not be valid.
+TX_PREFIX = "BENCH"  # references BENCH-1 ... BENCH-20
+# A valid (Luhn) 23-digit ARN; the ones of the bulk rows are random and need not be
+# valid.
 SAMPLE_ARN = "74612345678901234567893"
 
 
 def init(dbname):
-    """Load Odoo's configuration (the project's odoo.conf, the benchmark's addons path)."""
-    config.parse_config([
-        "-c", os.environ.get("BENCH_ODOO_CONF", "/opt/refund_proof/odoo.conf"),
-        "--addons-path", os.environ["BENCH_ADDONS"],
-        "-d", dbname, "--db-filter", f"^{dbname}$",
-        "--log-level", os.environ.get("BENCH_LOG_LEVEL", "warn"),
-        "--max-cron-threads", "0",
-    ], setup_logging=True)
+    """Load Odoo's configuration (the project's odoo.conf, the benchmark's addons
+    path).
+    """
+    config.parse_config(
+        [
+            "-c",
+            os.environ.get("BENCH_ODOO_CONF", "/opt/refund_proof/odoo.conf"),
+            "--addons-path",
+            os.environ["BENCH_ADDONS"],
+            "-d",
+            dbname,
+            "--log-level",
+            os.environ.get("BENCH_LOG_LEVEL", "warn"),
+            "--max-cron-threads",
+            "0",
+        ],
+        setup_logging=True,
+    )
     return Registry(dbname)
 
 
@@ -54,7 +64,8 @@ def demo_provider(env):
     provider = env.ref("payment.payment_provider_demo")
     if provider.state != "test":
         journal = env["account.journal"].search(
-            [("type", "=", "bank"), ("company_id", "=", provider.company_id.id)], limit=1
+            [("type", "=", "bank"), ("company_id", "=", provider.company_id.id)],
+            limit=1,
         )
         provider.write({"state": "test", "journal_id": journal.id})
         provider.payment_method_ids.write({"active": True})
@@ -63,30 +74,40 @@ def demo_provider(env):
 
 def paid_transaction(env, provider, reference, amount=PAYMENT_AMOUNT, partner=None):
     """A done demo transaction of a new customer (or `partner`)."""
-    partner = partner or env["res.partner"].create({
-        "name": f"Customer {reference}", "email": f"{reference.lower()}@customer.example",
-    })
-    tx = env["payment.transaction"].create({
-        "provider_id": provider.id,
-        "payment_method_id": provider.payment_method_ids[:1].id,
-        "amount": amount,
-        "currency_id": provider.company_id.currency_id.id,
-        "reference": reference,
-        "partner_id": partner.id,
-        "operation": "online_direct",
-    })
-    tx._handle_notification_data("demo", {"reference": reference, "simulated_state": "done"})
+    partner = partner or env["res.partner"].create(
+        {
+            "name": f"Customer {reference}",
+            "email": f"{reference.lower()}@customer.example",
+        }
+    )
+    tx = env["payment.transaction"].create(
+        {
+            "provider_id": provider.id,
+            "payment_method_id": provider.payment_method_ids[:1].id,
+            "amount": amount,
+            "currency_id": provider.company_id.currency_id.id,
+            "reference": reference,
+            "partner_id": partner.id,
+            "operation": "online_direct",
+        }
+    )
+    tx._handle_notification_data(
+        "demo", {"reference": reference, "simulated_state": "done"}
+    )
     return tx
 
 
 def bench_transactions(env):
     return env["payment.transaction"].search(
-        [("reference", "=like", f"{TX_PREFIX}-%"), ("operation", "!=", "refund")], order="id"
+        [("reference", "=like", f"{TX_PREFIX}-%"), ("operation", "!=", "refund")],
+        order="id",
     )
 
 
 def timed(fn, repeat):
-    """Run fn() `repeat` times; return (median seconds, all timings). No warm-up here."""
+    """Run fn() `repeat` times; return (median seconds, all timings). No warm-up
+    here.
+    """
     timings = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -96,7 +117,9 @@ def timed(fn, repeat):
 
 
 def figure(name, value, unit="", note=""):
-    """One printed figure: `FIGURE <name> = <value> <unit>  # note` (parsed by run.sh)."""
+    """One printed figure: `FIGURE <name> = <value> <unit>  # note` (parsed by
+    run.sh).
+    """
     line = f"FIGURE {name} = {value} {unit}".rstrip()
     if note:
         line += f"  # {note}"

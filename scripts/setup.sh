@@ -9,7 +9,7 @@ mkdir -p "$RP_HOME/data"
 #    it back, chromium runs browser tours, postgresql is the database.
 declare -A need=(
     [wkhtmltopdf]=wkhtmltopdf [pdftoppm]=poppler-utils [zbarimg]="zbar-tools libzbar0"
-    [chromium]=chromium [pg_ctlcluster]="postgresql postgresql-client" [msgfmt]=gettext
+    [chromium]=chromium [pg_ctlcluster]="postgresql postgresql-client" [msgfmt]=gettext [wrk]=wrk
 )
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null || missing+=(${need[$cmd]}); done

@@ -160,7 +160,8 @@ class PaymentRefund(models.Model):
     arn = fields.Char(
         string="ARN / Bank Reference",
         copy=False,
-        index="btree_not_null",
+        # Trigram: support staff search part of the ARN a customer reads out (bench/).
+        index="trigram",
         tracking=True,
         help="Acquirer Reference Number (23 digits) the customer's bank can use to "
         "trace the "

@@ -121,7 +121,7 @@ with environment(dbname) as env:
     proof = has_refund_proof(env)
     provider = demo_provider(env)
     tag = label.upper()
-    tx = paid_transaction(env, provider, f"RFLOW-{tag}", amount=PAYMENT_AMOUNT)
+    tx = paid_transaction(env, provider, PAYMENT_AMOUNT, f"RFLOW-{tag}")
     if label.endswith("_user"):
         user = env["res.users"].create(
             {
@@ -139,9 +139,7 @@ with environment(dbname) as env:
             }
         )
         tx = tx.with_user(user)
-    warmup_tx = paid_transaction(
-        env, provider, f"RFLOW-WARMUP-{tag}", amount=PAYMENT_AMOUNT
-    )
+    warmup_tx = paid_transaction(env, provider, PAYMENT_AMOUNT, f"RFLOW-WARMUP-{tag}")
     env.cr.commit()
 
     def refund_once(source):

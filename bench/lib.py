@@ -15,6 +15,10 @@ from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
+# The demo provider and paid transactions of the tests serve the benchmarks too.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tests.scratch import demo_provider, paid_transaction  # noqa: E402, F401
+
 # Demo data of the benchmarks: fixed, so that every run measures the same thing.
 N_PAYMENTS = 20  # paid demo transactions (and their account.payment)
 PAYMENT_AMOUNT = 129.90
@@ -57,44 +61,6 @@ def environment(dbname, uid=SUPERUSER_ID):
 
 def has_refund_proof(env):
     return "payment.refund" in env
-
-
-def demo_provider(env):
-    """The demo provider, enabled (test mode) with the company's bank journal."""
-    provider = env.ref("payment.payment_provider_demo")
-    if provider.state != "test":
-        journal = env["account.journal"].search(
-            [("type", "=", "bank"), ("company_id", "=", provider.company_id.id)],
-            limit=1,
-        )
-        provider.write({"state": "test", "journal_id": journal.id})
-        provider.payment_method_ids.write({"active": True})
-    return provider
-
-
-def paid_transaction(env, provider, reference, amount=PAYMENT_AMOUNT, partner=None):
-    """A done demo transaction of a new customer (or `partner`)."""
-    partner = partner or env["res.partner"].create(
-        {
-            "name": f"Customer {reference}",
-            "email": f"{reference.lower()}@customer.example",
-        }
-    )
-    tx = env["payment.transaction"].create(
-        {
-            "provider_id": provider.id,
-            "payment_method_id": provider.payment_method_ids[:1].id,
-            "amount": amount,
-            "currency_id": provider.company_id.currency_id.id,
-            "reference": reference,
-            "partner_id": partner.id,
-            "operation": "online_direct",
-        }
-    )
-    tx._handle_notification_data(
-        "demo", {"reference": reference, "simulated_state": "done"}
-    )
-    return tx
 
 
 def bench_transactions(env):

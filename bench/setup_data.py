@@ -17,6 +17,7 @@ import sys
 
 from lib import (
     N_PAYMENTS,
+    PAYMENT_AMOUNT,
     PROOF_REFUND_AMOUNT,
     SAMPLE_ARN,
     TX_PREFIX,
@@ -39,7 +40,7 @@ with environment(dbname) as env:
     if not bench_transactions(env):
         txs = env["payment.transaction"]
         for i in range(1, N_PAYMENTS + 1):
-            txs |= paid_transaction(env, provider, f"{TX_PREFIX}-{i}")
+            txs |= paid_transaction(env, provider, PAYMENT_AMOUNT, f"{TX_PREFIX}-{i}")
         txs._post_process()  # creates and posts tx.payment_id, as the post-processing
         # cron
         assert all(txs.mapped("payment_id")), (

@@ -67,14 +67,22 @@ def committed_env(registry, uid=SUPERUSER_ID, context=None):
         yield api.Environment(cr, uid, context or {})
 
 
+def demo_provider(env):
+    """The demo provider, enabled (test mode) with the company's bank journal."""
+    provider = env.ref("payment.payment_provider_demo")
+    if provider.state != "test":
+        journal = env["account.journal"].search(
+            [("type", "=", "bank"), ("company_id", "=", provider.company_id.id)],
+            limit=1,
+        )
+        provider.write({"state": "test", "journal_id": journal.id})
+        provider.payment_method_ids.write({"active": True})
+    return provider
+
+
 def demo_setup(env):
     """Enable the demo provider with a bank journal; return (provider, refund user)."""
-    provider = env.ref("payment.payment_provider_demo")
-    journal = env["account.journal"].search(
-        [("type", "=", "bank"), ("company_id", "=", provider.company_id.id)], limit=1
-    )
-    provider.write({"state": "test", "journal_id": journal.id})
-    provider.payment_method_ids.write({"active": True})
+    provider = demo_provider(env)
     user = env["res.users"].create(
         {
             "name": "Concurrent Refunder",
@@ -94,7 +102,16 @@ def demo_setup(env):
 
 
 def paid_transaction(env, provider, amount, reference):
-    partner = env["res.partner"].create({"name": f"Customer {reference}"})
+    """A demo transaction of a new customer, confirmed by the provider's notification.
+
+    Shared with bench/ (bench/lib.py imports it).
+    """
+    partner = env["res.partner"].create(
+        {
+            "name": f"Customer {reference}",
+            "email": f"{reference.lower()}@customer.example",
+        }
+    )
     tx = env["payment.transaction"].create(
         {
             "provider_id": provider.id,

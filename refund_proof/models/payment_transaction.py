@@ -72,6 +72,8 @@ class PaymentTransaction(models.Model):
 
     @api.depends("amount", "refund_ids.state", "refund_ids.amount")
     def _compute_refund_status(self):
+        # The refunds of the transaction are read once per request and stay cached for
+        # the recomputations that follow (an aggregate query would run at each one).
         for tx in self:
             done = tx.refund_ids.filtered(lambda r: r.state == "done")
             tx.refunded_amount = sum(done.mapped("amount"))
@@ -117,9 +119,8 @@ class PaymentTransaction(models.Model):
         written.
 
         :param float amount_to_refund: The amount to refund; None refunds what remains.
-        :return: True
-        (Odoo returns None, which XML-RPC cannot marshal: the call then failed
-                 after the refund was made, and the request was rolled back).
+        :return: True (Odoo returns None, which XML-RPC cannot marshal: the call then
+                 failed after the refund was made, and the request was rolled back).
         """
         self._check_refund_rights()
         for tx in self:
@@ -204,26 +205,19 @@ class PaymentTransaction(models.Model):
     def _lock_for_refund(self):
         """Lock the source rows while deciding what is refundable, and write on them.
 
-        The lock serialises concurrent refund requests of the same payment (waiting at
-        most REFUND_LOCK_TIMEOUT); the write makes a request whose snapshot predates a
-        concurrent committed refund fail with a serialization error instead of deciding
-        on stale data. Request handlers (`odoo.service.model.retrying`) retry both
-        errors with a fresh snapshot, so a double click ends as one refund and one clear
-        refusal.
+        One UPDATE does both: its row lock serialises concurrent refund requests of the
+        same payment (waiting at most REFUND_LOCK_TIMEOUT), and writing the row makes a
+        request whose snapshot predates a concurrent committed refund fail with a
+        serialization error instead of deciding on stale data. Request handlers
+        (`odoo.service.model.retrying`) retry both errors with a fresh snapshot, so a
+        double click ends as one refund and one clear refusal.
         """
         self.env.flush_all()
         ids = tuple(self.ids)
         self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
-        # Lock timeouts and serialization failures are expected here and retried by the
-        # caller: not logged as bad queries.
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM payment_transaction WHERE id IN %s FOR NO KEY UPDATE",
-                ids,
-            ),
-            log_exceptions=False,
-        )
-        self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
+        # The UPDATE takes the row lock (FOR NO KEY UPDATE: no key column changes) and
+        # fails on a stale snapshot. Lock timeouts and serialization failures are
+        # expected here and retried by the caller: not logged as bad queries.
         self.env.cr.execute(
             SQL(
                 "UPDATE payment_transaction SET write_date = write_date WHERE id IN %s",
@@ -231,6 +225,7 @@ class PaymentTransaction(models.Model):
             ),
             log_exceptions=False,
         )
+        self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
 
     def _get_refund_reserved_amounts(self, exclude=None):
         """Return {source transaction id: amount held by its refunds not
@@ -335,8 +330,7 @@ class PaymentTransaction(models.Model):
         """Tell whether a refund now is within the merchant's refund window.
 
         :param recordset reason: The `payment.refund.reason`, whose window may override
-        the
-                                 company's.
+                                 the company's.
         :return: (within policy, human-readable verdict)
         :rtype: tuple(bool, str)
         """
@@ -482,14 +476,13 @@ class PaymentTransaction(models.Model):
         :param recordset reason: The `payment.refund.reason`, if any.
         :param str note: A free note.
         :param str arn: The ARN or bank reference, when known.
-        :param bool manual: Whether the refund is paid outside the provider
-        (cash, wire...);
-                            it is then done at once, on `refund_date` (default: now).
+        :param bool manual: Whether the refund is paid outside the provider (cash,
+                            wire...); it is then done at once, on `refund_date`
+                            (default: now).
         :param str manual_method: How a manual refund was paid.
         :param datetime refund_date: When a manual refund was paid.
         :return: The refund: done, pending or failed when issued; to_approve when the
-        user's
-                 limits or the refund policy require a manager's approval
+                 user's limits or the refund policy require a manager's approval
                  (nothing is sent).
         :rtype: recordset of `payment.refund`
         """
@@ -514,7 +507,15 @@ class PaymentTransaction(models.Model):
         )
         # In sudo mode because refund users need not have create access on every related
         # model (sequence, followers); the right was checked above.
-        refund = self.env["payment.refund"].sudo().create(values)
+        # No "created" message: the record says who requested it and when, and its
+        # chatter logs each state it goes through.
+        refund = (
+            self.env["payment.refund"]
+            .sudo()
+            .with_context(mail_create_nolog=True)
+            .create(values)
+            .with_env(self.sudo().env)  # Not for the records created from here on.
+        )
         if approval_reasons:
             refund._request_approval()  # Nothing is sent to the provider.
         else:

@@ -14,21 +14,12 @@ cProfile of REQUESTS verification and /web/health requests.
 
 Cases:
 - `health`, `verify`: /web/health and the verification page of a done refund;
-- `verify_unknown`: the same route and template with an unknown token
-(404, nothing read);
+- `verify_unknown`: the same route and template with an unknown token (404, nothing
+  read): the floor of the route;
 - `login`: Odoo's own public QWeb page /web/login, for scale;
 - `health_dbfilter`, `verify_dbfilter`: with --db-filter set, Odoo lists the databases
-of the
-PostgreSQL server on a new connection for every request without a session cookie; and
-two experiments for the proposed fixes, applied in this process only (the addon is
-not changed):
-- `verify_tz_stored`: `_get_proof_timezone` answered from a value computed once, as if
-the
-proof's time zone were a stored field of the refund: the page no longer loads three
-partners, a company and a user for it;
-- `verify_narrow`: the records the page shows read with the columns it needs only
-(`fetch(fields)` before the controller's own code), instead of whole rows of
-res.partner, res.company and res.users (hundreds of columns each).
+  of the PostgreSQL server on a new connection for every request without a session
+  cookie.
 """
 
 import cProfile
@@ -58,58 +49,10 @@ client = Client(odoo.http.root)
 HEALTH = "/web/health"
 UNKNOWN = "/refund-proof/verify/" + "x" * 32 + "." + "0" * 32
 
-from odoo.addons.refund_proof.controllers.verify import (  # noqa: E402 - needs the
-    # addons path
-    RefundProofVerification as Verification,
-)
 
-Refund = registry["payment.refund"]  # the registry class of the model
-get_proof_timezone = Refund._get_proof_timezone
-prepare_verify_values = Verification._prepare_verify_values
-stored_tz = {}
-
-
-def get_proof_timezone_stored(self):
-    if self.id not in stored_tz:
-        stored_tz[self.id] = get_proof_timezone(self)
-    return stored_tz[self.id]
-
-
-def prepare_verify_values_narrow(self, refund, status, sha256=None):
-    refund.fetch(
-        [
-            "name",
-            "amount",
-            "currency_id",
-            "refund_date",
-            "arn",
-            "arn_type",
-            "partner_id",
-            "company_id",
-            "state",
-            "requested_by_id",
-            "reversal_date",
-            "cancel_date",
-            "write_date",
-            "verification_key",
-        ]
-    )
-    refund.partner_id.fetch(["name", "tz"])
-    refund.company_id.fetch(["name", "partner_id"])
-    refund.company_id.partner_id.fetch(["tz"])
-    refund.requested_by_id.fetch(["partner_id"])
-    refund.requested_by_id.partner_id.fetch(["tz"])
-    refund.currency_id.fetch(
-        ["name", "symbol", "position", "decimal_places", "rounding"]
-    )
-    return prepare_verify_values(self, refund, status, sha256)
-
-
-def setting(dbfilter="", tz=get_proof_timezone, prepare=prepare_verify_values):
+def setting(dbfilter=""):
     def apply():
         config["dbfilter"] = dbfilter
-        Refund._get_proof_timezone = tz
-        Verification._prepare_verify_values = prepare
 
     return apply
 
@@ -131,18 +74,6 @@ CASES = [  # name, path, setting, note
         verify_path,
         setting(dbfilter=DBFILTER),
         "verification, --db-filter",
-    ),
-    (
-        "verify_tz_stored",
-        verify_path,
-        setting(tz=get_proof_timezone_stored),
-        "experiment: proof time zone as a stored field",
-    ),
-    (
-        "verify_narrow",
-        verify_path,
-        setting(prepare=prepare_verify_values_narrow),
-        "experiment: narrow fetches",
     ),
 ]
 
@@ -182,8 +113,6 @@ for name, _path, _apply, note in CASES:
 for name, what in (
     ("verify", "the page as it is"),
     ("verify_unknown", "404, nothing read"),
-    ("verify_tz_stored", "experiment"),
-    ("verify_narrow", "experiment"),
 ):
     figure(
         f"verify.inprocess_ratio_{name}",

@@ -123,3 +123,15 @@ class TestRefundVerification(ProofCommon, HttpCase):
         refund = self._done_refund()
         self.assertIn("America/New_York", self._get(refund.verification_url).text)
         self.assertIn("America/New_York", self._html(refund))
+
+    def test_time_zone_is_fixed_when_the_refund_is_requested(self):
+        """The customer changing time zone later does not move the dates of a proof
+        already issued: the page, the PDF and the e-mails keep stating the same time."""
+        refund = self._done_refund()
+        self.assertEqual(refund.proof_tz, "Europe/Brussels")
+        self.partner.tz = "Asia/Tokyo"
+        self.env.company.partner_id.tz = "America/New_York"
+        self.assertEqual(refund.proof_tz, "Europe/Brussels")
+        self.assertIn("Europe/Brussels", self._get(refund.verification_url).text)
+        self.assertIn("Europe/Brussels", self._html(refund))
+        self.assertEqual(self._done_refund().proof_tz, "Asia/Tokyo", "new refunds")

@@ -42,6 +42,12 @@ class RefundProofVerification(http.Controller):
 
     def _prepare_verify_values(self, refund, status, sha256=None):
         env = request.env
+        # Only the columns shown: partners, companies and currencies are wide rows.
+        refund.company_id.fetch(["name"])
+        refund.partner_id.fetch(["name"])
+        refund.currency_id.fetch(
+            ["name", "symbol", "position", "rounding", "decimal_places"]
+        )
         tz = refund._get_proof_timezone()
         values = {
             "doctype": DOCTYPE,

@@ -46,6 +46,24 @@ IMMUTABLE_FIELDS = {
 # States of a refund attempt (payment.transaction) that may still end up done.
 LIVE_ATTEMPT_STATES = ("draft", "pending", "authorized")
 
+# Stored fields the public verification page needs (its status, facts, fingerprint).
+VERIFICATION_FIELDS = [
+    "name",
+    "amount",
+    "currency_id",
+    "company_id",
+    "partner_id",
+    "state",
+    "refund_date",
+    "reversal_date",
+    "cancel_date",
+    "write_date",
+    "arn",
+    "arn_type",
+    "proof_tz",
+    "verification_key",
+]
+
 
 class PaymentRefund(models.Model):
     _name = "payment.refund"
@@ -173,6 +191,7 @@ class PaymentRefund(models.Model):
         string="Reference Type",
         compute="_compute_arn_type",
         store=True,
+        precompute=True,  # Known at creation: no UPDATE after the INSERT.
     )
     arn_display = fields.Char(string="Reference", compute="_compute_arn_display")
     refund_date = fields.Datetime(
@@ -237,6 +256,15 @@ class PaymentRefund(models.Model):
         "(the QR code).",
     )
     proof_fingerprint = fields.Char(compute="_compute_proof_fingerprint")
+    proof_tz = fields.Char(
+        string="Proof Time Zone",
+        compute="_compute_proof_tz",
+        store=True,
+        precompute=True,
+        help="Time zone of the dates on the proof, its e-mails and its verification "
+        "page: the customer's when the refund was requested, else the merchant's, else "
+        "the requester's.",
+    )
     customer_mail_pending = fields.Selection(
         selection=[("done", "Refund done"), ("arn", "ARN known")],
         readonly=True,
@@ -301,6 +329,17 @@ class PaymentRefund(models.Model):
                 refund.arn or "",
                 refund.company_id.name,
                 refund.sudo().verification_key,
+            )
+
+    # Not on the time zones themselves: the dates of an issued proof never move.
+    @api.depends("partner_id", "company_id", "requested_by_id")
+    def _compute_proof_tz(self):
+        for refund in self:
+            refund.proof_tz = (
+                refund.partner_id.tz
+                or refund.company_id.partner_id.tz
+                or refund.requested_by_id.tz
+                or "UTC"
             )
 
     def _compute_access_url(self):
@@ -663,8 +702,7 @@ class PaymentRefund(models.Model):
         try:
             with self.env.cr.savepoint():
                 # In sudo mode because providers read their credentials; the caller's
-                # right was
-                # checked by `_check_refund_rights` before reaching this point.
+                # right was checked by `_check_refund_rights` before reaching here.
                 source.sudo().with_context(
                     refund_proof_refund_id=self.id
                 )._send_refund_request(amount_to_refund=self.amount)
@@ -749,7 +787,11 @@ class PaymentRefund(models.Model):
         if not match:
             return self.browse()
         key, signature = match.groups()
-        refund = self.sudo().search([("verification_key", "=", key)], limit=1)
+        # The columns the verification page shows, read with the search (whole rows of
+        # refunds are wide: a public page is served many times).
+        refund = self.sudo().search_fetch(
+            [("verification_key", "=", key)], VERIFICATION_FIELDS, limit=1
+        )
         if not refund or not consteq(refund._sign_verification_key(key), signature):
             return self.browse()
         return refund
@@ -782,16 +824,10 @@ class PaymentRefund(models.Model):
                 )
 
     def _get_proof_timezone(self):
-        """The time zone of the proof's dates: the customer's, else the merchant's.
-        Never the viewer's, so the PDF and the public page state the same time."""
+        """The time zone of the proof's dates (`proof_tz`). Never the viewer's, so the
+        PDF, the e-mails and the public page state the same time."""
         self.ensure_one()
-        refund = self.sudo()
-        return (
-            refund.partner_id.tz
-            or refund.company_id.partner_id.tz
-            or refund.requested_by_id.tz
-            or "UTC"
-        )
+        return self.sudo().proof_tz or "UTC"
 
     def _get_refund_proof_values(self):
         """All the facts printed on the proof of refund, formatted in the context's
@@ -905,7 +941,12 @@ class PaymentRefund(models.Model):
         if not refunds:
             return
         refunds.sudo().write({"customer_mail_pending": kind})
-        self.env.ref("refund_proof.ir_cron_refund_customer_mail")._trigger()
+        # Browsed from the cached xmlid: env.ref() would check that it exists, one
+        # query per refund for a record that is part of this module's data.
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "refund_proof.ir_cron_refund_customer_mail"
+        )
+        self.env["ir.cron"].browse(cron_id)._trigger()
 
     @api.model
     def _cron_send_customer_mails(self, limit=50):

@@ -561,6 +561,11 @@ class PaymentTransaction(models.Model):
         """Override of `payment` to let each refund follow the state of its attempts."""
         updated = super()._update_state(allowed_states, target_state, state_message)
         refunds = updated.filtered(lambda tx: tx.operation == "refund").refund_id
+        # A refund being sent syncs itself once the provider call returns
+        # (`payment.refund._send_to_provider`), outside the call's savepoint.
+        refunds = refunds.filtered(
+            lambda r: r.id != self.env.context.get("refund_proof_refund_id")
+        )
         if refunds:
             try:
                 with self.env.cr.savepoint():

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make test: a fresh database with refund_proof installed (from a cached template holding its
-# dependencies), then the top-level tests/ with pytest-odoo, then the log check.
+# dependencies), then the top-level tests/ with pytest-odoo, then the log check. The test
+# database also gets payment_fakepsp (tests/addons), the fake payment provider of the fault
+# tests; `make run`'s demo database does not.
 # Extra arguments go to pytest, e.g.  scripts/test.sh tests/test_refund_amounts.py -k partial
 # PYTEST_MARK selects by marker: "not slow" (default, make test) or "slow" (make test-slow).
 set -euo pipefail
@@ -12,7 +14,8 @@ require_odoo
 psql_app -d postgres -tAc 'SELECT 1' >/dev/null \
     || die "PostgreSQL is not reachable as $PGUSER@$PGHOST:$PGPORT: run 'make setup' first"
 
-ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT"
+ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT,$REPO_ROOT/tests/addons"
+TEST_MODULES=refund_proof,payment_fakepsp
 LOGDIR=${LOGDIR:-$RP_HOME/logs}
 mkdir -p "$LOGDIR"
 INSTALL_LOG="$LOGDIR/install.log"
@@ -41,13 +44,14 @@ if ! db_exists "$TEMPLATE_DB"; then
     fi
 fi
 
-# 2. Test database: template + refund_proof. The seed copy is never connected to, so tests
-#    that need committed data clone it into a scratch database of their own.
-say "installing refund_proof into $TEST_DB"
+# 2. Test database: template + refund_proof and the test-only modules. The seed copy is never
+#    connected to, so tests that need committed data clone it into a scratch database of
+#    their own.
+say "installing $TEST_MODULES into $TEST_DB"
 clone_db "$TEMPLATE_DB" "$TEST_DB"
-odoo -d "$TEST_DB" -i refund_proof --stop-after-init --http-port=0 \
+odoo -d "$TEST_DB" -i "$TEST_MODULES" --stop-after-init --http-port=0 \
     --logfile="$INSTALL_LOG" --log-level=info \
-    || { tail -40 "$INSTALL_LOG"; die "installing refund_proof failed, see $INSTALL_LOG"; }
+    || { tail -40 "$INSTALL_LOG"; die "installing $TEST_MODULES failed, see $INSTALL_LOG"; }
 clone_db "$TEST_DB" "${TEST_DB}_seed"
 
 # 3. The tests. HttpCase and browser tours need --odoo-http; tests/conftest.py turns a skip

@@ -1,17 +1,78 @@
 from unittest.mock import patch
 
-import requests
-
-from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from .fakepsp_server import FakePSPServer
 from .test_refund_mail import MailCase
+from .test_refund_proof import VALID_ARN
+
+WEBHOOK_SECRET = "whsec_refund_proof_tests"
 
 
 @tagged("-at_install", "post_install")
 class TestFaults(MailCase):
-    """What is left after a fault is the truth, and the retry path works."""
+    """What is left after a fault is the truth, and the retry path works.
+
+    Provider faults go through the fake PSP (tests/addons/payment_fakepsp): provider
+    glue written as Odoo's own, talking HTTP to a scripted server
+    (tests/fakepsp_server.py). Only the network is fake.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fakepsp = cls._prepare_provider(
+            "fakepsp",
+            update_values={
+                "journal_id": cls.company_data["default_journal_bank"].id,
+                "fakepsp_webhook_secret": WEBHOOK_SECRET,
+            },
+        )
+        cls.fakepsp.payment_method_ids.write({"active": True})
+
+    def setUp(self):
+        super().setUp()
+        self.psp = FakePSPServer(WEBHOOK_SECRET).start()
+        self.addCleanup(self.psp.stop)
+        self.fakepsp.fakepsp_api_url = self.psp.url
+
+    def _paid(self, amount=100.0):
+        return self._create_paid_transaction(amount, provider=self.fakepsp)
+
+    def _post_webhook(self, refund_id, **changes):
+        """Post the PSP's notification of one of its refunds to Odoo's webhook."""
+        body, headers = self.psp.refund_event(refund_id, **changes)
+        response = self.url_open("/payment/fakepsp/webhook", data=body, headers=headers)
+        self.env.invalidate_all()
+        return response
+
+    def _assert_nothing_half_written(self, tx, refund):
+        self.assertFalse(refund.transaction_ids, "no attempt left by the failed call")
+        self.assertFalse(tx.child_transaction_ids)
+        self.assertFalse(self.psp.refunds, "the PSP made no refund")
+        self.assertAlmostEqual(tx.refund_remaining_amount, 100.0, msg="amount freed")
+        self.assertFalse(refund.customer_mail_pending, "nothing to tell the customer")
+
+    def _assert_retry_makes_it_done(self, tx, refund):
+        self.psp.make_refund(arn=VALID_ARN)
+        refund.with_user(self.refund_user).action_retry()
+        [psp_refund] = self.psp.refunds.values()
+        self.assertEqual(psp_refund["amount"], 4000, "sent in minor units")
+        self.assertEqual(psp_refund["payment_reference"], tx.reference)
+        self.assertRecordValues(
+            refund,
+            [
+                {
+                    "state": "done",
+                    "failure_message": False,
+                    "arn": VALID_ARN,
+                    "customer_mail_pending": "done",
+                }
+            ],
+        )
+        self.assertEqual(refund.transaction_ids.provider_reference, psp_refund["id"])
+        self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
 
     @mute_logger(
         "odoo.addons.refund_proof.models.payment_refund",
@@ -34,61 +95,140 @@ class TestFaults(MailCase):
         self.assertEqual(len(self._customer_mails(refund)), 1)
         self.assertEqual(len(refund.proof_ids), 1)
 
-    def test_crash_after_the_provider_refunded_is_recovered_by_its_webhook(self):
-        """The process dies after the provider refunded but before Odoo committed:
-        nothing is in the database, and the provider's webhook records the refund
-        truthfully."""
-        tx = self._create_paid_transaction(100.0)
+    def test_psp_decline_is_recorded_with_its_message_and_retried(self):
+        """The PSP declining (HTTP 402) leaves a failed refund with the PSP's message
+        and nothing half-written; the retry makes it done once the PSP accepts."""
+        tx = self._paid(100.0)
+        self.psp.decline("Insufficient balance on the merchant account.")
+        refund = self._refund(tx, 40.0)
+        self.assertEqual(refund.state, "failed")
+        self.assertIn("HTTP 402", refund.failure_message)
+        self.assertIn(
+            "Insufficient balance on the merchant account.", refund.failure_message
+        )
+        self._assert_nothing_half_written(tx, refund)
+        self._assert_retry_makes_it_done(tx, refund)
+
+    def test_psp_timeout_is_recorded_and_retried(self):
+        """The PSP not answering within the provider's timeout leaves a failed refund
+        saying it timed out, and nothing half-written; the retry makes it done."""
+        tx = self._paid(100.0)
+        self.fakepsp.fakepsp_timeout = 0.5
+        self.psp.stall(30)
+        refund = self._refund(tx, 40.0)
+        self.assertEqual(refund.state, "failed")
+        self.assertIn("timed out", refund.failure_message)
+        self.assertIn("0.5 seconds", refund.failure_message)
+        self.assertEqual(len(self.psp.received), 1, "the request reached the PSP")
+        self._assert_nothing_half_written(tx, refund)
+        self._assert_retry_makes_it_done(tx, refund)
+
+    def test_psp_down_is_recorded_and_retried(self):
+        """The PSP refusing connections leaves a failed refund saying so, and nothing
+        half-written; the retry makes it done once the PSP is back."""
+        tx = self._paid(100.0)
+        self.psp.stop()
+        refund = self._refund(tx, 40.0)
+        self.assertEqual(refund.state, "failed")
+        self.assertIn("could not establish the connection", refund.failure_message)
+        self.assertIn("Connection refused", refund.failure_message)
+        self._assert_nothing_half_written(tx, refund)
+        self.psp.start()
+        self._assert_retry_makes_it_done(tx, refund)
+
+    def test_refund_the_psp_reports_failed_keeps_its_attempt_and_message(self):
+        """A refund the PSP answers as failed is failed with the PSP's message, its
+        attempt kept in error and its amount freed."""
+        tx = self._paid(100.0)
+        self.psp.make_refund(status="failed", failure_message="The card was closed.")
+        refund = self._refund(tx, 40.0)
+        self.assertRecordValues(
+            refund, [{"state": "failed", "failure_message": "The card was closed."}]
+        )
+        self.assertRecordValues(
+            refund.transaction_ids,
+            [{"state": "error", "provider_reference": "re_0001"}],
+        )
+        self.assertAlmostEqual(tx.refund_remaining_amount, 100.0)
+
+    def test_crash_after_the_psp_refunded_is_recovered_by_its_webhook(self):
+        """The process dies after the PSP refunded but before Odoo committed: nothing
+        is in Odoo, and the PSP's webhook records the refund truthfully, once."""
+        tx = self._paid(100.0)
+        self.psp.make_refund(arn=VALID_ARN)
 
         class Crash(Exception):
             pass
 
         with self.assertRaises(Crash), self.cr.savepoint():
-            self._refund(tx, 30.0)  # the demo provider confirms at once
+            self._refund(tx, 30.0)
             raise Crash  # killed before the commit: the transaction is rolled back
         self.env.invalidate_all()
         self.assertFalse(tx.refund_ids)
         self.assertFalse(tx.child_transaction_ids)
-        # The provider still refunded: its notification arrives and is recorded.
-        refund_tx = tx.sudo()._create_child_transaction(30.0, is_refund=True)
-        refund_tx._handle_notification_data(
-            "demo", {"reference": refund_tx.reference, "simulated_state": "done"}
-        )
+        # The PSP did refund; its webhook arrives (at least once: here twice).
+        [psp_refund] = self.psp.refunds.values()
+        self.assertEqual(psp_refund["amount"], 3000)
+        for _delivery in range(2):
+            response = self._post_webhook(psp_refund["id"])
+            self.assertEqual(response.status_code, 200)
         self.assertRecordValues(
             tx.refund_ids,
             [
                 {
                     "origin": "provider",
-                    "amount": 30.0,
                     "state": "done",
+                    "amount": 30.0,
+                    "arn": VALID_ARN,
+                    "customer_mail_pending": "done",
                 }
             ],
         )
+        self.assertEqual(
+            tx.refund_ids.transaction_ids.provider_reference, psp_refund["id"]
+        )
         self.assertAlmostEqual(tx.refund_remaining_amount, 70.0)
 
-    def test_provider_timeout_is_recorded_and_retried(self):
-        """A provider API that times out (the network faked, not Odoo) leaves a
-        failed refund with the message; the retry succeeds once the API answers."""
-        tx = self._create_paid_transaction(100.0)
+    def test_pending_refund_is_made_done_by_the_psp_webhook_with_its_arn(self):
+        """A refund the PSP accepts as pending holds its amount; the PSP's webhook
+        makes it done, with its ARN, and the customer's e-mail is scheduled."""
+        tx = self._paid(100.0)
+        self.psp.make_refund(status="pending")
+        refund = self._refund(tx, 25.0)
+        self.assertRecordValues(
+            refund, [{"state": "pending", "arn": False, "customer_mail_pending": False}]
+        )
+        self.assertAlmostEqual(tx.refund_remaining_amount, 75.0, msg="held")
+        [psp_id] = self.psp.refunds
+        self.assertEqual(refund.transaction_ids.provider_reference, psp_id)
+        response = self._post_webhook(psp_id, status="succeeded", arn=VALID_ARN)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(tx.refund_ids, refund, "completed, nothing new recorded")
+        self.assertRecordValues(
+            refund,
+            [
+                {
+                    "origin": "odoo",
+                    "state": "done",
+                    "arn": VALID_ARN,
+                    "customer_mail_pending": "done",
+                }
+            ],
+        )
+        self.assertTrue(refund.refund_date)
+        self.assertAlmostEqual(tx.refund_remaining_amount, 75.0)
 
-        def timeout(*args, **kwargs):
-            try:
-                raise requests.exceptions.ReadTimeout("Read timed out (10 s)")
-            except requests.exceptions.RequestException as error:
-                # What provider glue does with a network error (payment_stripe et al.).
-                raise ValidationError(
-                    f"Demo: Could not establish the connection to the API: {error}"
-                ) from error
-
-        with patch.object(
-            self.registry["payment.transaction"],
-            "_send_refund_request",
-            side_effect=timeout,
-        ):
-            refund = self._refund(tx, 40.0)
-        self.assertEqual(refund.state, "failed")
-        self.assertIn("Read timed out", refund.failure_message)
-        self.assertAlmostEqual(tx.refund_remaining_amount, 100.0, msg="amount freed")
-        refund.with_user(self.refund_user).action_retry()
+    @mute_logger("odoo.addons.payment_fakepsp.controllers.main")
+    def test_webhook_not_signed_by_the_psp_is_refused(self):
+        """A notification not signed with the webhook secret is refused and changes
+        nothing."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0)
         self.assertEqual(refund.state, "done")
-        self.assertEqual(refund.customer_mail_pending, "done")
+        self.psp.webhook_secret = "not-the-secret"
+        response = self._post_webhook(
+            refund.transaction_ids.provider_reference, status="failed"
+        )
+        self.assertEqual(response.status_code, 403)
+        self.assertEqual(refund.state, "done")
+        self.assertEqual(refund.transaction_ids.state, "done")

@@ -2,10 +2,11 @@
 
     $PY bench/bench_refund.py DB LABEL [K [QUERY_LOG]]
 
-On a database with refund_proof: `tx._request_refund(amount_to_refund=1.0)`, the one
-refund path of the addon. On the template database without it (plain Odoo 18 with
-account_payment and payment_demo): `tx._send_refund_request(amount_to_refund=1.0)`,
-the provider request Odoo's own Refund button ends in. Same demo provider, same data
+Both sides call `tx.action_refund(amount_to_refund=1.0)`, the Refund button of a
+payment transaction (and what the account.payment Refund wizard calls): on a database
+with refund_proof, it goes through the addon's one refund path (`_request_refund`); on
+the template database without it (plain Odoo 18 with account_payment and
+payment_demo), it is Odoo's own provider request (`_send_refund_request`). Same demo provider, same data
 shape: a new paid transaction of PAYMENT_AMOUNT refunded K times (default 50) by
 1.00, so that the k-th refund runs with k-1 refunds already on the transaction.
 
@@ -143,14 +144,18 @@ with environment(dbname) as env:
     env.cr.commit()
 
     def refund_once(source):
+        # The Refund button of a payment transaction, on both sides.
+        source.action_refund(amount_to_refund=REFUND_AMOUNT)
+
+    def check_last_refund(source):
+        """Outside the measure: the refund just made is done."""
+        last = source.sudo().child_transaction_ids.sorted("id")[-1:]
+        assert last.state == "done", last.state
         if proof:
-            refund = source._request_refund(amount_to_refund=REFUND_AMOUNT)
-            assert refund.state == "done", refund.state
-        else:
-            refund_tx = source._send_refund_request(amount_to_refund=REFUND_AMOUNT)
-            assert refund_tx.state == "done", refund_tx.state
+            assert last.refund_id.state == "done", last.refund_id.state
 
     refund_once(warmup_tx.with_env(tx.env))  # warm-up, excluded
+    check_last_refund(warmup_tx)
     env.flush_all()
     env.cr.commit()
 
@@ -167,6 +172,7 @@ with environment(dbname) as env:
             env.flush_all()
             timings.append(time.perf_counter() - start)
             queries.append(env.cr.sql_log_count - before)
+        check_last_refund(tx)
         if logged:
             write_query_log(query_log, k, capture.statements)
         env.cr.commit()

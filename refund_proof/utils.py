@@ -110,3 +110,28 @@ def initials(name):
         return ""
     chosen = parts if len(parts) < 3 else [parts[0], parts[-1]]
     return " ".join(f"{p[0].upper()}." for p in chosen)
+
+
+def is_outcome_unknown(error):
+    """Whether a failed provider call may still have reached the provider: it did not
+    answer in time, or the connection was lost after the request was sent. A refusal,
+    an error answer or a connection never established is a definite failure.
+
+    Provider glue raises its own errors (usually `ValidationError`) from the network
+    error, so the whole chain of causes is looked at.
+    """
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, requests.exceptions.ConnectTimeout):
+            return False  # Never connected: nothing was sent.
+        if isinstance(error, requests.exceptions.Timeout):
+            return True  # Sent, no answer in time.
+        if isinstance(error, requests.exceptions.ConnectionError):
+            reason = getattr(error.args[0], "reason", None) if error.args else None
+            return not isinstance(reason, NewConnectionError)
+        error = error.__cause__ or error.__context__
+    return False

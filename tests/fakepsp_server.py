@@ -70,9 +70,15 @@ class FakePSPServer:
         error = {"error": {"code": "refund_declined", "message": message}}
         self._script.append(("error", (http_status, error)))
 
-    def stall(self, seconds):
-        """Make no refund; answer nothing for that long (or until `stop`)."""
-        self._script.append(("stall", seconds))
+    def stall(self, seconds, made=False):
+        """Answer nothing for that long (or until `stop`); with `made`, the refund is
+        made all the same (its answer is lost)."""
+        self._script.append(("stall", (seconds, made)))
+
+    def drop(self, made=True):
+        """Close the connection without answering; with `made` (the default), after
+        making the refund."""
+        self._script.append(("drop", made))
 
     # Webhooks.
 
@@ -102,7 +108,12 @@ class FakePSPServer:
             if not isinstance(amount, int) or amount <= 0:
                 return 400, {"error": {"message": "amount: a positive integer"}}
             kind, arg = self._script.pop(0) if self._script else ("refund", {})
-            if kind == "refund":
+            made = (
+                kind == "refund"
+                or (kind == "stall" and arg[1])
+                or (kind == "drop" and arg)
+            )
+            if made:
                 refund = {
                     "id": f"re_{len(self.refunds) + 1:04d}",
                     "object": "refund",
@@ -113,14 +124,17 @@ class FakePSPServer:
                     "status": "succeeded",
                     "arn": None,
                     "failure_message": None,
-                    **arg,
+                    **(arg if kind == "refund" else {}),
                 }
                 self.refunds[refund["id"]] = refund
-                return 200, dict(refund)
+                if kind == "refund":
+                    return 200, dict(refund)
             if kind == "error":
                 return arg
+            if kind == "drop":
+                return None, None
         # A stall: without holding the lock.
-        self._release.wait(arg)
+        self._release.wait(arg[0])
         return 504, {"error": {"message": "Gateway timeout"}}
 
 
@@ -132,6 +146,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         status, payload = self.server.psp._answer(self.command, self.path, body)
+        if status is None:  # Dropped: the connection closes without an answer.
+            self.close_connection = True
+            return
         data = json.dumps(payload).encode()
         try:
             self.send_response(status)

@@ -1,5 +1,6 @@
 from unittest.mock import patch
 
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -109,19 +110,123 @@ class TestFaults(MailCase):
         self._assert_nothing_half_written(tx, refund)
         self._assert_retry_makes_it_done(tx, refund)
 
-    def test_psp_timeout_is_recorded_and_retried(self):
-        """The PSP not answering within the provider's timeout leaves a failed refund
-        saying it timed out, and nothing half-written; the retry makes it done."""
+    def _assert_outcome_unknown(self, tx, refund):
+        """Pending, its amount held, nothing to retry: the PSP may have refunded."""
+        self.assertRecordValues(refund, [{"state": "pending", "outcome_unknown": True}])
+        self.assertEqual(len(self.psp.received), 1, "the request reached the PSP")
+        self.assertAlmostEqual(tx.refund_remaining_amount, 60.0, msg="amount held")
+        self.assertFalse(refund.customer_mail_pending)
+        with self.assertRaisesRegex(UserError, "Only failed refunds can be retried"):
+            refund.with_user(self.refund_user).action_retry()
+        self.assertEqual(len(self.psp.received), 1, "nothing sent twice")
+        with self.assertRaisesRegex(UserError, "only .*60.00 can still be refunded"):
+            self._refund(tx, 70.0)
+        activities = refund.sudo().activity_ids.filtered(
+            lambda a: "outcome unknown" in (a.summary or "")
+        )
+        self.assertEqual(
+            activities.user_id, self.refund_user | self.refund_manager, "who must check"
+        )
+
+    def test_psp_timeout_after_refunding_is_settled_by_its_webhook(self):
+        """The PSP refunds but answers after the provider's timeout: the refund may have
+        been made, so it stays pending with its amount held (a retry could refund the
+        customer twice); the PSP's webhook then makes that same refund done."""
         tx = self._paid(100.0)
         self.fakepsp.fakepsp_timeout = 0.5
-        self.psp.stall(30)
+        self.psp.stall(30, made=True)
         refund = self._refund(tx, 40.0)
-        self.assertEqual(refund.state, "failed")
         self.assertIn("timed out", refund.failure_message)
         self.assertIn("0.5 seconds", refund.failure_message)
-        self.assertEqual(len(self.psp.received), 1, "the request reached the PSP")
-        self._assert_nothing_half_written(tx, refund)
+        self.assertFalse(refund.transaction_ids, "the call's attempt was rolled back")
+        self._assert_outcome_unknown(tx, refund)
+
+        [psp_id] = self.psp.refunds
+        self.assertEqual(self._post_webhook(psp_id, arn=VALID_ARN).status_code, 200)
+        self.assertEqual(tx.refund_ids, refund, "the same refund, not a second one")
+        self.assertRecordValues(
+            refund,
+            [
+                {
+                    "state": "done",
+                    "outcome_unknown": False,
+                    "failure_message": False,
+                    "arn": VALID_ARN,
+                    "customer_mail_pending": "done",
+                }
+            ],
+        )
+        self.assertEqual(refund.transaction_ids.provider_reference, psp_id)
+        self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
+        self.assertFalse(refund.sudo().activity_ids, "nothing left to check")
+
+    def test_connection_lost_after_sending_is_an_unknown_outcome(self):
+        """The connection closing after the request was sent is no refusal either."""
+        tx = self._paid(100.0)
+        self.psp.drop(made=True)
+        refund = self._refund(tx, 40.0)
+        self._assert_outcome_unknown(tx, refund)
+
+    def test_unknown_outcome_decided_by_a_manager(self):
+        """Without the PSP's notification, a refund manager who checked the PSP's
+        dashboard decides: not refunded (then it can be retried) or refunded."""
+        tx = self._paid(100.0)
+        self.fakepsp.fakepsp_timeout = 0.5
+        self.psp.stall(30)  # The PSP made nothing.
+        refund = self._refund(tx, 40.0)
+        self._assert_outcome_unknown(tx, refund)
+        with self.assertRaisesRegex(AccessError, "Only a refund manager"):
+            refund.with_user(self.refund_user).action_mark_not_refunded()
+        refund.with_user(self.refund_manager).action_mark_not_refunded()
+        self.assertRecordValues(refund, [{"state": "failed", "outcome_unknown": False}])
+        self.assertIn("Max Manager", refund.failure_message)
+        self.assertEqual(
+            refund.sudo().activity_ids.user_id,
+            self.refund_user,
+            "the requester may retry",
+        )
+        self.assertFalse(self.psp.refunds)
+        self.psp.received.clear()
         self._assert_retry_makes_it_done(tx, refund)
+        with self.assertRaisesRegex(UserError, "outcome of .* is known"):
+            refund.with_user(self.refund_manager).action_mark_refunded()
+
+        other = self._paid(100.0)
+        self.psp.stall(30, made=True)
+        self.psp.received.clear()
+        second = self._refund(other, 40.0)
+        self._assert_outcome_unknown(other, second)
+        second.with_user(self.refund_manager).action_mark_refunded()
+        self.assertRecordValues(
+            second,
+            [
+                {
+                    "state": "done",
+                    "outcome_unknown": False,
+                    "customer_mail_pending": "done",
+                }
+            ],
+        )
+        self.assertTrue(second.refund_date)
+
+    def test_late_reversal_reported_by_webhook_fails_the_refund(self):
+        """A done refund the PSP later reports failed (a public webhook request) fails,
+        frees its amount and says when."""
+        tx = self._paid(100.0)
+        self.psp.make_refund(arn=VALID_ARN)
+        refund = self._refund(tx, 40.0)
+        self.assertEqual(refund.state, "done")
+        [psp_id] = self.psp.refunds
+        response = self._post_webhook(
+            psp_id, status="failed", failure_message="Returned by the issuer."
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertRecordValues(
+            refund,
+            [{"state": "failed", "failure_message": "Returned by the issuer."}],
+        )
+        self.assertTrue(refund.reversal_date)
+        self.assertAlmostEqual(tx.refund_remaining_amount, 100.0)
 
     def test_psp_down_is_recorded_and_retried(self):
         """The PSP refusing connections leaves a failed refund saying so, and nothing

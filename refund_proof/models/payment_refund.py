@@ -17,6 +17,7 @@ from ..utils import (
     classify_arn,
     fingerprint,
     format_arn,
+    is_outcome_unknown,
     normalize_arn,
     qr_png,
 )
@@ -208,6 +209,16 @@ class PaymentRefund(models.Model):
         help="When a refund confirmed by the provider was later reported as failed.",
     )
     failure_message = fields.Text(string="Provider Message", readonly=True, copy=False)
+    outcome_unknown = fields.Boolean(
+        readonly=True,
+        copy=False,
+        tracking=True,
+        help="The provider call failed after the request may have reached the "
+        "provider (no answer in time, connection lost): the money may have been "
+        "returned. The refund stays pending, its amount held, until the provider "
+        "reports it or a refund manager, having checked the provider's dashboard, "
+        "marks it refunded or not refunded.",
+    )
     requested_by_id = fields.Many2one(
         comodel_name="res.users",
         readonly=True,
@@ -492,6 +503,63 @@ class PaymentRefund(models.Model):
             refund.sudo()._send_to_provider()
         return True
 
+    def action_mark_refunded(self):
+        """A refund manager, having found the refund in the provider's dashboard,
+        records that it was made: it becomes done."""
+        self._check_outcome_decision()
+        for refund in self.sudo():
+            refund._close_todo_activities(_("Refunded"))
+            refund.write(
+                {
+                    "state": "done",
+                    "outcome_unknown": False,
+                    "failure_message": False,
+                    "refund_date": refund.refund_date or fields.Datetime.now(),
+                }
+            )
+            refund.message_post(
+                body=_(
+                    "%(user)s checked with the provider: the refund was made.",
+                    user=self.env.user.name,
+                )
+            )
+        return True
+
+    def action_mark_not_refunded(self):
+        """A refund manager, having checked the provider's dashboard, records that the
+        refund was not made: it fails, its amount is freed and it can be retried."""
+        self._check_outcome_decision()
+        decided = self.sudo().with_context(refund_proof_decided_by=self.env.uid)
+        for refund in decided:
+            refund._close_todo_activities(_("Not refunded"))
+            refund.write(
+                {
+                    "state": "failed",
+                    "outcome_unknown": False,
+                    "failure_message": _(
+                        "Not made, as checked with the provider by %(user)s.",
+                        user=self.env.user.name,
+                    ),
+                }
+            )
+        return True
+
+    def _check_outcome_decision(self):
+        if not (
+            self.env.su or self.env.user.has_group("refund_proof.group_refund_manager")
+        ):
+            raise AccessError(
+                _("Only a refund manager can decide the outcome of a refund.")
+            )
+        for refund in self:
+            if not (refund.state == "pending" and refund.outcome_unknown):
+                raise UserError(
+                    _(
+                        "The outcome of %(name)s is known: the provider reported it.",
+                        name=refund.name,
+                    )
+                )
+
     def action_confirm_manual(self):
         """Confirm that a manual refund was paid: it becomes done."""
         for refund in self:
@@ -533,7 +601,7 @@ class PaymentRefund(models.Model):
                     "approval_date": fields.Datetime.now(),
                 }
             )
-            refund_sudo._close_approval_activities(_("Approved"))
+            refund_sudo._close_todo_activities(_("Approved"))
             refund_sudo._notify_requester(
                 _(
                     "Your refund request %(name)s was approved by %(user)s.",
@@ -565,7 +633,7 @@ class PaymentRefund(models.Model):
                 )
         self.sudo()._cancel(reason, rejected=True)
         for refund in self.sudo():
-            refund._close_approval_activities(_("Rejected: %(reason)s", reason=reason))
+            refund._close_todo_activities(_("Rejected: %(reason)s", reason=reason))
             refund._notify_requester(
                 _(
                     "Your refund request %(name)s was rejected by %(user)s: %(reason)s",
@@ -600,7 +668,7 @@ class PaymentRefund(models.Model):
                     )
                 )
         self.sudo()._cancel(reason)
-        self.sudo()._close_approval_activities(_("Cancelled"))
+        self.sudo()._close_todo_activities(_("Cancelled"))
         return True
 
     def action_view_attempts(self):
@@ -676,7 +744,7 @@ class PaymentRefund(models.Model):
                     note=refund.approval_reasons,
                 )
 
-    def _close_approval_activities(self, feedback):
+    def _close_todo_activities(self, feedback):
         self.activity_feedback(["mail.mail_activity_data_todo"], feedback=feedback)
 
     def _notify_requester(self, body):
@@ -693,7 +761,9 @@ class PaymentRefund(models.Model):
         The provider call runs in a savepoint: when it raises (API refusal, network
         error), the partial work of the call is undone but the refund is kept, marked
         failed with the provider's message, so that nothing is silently lost and the
-        refund can be retried.
+        refund can be retried. When the request may have reached the provider (no
+        answer in time, connection lost), the refund stays pending with its amount
+        held instead: a retry could refund the customer twice.
 
         Note: self.ensure_one()
         """
@@ -710,6 +780,28 @@ class PaymentRefund(models.Model):
             raise  # Concurrency errors must reach the retrying() loop of the request.
         except Exception as error:  # noqa: BLE001 - any provider failure is recorded
             message = str(error.args[0]) if getattr(error, "args", None) else str(error)
+            if is_outcome_unknown(error):
+                # Failing it would free its amount for a retry: the customer could be
+                # refunded twice. Pending until the provider or a manager says.
+                _logger.info("Refund %s: outcome unknown: %s", self.name, message)
+                self.write(
+                    {
+                        "state": "pending",
+                        "outcome_unknown": True,
+                        "failure_message": message,
+                    }
+                )
+                self.message_post(
+                    body=_(
+                        "The provider did not answer (%(message)s): the refund may "
+                        "have been made. It stays pending, its amount held, until the "
+                        "provider reports it. Check the provider's dashboard, then "
+                        "mark it refunded or not refunded.",
+                        message=message,
+                    )
+                )
+                self._notify_outcome_unknown()
+                return
             _logger.info("Refund %s: the provider call failed: %s", self.name, message)
             self.write({"state": "failed", "failure_message": message})
             self.message_post(
@@ -757,6 +849,9 @@ class PaymentRefund(models.Model):
                 }
                 if refund.state == "done":
                     vals["reversal_date"] = now
+            vals["outcome_unknown"] = False  # The attempts tell now.
+            if refund.outcome_unknown:
+                refund._close_todo_activities(_("Reported by the provider"))
             if any(refund[field] != value for field, value in vals.items()):
                 refund.write(vals)
 
@@ -1018,41 +1113,57 @@ class PaymentRefund(models.Model):
 
     def _notify_failure(self):
         """Tell the back office that refunds failed (never the customer)."""
-        managers = self.env.ref("refund_proof.group_refund_manager").users.filtered(
-            lambda user: user.active and not user.share
-        )
         for refund in self:
-            users = (refund.requested_by_id | managers).filtered(
-                lambda u, refund=refund: (
-                    refund.company_id in u.company_ids and not u.share and u.active
+            refund._notify_back_office(_("Refund %(name)s failed", name=refund.name))
+
+    def _notify_outcome_unknown(self):
+        """Tell the back office that refunds need checking with the provider."""
+        for refund in self:
+            refund._notify_back_office(
+                _(
+                    "Refund %(name)s: outcome unknown, check with the provider",
+                    name=refund.name,
                 )
             )
-            for user in users:
-                refund.activity_schedule(
-                    "mail.mail_activity_data_todo",
-                    user_id=user.id,
-                    summary=_("Refund %(name)s failed", name=refund.name),
-                    note=refund.failure_message,
-                )
-            address = refund.company_id.refund_failure_email
-            if address:
-                self.env["mail.mail"].sudo().create(
-                    {
-                        "email_to": address,
-                        "subject": _("Refund %(name)s failed", name=refund.name),
-                        "body_html": _(
-                            "<p>The refund %(name)s of %(amount)s to %(customer)s "
-                            "failed: "
-                            "%(message)s</p>",
-                            name=refund.name,
-                            amount=refund._format_amount(),
-                            customer=refund.partner_id.name,
-                            message=refund.failure_message or "",
-                        ),
-                        "model": refund._name,
-                        "res_id": refund.id,
-                    }
-                )
+
+    def _notify_back_office(self, subject):
+        """An activity for the requester and the refund managers of the company, and
+        an e-mail to the company's failure address when set.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        refund = self.sudo()
+        managers = self.env.ref("refund_proof.group_refund_manager").users
+        users = (refund.requested_by_id | managers).filtered(
+            lambda u: refund.company_id in u.company_ids and not u.share and u.active
+        ) - self.env["res.users"].browse(
+            self.env.context.get("refund_proof_decided_by")
+        )
+        for user in users:
+            refund.activity_schedule(
+                "mail.mail_activity_data_todo",
+                user_id=user.id,
+                summary=subject,
+                note=refund.failure_message,
+            )
+        address = refund.company_id.refund_failure_email
+        if address:
+            self.env["mail.mail"].sudo().create(
+                {
+                    "email_to": address,
+                    "subject": subject,
+                    "body_html": _(
+                        "<p>%(subject)s: %(amount)s to %(customer)s. %(message)s</p>",
+                        subject=subject,
+                        amount=refund._format_amount(),
+                        customer=refund.partner_id.name,
+                        message=refund.failure_message or "",
+                    ),
+                    "model": refund._name,
+                    "res_id": refund.id,
+                }
+            )
 
     def _get_report_base_filename(self):
         self.ensure_one()

@@ -1,4 +1,5 @@
 import logging
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytz
@@ -14,6 +15,21 @@ _logger = logging.getLogger(__name__)
 
 # How long a refund request waits for another request on the same payment to finish.
 REFUND_LOCK_TIMEOUT = "10s"
+
+
+@contextmanager
+def superuser_savepoint(env):
+    """A savepoint whose flushes run as superuser.
+
+    A savepoint flushes pending changes with whichever environment of the request
+    comes first: in a provider's webhook, the public user's, which may not read what
+    it flushes (a transaction's currency, for its amounts).
+    """
+    env = env(su=True)
+    env.flush_all()
+    with env.cr.savepoint():
+        yield
+        env.flush_all()
 
 
 class PaymentTransaction(models.Model):
@@ -534,6 +550,18 @@ class PaymentTransaction(models.Model):
             if refund_id:
                 tx.refund_id = refund_id
                 continue
+            unknown = tx._get_refund_of_unknown_outcome()
+            if unknown:
+                tx.refund_id = unknown
+                unknown._sync_state_from_attempts()
+                unknown.message_post(
+                    body=_(
+                        "The provider reported the refund %(reference)s: this is its "
+                        "outcome.",
+                        reference=tx.reference,
+                    )
+                )
+                continue
             refund = (
                 self.env["payment.refund"]
                 .sudo()
@@ -557,6 +585,33 @@ class PaymentTransaction(models.Model):
                 )
             )
 
+    def _get_refund_of_unknown_outcome(self):
+        """The refund of the source, sent but of unknown outcome, that this refund
+        transaction reported by the provider is the answer to: same amount, no attempt
+        recorded (the oldest first). Empty when there is none.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        candidates = (
+            self.env["payment.refund"]
+            .sudo()
+            .search(
+                [
+                    ("source_transaction_id", "=", self.source_transaction_id.id),
+                    ("state", "=", "pending"),
+                    ("outcome_unknown", "=", True),
+                ],
+                order="id",
+            )
+        )
+        return candidates.filtered(
+            lambda r: (
+                not r.transaction_ids
+                and not r.currency_id.compare_amounts(r.amount, abs(self.amount))
+            )
+        )[:1]
+
     def _update_state(self, allowed_states, target_state, state_message):
         """Override of `payment` to let each refund follow the state of its attempts."""
         updated = super()._update_state(allowed_states, target_state, state_message)
@@ -568,7 +623,7 @@ class PaymentTransaction(models.Model):
         )
         if refunds:
             try:
-                with self.env.cr.savepoint():
+                with superuser_savepoint(self.env):
                     refunds.sudo()._sync_state_from_attempts()
             except Exception:  # The provider's state change must never be lost.
                 _logger.exception("Could not update refunds %s", refunds.ids)
@@ -583,7 +638,7 @@ class PaymentTransaction(models.Model):
         arn = self._get_refund_arn_from_notification(notification_data)  # pylint: disable=assignment-from-none
         if arn:
             try:
-                with self.env.cr.savepoint():
+                with superuser_savepoint(self.env):
                     self.refund_id.sudo().arn = arn
             except ValidationError:
                 _logger.info("Ignored an invalid ARN reported for %s", self.reference)

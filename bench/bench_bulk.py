@@ -7,8 +7,7 @@ values, so every run inserts the same rows), copying a real row of each table fo
 columns not set:
 - CUSTOMERS customers (res.partner) with one paid demo transaction each;
 - REFUNDS refunds (payment.refund) of those transactions: every 50th one on customer 1
-(a
-"heavy" customer with 2,000 refunds), the others spread over the other customers
+(a "heavy" customer with 2,000 refunds), the others spread over the other customers
 (about 5 each); 90 % done (each with a random 23-digit ARN), 4 % pending, 3 % failed,
 2 % cancelled, 1 % awaiting approval; requested over the last year. Then ANALYZE, as
 autovacuum would.
@@ -20,11 +19,10 @@ portal users:
 - ARN partial search, as the search view's ARN field does: [('arn', 'ilike', 8 digits)],
 limited to 80 rows like the list view;
 - portal list: [('state', 'in', ('pending', 'done'))] ordered by request_date desc, id
-desc,
-limit 20, as the portal user of the heavy customer and of a typical customer (the
-record rule adds partner_id child_of the customer); and the same as an explicit
-domain [('partner_id', '=', customer)] by the back-office user. EXPLAIN (ANALYZE,
-BUFFERS) of each search goes to EXPLAIN_FILE.
+desc, limit 20, as the portal user of the heavy customer and of a typical customer (the
+record rule adds partner_id child_of the customer); and the same as an explicit domain
+[('partner_id', '=', customer)] by the back-office user. EXPLAIN (ANALYZE, BUFFERS) of
+each search goes to EXPLAIN_FILE.
 
 Experiment, for the explanation (the addon is not changed): the partial ARN search
 again after creating, in this database only, the index `index="trigram"` on the field
@@ -272,8 +270,7 @@ with environment(dbname) as env:
     for search in searches:
         measure(*search)
     # Committed before and after: an index created in the transaction that updated rows
-    # of
-    # the table may not be usable by that same transaction (pg_index.indcheckxmin).
+    # of the table may not be usable by that same transaction (pg_index.indcheckxmin).
     cr.commit()
     cr.execute(
         "CREATE INDEX payment_refund__arn_trgm_bench ON payment_refund "

@@ -6,9 +6,10 @@ Both sides call `tx.action_refund(amount_to_refund=1.0)`, the Refund button of a
 payment transaction (and what the account.payment Refund wizard calls): on a database
 with refund_proof, it goes through the addon's one refund path (`_request_refund`); on
 the template database without it (plain Odoo 18 with account_payment and
-payment_demo), it is Odoo's own provider request (`_send_refund_request`). Same demo provider, same data
-shape: a new paid transaction of PAYMENT_AMOUNT refunded K times (default 50) by
-1.00, so that the k-th refund runs with k-1 refunds already on the transaction.
+payment_demo), it is Odoo's own provider request (`_send_refund_request`). Same demo
+provider, same data shape: a new paid transaction of PAYMENT_AMOUNT refunded K times
+(default 50) by 1.00, so that the k-th refund runs with k-1 refunds already on the
+transaction.
 
 Each refund is measured like a request: ORM cache emptied before (`invalidate_all`;
 the registry's ormcaches stay warm, as in a running server), pending writes flushed

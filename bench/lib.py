@@ -30,9 +30,7 @@ SAMPLE_ARN = "74612345678901234567893"
 
 
 def init(dbname):
-    """Load Odoo's configuration (the project's odoo.conf, the benchmark's addons
-    path).
-    """
+    """Load Odoo's configuration: the project's odoo.conf, the bench's addons path."""
     config.parse_config(
         [
             "-c",
@@ -71,9 +69,7 @@ def bench_transactions(env):
 
 
 def timed(fn, repeat):
-    """Run fn() `repeat` times; return (median seconds, all timings). No warm-up
-    here.
-    """
+    """Run fn() `repeat` times: (median seconds, all timings). No warm-up."""
     timings = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -83,9 +79,7 @@ def timed(fn, repeat):
 
 
 def figure(name, value, unit="", note=""):
-    """One printed figure: `FIGURE <name> = <value> <unit>  # note` (parsed by
-    run.sh).
-    """
+    """Print `FIGURE <name> = <value> <unit>  # note` (parsed by run.sh)."""
     line = f"FIGURE {name} = {value} {unit}".rstrip()
     if note:
         line += f"  # {note}"

@@ -3,14 +3,12 @@
     $PY bench/setup_data.py DB [REPORT_URL]
 
 - N_PAYMENTS paid demo transactions BENCH-1..N (one new customer each), post-processed
-as
-Odoo's cron does (`_post_process`), which creates and posts their `account.payment`;
+as Odoo's cron does (`_post_process`), which creates and posts their `account.payment`;
 - with refund_proof installed: one done refund of each, with an ARN
 (the proofs to print);
 - prints `VERIFY_PATH <path>`: the verification page of the first refund;
 - REPORT_URL, when given, becomes the `report.url` system parameter: the address
-wkhtmltopdf
-fetches the report CSS from (a running server of this database).
+wkhtmltopdf fetches the report CSS from (a running server of this database).
 """
 
 import sys

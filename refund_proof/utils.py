@@ -58,9 +58,7 @@ def classify_arn(normalized):
 
 
 def format_arn(normalized):
-    """Group an ARN for reading aloud: 1 6 4 11 1 (network, BIN, date, sequence,
-    check).
-    """
+    """Group an ARN for reading aloud: 1 6 4 11 1 (network, BIN, date, seq., check)."""
     if not normalized or len(normalized) != ARN_LENGTH or not normalized.isdigit():
         return normalized or ""
     cuts = (0, 1, 7, 11, 22, 23)
@@ -90,9 +88,8 @@ def qr_png(value, box_size=6, border=2):
 
 
 def fingerprint(*facts):
-    """A short, readable SHA-256 fingerprint of the facts a proof states (16 hex
-    digits in groups of four). Printed on the proof and shown on the verification
-    page."""
+    """A short, readable SHA-256 fingerprint of the facts a proof states (16 hex digits
+    in groups of four). Printed on the proof and shown on the verification page."""
     import hashlib
 
     digest = hashlib.sha256("\x1f".join(str(f) for f in facts).encode()).hexdigest()[

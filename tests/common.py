@@ -12,8 +12,7 @@ class RefundProofCommon(AccountPaymentCommon):
     @classmethod
     def default_env_context(cls):
         # Odoo's BaseCommon disables tracking and chatter in tests; the refund's chatter
-        # is
-        # part of what we test (decisions, notifications), so keep mail features on.
+        # is part of what we test (decisions, notifications), so keep mail features on.
         return {}
 
     @classmethod

@@ -41,8 +41,7 @@ def scratch_registry():
         )
     try:
         # Loaded with test mode off: in test mode, loading a registry runs every
-        # installed
-        # module's at_install tests.
+        # installed module's at_install tests.
         test_enable = config["test_enable"]
         config["test_enable"] = False
         try:

@@ -59,9 +59,7 @@ class TestArnRules(PlainTestCase):
 @tagged("-at_install", "post_install")
 class TestRefundArn(RefundProofCommon):
     def test_arn_given_with_the_refund_is_normalized(self):
-        """An ARN typed with spaces and dashes is stored as 23 digits and labelled
-        ARN.
-        """
+        """An ARN typed with spaces and dashes is stored as 23 digits, labelled ARN."""
         refund = self._refund(
             self._create_paid_transaction(), 10.0, arn="7461 2345-6789 0123 4567 893"
         )
@@ -70,18 +68,14 @@ class TestRefundArn(RefundProofCommon):
         self.assertEqual(refund.arn_display, "7 461234 5678 90123456789 3")
 
     def test_arn_added_days_later(self):
-        """The ARN usually arrives after the refund: it can be filled on a done
-        refund.
-        """
+        """The ARN usually arrives later: it can be filled on a done refund."""
         refund = self._refund(self._create_paid_transaction(), 10.0)
         self.assertFalse(refund.arn)
         refund.with_user(self.refund_user).arn = VALID_ARN
         self.assertEqual(refund.arn_type, "arn")
 
     def test_bank_reference_is_not_called_an_arn(self):
-        """Another reference of 8-30 letters and digits is accepted as a bank
-        reference.
-        """
+        """Another reference of 8-30 letters and digits is a bank reference."""
         refund = self._refund(
             self._create_paid_transaction(), 10.0, arn="ref-2026-ab12"
         )
@@ -109,9 +103,7 @@ class TestRefundArn(RefundProofCommon):
             self.assertFalse(refund.arn)
 
     def test_provider_hook_fills_the_arn(self):
-        """Provider glue returning an ARN from its notification fills the refund's
-        ARN.
-        """
+        """Provider glue returning an ARN from a notification fills the refund's."""
         tx = self._create_paid_transaction()
         Transaction = self.registry["payment.transaction"]
         with patch.object(

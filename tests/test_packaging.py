@@ -19,9 +19,7 @@ print(get_manifest("refund_proof")["version"])
 
 class TestPackaging(TestCase):
     def test_wheel_installs_into_a_fresh_odoo_venv_and_odoo_finds_it(self):
-        """`make dist` builds a wheel that a fresh Odoo 18 venv installs and Odoo
-        finds.
-        """
+        """`make dist` builds a wheel a fresh Odoo 18 venv installs and Odoo finds."""
         subprocess.run(
             ["bash", os.path.join(REPO, "scripts", "dist.sh")],
             check=True,

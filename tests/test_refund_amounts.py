@@ -84,9 +84,7 @@ class TestRefundAmounts(RefundProofCommon):
             self._open_payment_wizard(tx, 100.0)
 
     def test_bad_amounts_are_refused(self):
-        """Zero, negative and excessive amounts raise a clear error and write
-        nothing.
-        """
+        """Zero, negative and excessive amounts: a clear error, nothing written."""
         tx = self._create_paid_transaction(100.0)
         for amount, message in (
             (0.0, "must be positive"),

@@ -123,9 +123,7 @@ class TestRefundApproval(RefundProofCommon):
             refund.with_user(self.refund_user).action_approve()
 
     def test_approval_rechecks_remaining_and_provider(self):
-        """At approval, what remains and what the provider supports are checked
-        again.
-        """
+        """Approval checks again what remains and what the provider supports."""
         tx = self._create_paid_transaction(100.0)
         refund = self._request(tx, 80.0)
         self.provider.support_refund = "none"
@@ -288,9 +286,7 @@ class TestRefundPolicy(RefundProofCommon):
         self.assertEqual(self._refund(self._paid_days_ago(1000), 10.0).state, "done")
 
     def test_wizard_shows_the_verdict_before_confirmation(self):
-        """The refund wizard tells the user the policy verdict and the approval to
-        come.
-        """
+        """The refund wizard shows the policy verdict and the approval to come."""
         tx = self._paid_days_ago(45)
         wizard = (
             self.env["payment.refund.request"]

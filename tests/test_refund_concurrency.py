@@ -37,9 +37,7 @@ class TestRefundConcurrency(BaseCase):
 
     @mute_logger("odoo.service.model")  # retrying() logs each retry at INFO level
     def test_concurrent_refunds_never_exceed_the_payment(self):
-        """Six users refund 30.00 of a 100.00 payment at the same moment: three
-        succeed.
-        """
+        """Six users refund 30.00 of a 100.00 payment at once: three succeed."""
         with scratch_registry() as registry:
             with committed_env(registry) as env:
                 provider, user = demo_setup(env)

@@ -12,10 +12,9 @@ class TestRefundLifecycle(RefundProofCommon):
     def setUp(self):
         super().setUp()
         # Odoo's base provider creates the refund transaction and leaves it in draft,
-        # like a
-        # real provider waiting for its webhook: the test then plays the provider's
-        # answer.
-        # (support_refund is a non-stored compute of the provider: set per test.)
+        # like a real provider waiting for its webhook: the test then plays the
+        # provider's answer. (support_refund is a non-stored compute of the provider:
+        # set per test.)
         self.dummy_provider.support_refund = "partial"
         self.dummy_provider.payment_method_ids.support_refund = "partial"
 
@@ -23,9 +22,7 @@ class TestRefundLifecycle(RefundProofCommon):
         return self._create_paid_transaction(amount, provider=self.dummy_provider)
 
     def test_refund_waits_for_the_provider(self):
-        """A refund whose attempt is not confirmed yet is pending and holds its
-        amount.
-        """
+        """A refund whose attempt is not confirmed is pending and holds its amount."""
         tx = self._paid_with_dummy()
         refund = self._refund(tx, 40.0)
         self.assertEqual(refund.state, "pending")
@@ -142,9 +139,7 @@ class TestRefundLifecycle(RefundProofCommon):
         self.assertAlmostEqual(tx.refund_remaining_amount, 75.0)
 
     def test_webhook_refund_is_recorded_even_above_the_cap(self):
-        """The provider already moved the money: its refund is recorded, never
-        refused.
-        """
+        """The provider moved the money: its refund is recorded, never refused."""
         tx = self._create_paid_transaction(50.0)
         self._refund(tx, 50.0)
         refund_tx = tx.sudo()._create_child_transaction(5.0, is_refund=True)

@@ -33,9 +33,7 @@ class MailCase(RealPdfCase, MockEmail):
 @tagged("-at_install", "post_install")
 class TestRefundMail(MailCase):
     def test_done_refund_mails_the_customer_the_proof_after_commit(self):
-        """A done refund queues one e-mail to the customer with the PDF proof
-        attached.
-        """
+        """A done refund queues one e-mail to the customer, the PDF proof attached."""
         refund = self._done_refund(arn=VALID_ARN)
         self.assertEqual(refund.customer_mail_pending, "done")
         self.assertFalse(self._customer_mails(refund), "nothing sent inside the refund")

@@ -21,9 +21,7 @@ class TestRefundPortal(ProofCommon, HttpCase):
         return self._refund(tx, amount)
 
     def test_owner_lists_and_opens_their_refunds(self):
-        """A portal customer sees their refunds, not others', and opens the detail
-        page.
-        """
+        """A portal customer sees their refunds, not others', and their detail."""
         mine = self._refund_for(self.portal_partner)
         theirs = self._refund_for(self.other_portal_user.partner_id)
         self.authenticate(self.portal_user.login, self.portal_user.login)

@@ -54,9 +54,8 @@ class ProofCommon(RefundProofCommon):
 @tagged("-at_install", "post_install")
 class TestRefundProofDocument(ProofCommon):
     def test_proof_states_every_fact(self):
-        """The proof carries merchant, descriptor, contacts, payment, refund, ARN,
-        QR, URL.
-        """
+        """The proof carries merchant, descriptor, contacts, payment, refund, ARN, QR
+        code and verification URL."""
         self._refund(self._create_paid_transaction(100.0), 10.0)  # unrelated
         refund = self._done_refund(arn=VALID_ARN)
         tx = refund.source_transaction_id
@@ -121,9 +120,7 @@ class TestRefundProofDocument(ProofCommon):
         self.assertNotIn("Customer request", self._html(refund))
 
     def test_proof_in_the_customer_language(self):
-        """A French customer's proof is rendered in French (labels translated by
-        i18n).
-        """
+        """A French customer's proof is in French (labels translated by i18n)."""
         self.env["res.lang"]._activate_lang("fr_FR")
         self.partner.lang = "fr_FR"
         refund = self._done_refund()
@@ -164,9 +161,7 @@ class TestRefundProofDocument(ProofCommon):
         )
 
     def test_token_is_bound_to_the_refund(self):
-        """The token is unguessable, resolves only to its refund, and rejects
-        tampering.
-        """
+        """The token is unguessable, bound to its refund, and rejects tampering."""
         refund = self._done_refund()
         other = self._done_refund()
         token = refund._get_verification_token()
@@ -223,9 +218,8 @@ class TestRefundProofPdf(RealPdfCase):
             with open(f"{tmp}/page.png", "rb") as f:
                 png = f.read()
         # wkhtmltopdf draws the web fonts as outlines: the text is checked on the HTML
-        # of the
-        # same report (TestRefundProofDocument), the PDF by its page count and its QR
-        # code.
+        # of the same report (TestRefundProofDocument), the PDF by its page count and
+        # its QR code.
         self.assertRegex(pages, r"Pages:\s+1\n", "the proof fits on one page")
         codes = decode(Image.open(io.BytesIO(png)))
         self.assertEqual([c.data.decode() for c in codes], [refund.verification_url])

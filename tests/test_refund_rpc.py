@@ -23,9 +23,7 @@ class TestRefundRpc(RefundProofCommon, HttpCase):
 
     @mute_logger("odoo.http")
     def test_rpc_without_refund_group_is_refused(self):
-        """action_refund over XML-RPC by a user without the refund group:
-        AccessError.
-        """
+        """action_refund over XML-RPC without the refund group: AccessError."""
         tx = self._create_paid_transaction()
         with self.assertRaisesRegex(xmlrpc.client.Fault, "not allowed to refund"):
             self._rpc("billing_user", "action_refund", [[tx.id]], amount_to_refund=10.0)

@@ -11,9 +11,7 @@ class TestRefundAccess(RefundProofCommon):
         self.assertFalse(tx.child_transaction_ids)
 
     def test_user_without_refund_group_cannot_refund(self):
-        """Every entry point refuses a user without the refund group, writing
-        nothing.
-        """
+        """Every entry point refuses a user without the refund group, writes nothing."""
         tx = self._create_paid_transaction()
         for user in (self.plain_user, self.billing_user):
             entry_points = {

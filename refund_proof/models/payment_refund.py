@@ -25,8 +25,7 @@ from ..utils import (
 _logger = logging.getLogger(__name__)
 
 # A refund in one of these states holds its amount: the remaining refundable amount of
-# the
-# source transaction counts it, whether it is awaiting approval, in flight or done.
+# the source transaction counts it, whether it is awaiting approval, in flight or done.
 RESERVING_STATES = ("draft", "to_approve", "pending", "done")
 # A verification token: a random public key, a dot, an HMAC of the refund id and the
 # key.
@@ -718,9 +717,7 @@ class PaymentRefund(models.Model):
         )
 
     def _request_approval(self):
-        """Tell the managers that refunds await their approval (activity and
-        chatter).
-        """
+        """Tell the managers that refunds await approval (activity, chatter)."""
         managers = self.env.ref("refund_proof.group_refund_manager").users.filtered(
             lambda user: user.active and not user.share
         )

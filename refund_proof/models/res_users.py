@@ -35,8 +35,7 @@ class ResUsers(models.Model):
             and self.env.user.has_group("refund_proof.group_refund_manager")
         ):
             # In sudo mode because res.users is writable by administrators only; the
-            # fields
-            # written are the refund limits and nothing else.
+            # fields written are the refund limits and nothing else.
             return super(ResUsers, self.sudo()).write(vals)
         return super().write(vals)
 

@@ -8,9 +8,7 @@ class PaymentRefundWizard(models.TransientModel):
     note = fields.Text()
 
     def action_refund(self):
-        """Override of `account_payment` to record the reason and note with the
-        refund.
-        """
+        """Override of `account_payment`: the refund records the reason and note."""
         for wizard in self:
             wizard.transaction_id._request_refund(
                 amount_to_refund=wizard.amount_to_refund,

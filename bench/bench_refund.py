@@ -13,7 +13,8 @@ transaction.
 
 Each refund is measured like a request: ORM cache emptied before (`invalidate_all`;
 the registry's ormcaches stay warm, as in a running server), pending writes flushed
-inside the measure (`flush_all`), committed after. Queries are `cr.sql_log_count`
+and the pre-commit hooks run inside the measure (`cr.flush()`: the chatter's tracking
+messages are written there), committed after. Queries are `cr.sql_log_count`
 deltas. LABEL names the figures (plain, proof, proof_user, proof_100k...). With
 refund_proof, `proof` runs as the superuser and `proof_user` as a "Refunds / User"
 with a refund limit of 1,000,000 (the rights and limits checks a real back-office
@@ -170,7 +171,7 @@ with environment(dbname) as env:
             before = env.cr.sql_log_count
             start = time.perf_counter()
             refund_once(tx)
-            env.flush_all()
+            env.cr.flush()  # The ORM's pending writes, then the pre-commit hooks.
             timings.append(time.perf_counter() - start)
             queries.append(env.cr.sql_log_count - before)
         check_last_refund(tx)

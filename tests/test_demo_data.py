@@ -28,6 +28,9 @@ class TestDemoData(RefundProofCommon):
         self.assertTrue(
             refunds.filtered(lambda r: r.state == "failed" and r.failure_message)
         )
+        self.assertTrue(
+            refunds.filtered(lambda r: r.state == "pending" and r.outcome_unknown)
+        )
         Users = self.env["res.users"].sudo()
         for login in ("manager", "support", "customer"):
             self.assertTrue(Users.search([("login", "=", login)]), login)

@@ -96,6 +96,25 @@ class TestFaults(MailCase):
         self.assertEqual(len(self._customer_mails(refund)), 1)
         self.assertEqual(len(refund.proof_ids), 1)
 
+    @mute_logger("odoo.addons.refund_proof.models.payment_refund")
+    def test_pdf_tool_missing_keeps_the_refund_and_the_mail_pending(self):
+        """wkhtmltopdf not installed: the refund stays done, its e-mail pending, no
+        proof is stored; once it is installed, the next run sends it."""
+        refund = self._done_refund()
+        with patch.object(
+            self.registry["ir.actions.report"],
+            "get_wkhtmltopdf_state",
+            return_value="install",
+        ):
+            self._run_mail_cron()
+        self.assertEqual(refund.state, "done")
+        self.assertEqual(refund.customer_mail_pending, "done")
+        self.assertFalse(self._customer_mails(refund))
+        self.assertFalse(refund.proof_ids)
+        self._run_mail_cron()
+        self.assertEqual(len(self._customer_mails(refund)), 1)
+        self.assertEqual(len(refund.proof_ids), 1)
+
     def test_psp_decline_is_recorded_with_its_message_and_retried(self):
         """The PSP declining (HTTP 402) leaves a failed refund with the PSP's message
         and nothing half-written; the retry makes it done once the PSP accepts."""

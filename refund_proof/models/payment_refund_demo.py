@@ -282,6 +282,29 @@ class PaymentRefund(models.Model):
         )
         # Pending: reported by the provider, not confirmed yet.
         txs[7].sudo()._create_child_transaction(40.0, is_refund=True)
+        # Outcome unknown: the provider did not answer in time. Recorded here as the
+        # refund path records it (the demo provider itself always answers).
+        unknown = (
+            env["payment.refund"]
+            .with_user(support)
+            .sudo()
+            .with_context(mail_create_nolog=True)
+            .create(
+                txs[11]
+                .with_user(support)
+                ._prepare_refund_values(64.0, reason_id=reasons["not_delivered"].id)
+            )
+        )
+        unknown.write(
+            {
+                "state": "pending",
+                "outcome_unknown": True,
+                "failure_message": "Demo: the request timed out "
+                "(no answer within 60 seconds).",
+            }
+        )
+        unknown._notify_outcome_unknown()
+        dated(unknown, 0)
         # Rejected request.
         rejected = (
             txs[10]

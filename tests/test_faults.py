@@ -227,6 +227,13 @@ class TestFaults(MailCase):
             ],
         )
         self.assertTrue(second.refund_date)
+        # The PSP's notification arriving after the decision is that same refund.
+        psp_id = list(self.psp.refunds)[-1]
+        self.assertEqual(self._post_webhook(psp_id, arn=VALID_ARN).status_code, 200)
+        self.assertEqual(other.refund_ids, second, "not recorded twice")
+        self.assertRecordValues(second, [{"state": "done", "arn": VALID_ARN}])
+        self.assertEqual(second.transaction_ids.provider_reference, psp_id)
+        self.assertAlmostEqual(other.refund_remaining_amount, 60.0)
 
     def test_late_reversal_reported_by_webhook_fails_the_refund(self):
         """A done refund the PSP later reports failed (a public webhook request) fails,

@@ -586,9 +586,10 @@ class PaymentTransaction(models.Model):
             )
 
     def _get_refund_of_unknown_outcome(self):
-        """The refund of the source, sent but of unknown outcome, that this refund
-        transaction reported by the provider is the answer to: same amount, no attempt
-        recorded (the oldest first). Empty when there is none.
+        """The refund of the source that this refund transaction reported by the
+        provider answers: one sent without an attempt recorded, the same amount,
+        either still of unknown outcome or since marked refunded by a manager (the
+        oldest of unknown outcome first). Empty when there is none.
 
         Note: self.ensure_one()
         """
@@ -599,18 +600,16 @@ class PaymentTransaction(models.Model):
             .search(
                 [
                     ("source_transaction_id", "=", self.source_transaction_id.id),
-                    ("state", "=", "pending"),
-                    ("outcome_unknown", "=", True),
+                    ("origin", "=", "odoo"),
+                    ("state", "in", ("pending", "done")),
+                    ("transaction_ids", "=", False),
                 ],
                 order="id",
             )
         )
         return candidates.filtered(
-            lambda r: (
-                not r.transaction_ids
-                and not r.currency_id.compare_amounts(r.amount, abs(self.amount))
-            )
-        )[:1]
+            lambda r: not r.currency_id.compare_amounts(r.amount, abs(self.amount))
+        ).sorted(lambda r: not r.outcome_unknown)[:1]
 
     def _update_state(self, allowed_states, target_state, state_message):
         """Override of `payment` to let each refund follow the state of its attempts."""

@@ -550,40 +550,37 @@ class PaymentTransaction(models.Model):
             if refund_id:
                 tx.refund_id = refund_id
                 continue
-            unknown = tx._get_refund_of_unknown_outcome()
-            if unknown:
-                tx.refund_id = unknown
-                unknown._sync_state_from_attempts()
-                unknown.message_post(
-                    body=_(
-                        "The provider reported the refund %(reference)s: this is its "
-                        "outcome.",
-                        reference=tx.reference,
+            # The answer to a refund sent in Odoo whose outcome was unknown, else a
+            # refund made outside Odoo.
+            refund = tx._get_refund_of_unknown_outcome()
+            if refund:
+                body = _(
+                    "The provider reported the refund %(reference)s: this is its "
+                    "outcome.",
+                    reference=tx.reference,
+                )
+            else:
+                refund = (
+                    self.env["payment.refund"]
+                    .sudo()
+                    .create(
+                        {
+                            "source_transaction_id": tx.source_transaction_id.id,
+                            "amount": abs(tx.amount),
+                            "origin": "provider",
+                            "requested_by_id": False,
+                            "state": "pending",
+                        }
                     )
                 )
-                continue
-            refund = (
-                self.env["payment.refund"]
-                .sudo()
-                .create(
-                    {
-                        "source_transaction_id": tx.source_transaction_id.id,
-                        "amount": abs(tx.amount),
-                        "origin": "provider",
-                        "requested_by_id": False,
-                        "state": "pending",
-                    }
-                )
-            )
-            tx.refund_id = refund
-            refund._sync_state_from_attempts()
-            refund.message_post(
-                body=_(
+                body = _(
                     "Refund %(reference)s reported by %(provider)s.",
                     reference=tx.reference,
                     provider=tx.provider_id.name,
                 )
-            )
+            tx.refund_id = refund
+            refund._sync_state_from_attempts()
+            refund.message_post(body=body)
 
     def _get_refund_of_unknown_outcome(self):
         """The refund of the source that this refund transaction reported by the

@@ -58,7 +58,9 @@ class TestRefundApproval(RefundProofCommon):
         self.assertEqual(refund.state, "to_approve")
 
     def test_daily_cap_over_several_refunds_resets_next_day(self):
-        """The daily cap counts the user's refunds of the day in their time zone."""
+        """The daily cap counts the user's refunds of the day in the company's time
+        zone."""
+        self.env.company.partner_id.tz = "Europe/Paris"
         # 22:30 UTC is 23:30 in Paris: the next Paris day starts 30 minutes later.
         with freeze_time("2026-03-10 22:30:00"):
             tx = self._create_paid_transaction(500.0)
@@ -229,8 +231,19 @@ class TestRefundApproval(RefundProofCommon):
         )
         Refund = self.env["payment.refund"].with_user(self.limited_user)
         self.assertIn(other, Refund.search([]))
+        with self.assertRaisesRegex(UserError, "can no longer be changed"):
+            other.with_user(self.limited_user).note = "changed"  # done
+        colleague = new_test_user(
+            self.env,
+            login="colleague",
+            groups="base.group_user,refund_proof.group_refund_user",
+        )
+        others_request = self._refund(
+            self._create_paid_transaction(), 10.0, user=colleague
+        )
+        self.assertEqual(others_request.state, "to_approve")
         with self.assertRaises(AccessError):
-            other.with_user(self.limited_user).note = "changed"
+            others_request.with_user(self.limited_user).note = "changed"
         own = self._request(self._create_paid_transaction(), 80.0)
         own.with_user(self.limited_user).note = "More details"
         self.assertEqual(own.note, "More details")

@@ -1,7 +1,7 @@
 from unittest.mock import patch
 
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from .common import RefundProofCommon
@@ -241,11 +241,24 @@ class TestRefundLifecycle(RefundProofCommon):
         self.assertFalse(tx.refund_ids)
         self.assertFalse(tx.child_transaction_ids)
 
-    def test_done_refunds_cannot_be_deleted(self):
-        """A done refund is history: deleting it is refused."""
-        refund = self._refund(self._create_paid_transaction(), 10.0)
+    def test_refunds_cannot_be_deleted(self):
+        """A refund is history: deleting it is refused, even to a manager, whatever
+        its state (a cancelled request keeps who cancelled it and why)."""
+        done = self._refund(self._create_paid_transaction(), 10.0)
+        requester = new_test_user(
+            self.env,
+            login="no_limit_requester",
+            groups="base.group_user,refund_proof.group_refund_user",
+        )
+        cancelled = self._refund(self._create_paid_transaction(), 10.0, user=requester)
+        cancelled.with_user(requester).action_cancel()
+        self.assertEqual(cancelled.state, "cancelled")
+        for refund in done | cancelled:
+            with self.assertRaisesRegex(UserError, "Refunds are never deleted"):
+                refund.with_user(self.refund_manager).unlink()
+        self.assertTrue(done.exists() and cancelled.exists())
         with self.assertRaisesRegex(UserError, "Only draft or cancelled"):
-            refund.with_user(self.refund_manager).unlink()
+            done.sudo().unlink()
 
     @mute_logger("odoo.addons.refund_proof.models.payment_transaction")
     def test_state_sync_never_raises(self):

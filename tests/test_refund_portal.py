@@ -37,9 +37,13 @@ class TestRefundPortal(ProofCommon, HttpCase):
     def test_owner_downloads_the_proof(self):
         """The owner downloads the proof, named after the refund."""
         mine = self._refund_for(self.portal_partner)
+        # Issued as the mail cron does after the commit: a download serves that file.
+        self.env["ir.config_parameter"].sudo().set_param("report.url", self.base_url())
+        proof = mine.with_context(force_report_rendering=True)._ensure_proof()
         self.authenticate(self.portal_user.login, self.portal_user.login)
         response = self.url_open(f"/my/refunds/{mine.id}?report_type=pdf&download=true")
         self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.content, proof.attachment_id.raw)
         # Odoo's portal makes the name file-system safe: "Proof of refund -
         # RF/2026/00001"
         self.assertIn(

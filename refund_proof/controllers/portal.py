@@ -91,7 +91,12 @@ class RefundProofPortal(CustomerPortal):
         if refund_sudo.state not in ("pending", "done"):
             return request.redirect("/my")
         if report_type in ("html", "pdf", "text"):
-            if refund_sudo.state != "done":  # Only done refunds have a proof.
+            # The proof as issued, never a new render: a done refund's proof is issued
+            # by the mail cron just after the refund is committed; until then (or for a
+            # refund that is not done) the page says so.
+            if report_type != "pdf" or not (
+                refund_sudo.state == "done" and refund_sudo._get_current_proof()
+            ):
                 return request.redirect(refund_sudo.get_portal_url())
             return self._show_report(
                 model=refund_sudo,

@@ -1,4 +1,5 @@
 from odoo import models
+from odoo.tools.pdf import merge_pdf
 
 PROOF_REPORT = "refund_proof.report_refund_proof"
 
@@ -7,18 +8,24 @@ class IrActionsReport(models.Model):
     _inherit = "ir.actions.report"
 
     def _render_qweb_pdf(self, report_ref, res_ids=None, data=None):
-        """Override of `base`: every proof of refund rendered as a PDF (printed,
-        downloaded, attached to an e-mail) is stored with its SHA-256, so the
-        verification page can tell a reader whether their PDF is one that was issued."""
-        content, content_type = super()._render_qweb_pdf(
-            report_ref, res_ids=res_ids, data=data
-        )
+        """Override of `base`: a proof of refund is a document, not a render. Printing
+        or downloading one serves the proof as issued (`payment.refund.proof`), byte
+        for byte, so that the customer's file matches the fingerprint the verification
+        page lists; a proof is rendered only when it is issued (once per version)."""
         if (
-            content_type == "pdf"
-            and res_ids
-            and len(res_ids) == 1
-            and self._get_report(report_ref).report_name == PROOF_REPORT
+            self.env.context.get("refund_proof_render")
+            or not res_ids
+            or self._get_report(report_ref).report_name != PROOF_REPORT
         ):
-            refund = self.env["payment.refund"].browse(res_ids)
-            self.env["payment.refund.proof"]._store(refund, content)
-        return content, content_type
+            return super()._render_qweb_pdf(report_ref, res_ids=res_ids, data=data)
+        if isinstance(res_ids, int):
+            res_ids = [res_ids]
+        refunds = self.env["payment.refund"].browse(res_ids)
+        if not self.env.su:
+            refunds.check_access("read")
+        refunds._check_proof_available()
+        proofs = [refund._ensure_proof() for refund in refunds]
+        if not all(proofs):  # Test mode without force_report_rendering: no PDF.
+            return super()._render_qweb_pdf(report_ref, res_ids=res_ids, data=data)
+        pdfs = [proof.attachment_id.raw for proof in proofs]
+        return (pdfs[0] if len(pdfs) == 1 else merge_pdf(pdfs)), "pdf"

@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 
 import psycopg2
+from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -21,28 +22,26 @@ from ..utils import (
     normalize_arn,
     qr_png,
 )
+from .const import (
+    ARN_LOCKED_STATES,
+    REQUEST_EDITABLE_STATES,
+    RESERVING_STATES,
+    STATE_TRANSITIONS,
+    TRANSITION_KEY,
+    USER_EDITABLE_FIELDS,
+)
 
 _logger = logging.getLogger(__name__)
 
-# A refund in one of these states holds its amount: the remaining refundable amount of
-# the source transaction counts it, whether it is awaiting approval, in flight or done.
-RESERVING_STATES = ("draft", "to_approve", "pending", "done")
+__all__ = ["RESERVING_STATES"]  # Imported from here by payment_transaction.py.
+
 # A verification token: a random public key, a dot, an HMAC of the refund id and the
 # key.
 TOKEN_RE = re.compile(r"^([A-Za-z0-9_-]{20,64})\.([0-9a-f]{32})$")
 TOKEN_SCOPE = "refund_proof.verify"
-# Set at creation, never changed by users: the related ones would write through to the
-# source transaction.
-IMMUTABLE_FIELDS = {
-    "source_transaction_id",
-    "amount",
-    "currency_id",
-    "company_id",
-    "partner_id",
-    "provider_id",
-    "origin",
-    "requested_by_id",
-}
+# Fields only the back office reads: a portal customer reads the customer's facts of
+# their refunds (amount, dates, state, reference), not the staff's notes and decisions.
+INTERNAL = "base.group_user"
 # States of a refund attempt (payment.transaction) that may still end up done.
 LIVE_ATTEMPT_STATES = ("draft", "pending", "authorized")
 
@@ -91,13 +90,14 @@ class PaymentRefund(models.Model):
         domain="[('operation', '!=', 'refund'), ('state', '=', 'done')]",
     )
     transaction_ids = fields.One2many(
+        groups=INTERNAL,
         comodel_name="payment.transaction",
         inverse_name="refund_id",
         string="Attempts",
         readonly=True,
         help="The refund transactions sent to the payment provider for this refund.",
     )
-    attempt_count = fields.Integer(compute="_compute_attempt_count")
+    attempt_count = fields.Integer(groups=INTERNAL, compute="_compute_attempt_count")
     amount = fields.Monetary(required=True, readonly=True, tracking=True)
     currency_id = fields.Many2one(
         related="source_transaction_id.currency_id",
@@ -174,7 +174,9 @@ class PaymentRefund(models.Model):
         tracking=True,
         ondelete="restrict",
     )
-    note = fields.Text()
+    note = fields.Text(
+        groups=INTERNAL,
+    )
     arn = fields.Char(
         string="ARN / Bank Reference",
         copy=False,
@@ -194,6 +196,12 @@ class PaymentRefund(models.Model):
         precompute=True,  # Known at creation: no UPDATE after the INSERT.
     )
     arn_display = fields.Char(string="Reference", compute="_compute_arn_display")
+    can_edit_arn = fields.Boolean(
+        compute="_compute_can_edit_arn",
+        help="Whether the current user may record the reference: while it is empty, "
+        "or to correct it for a refund manager; never on a failed or cancelled "
+        "refund.",
+    )
     refund_date = fields.Datetime(
         string="Refunded On",
         copy=False,
@@ -207,8 +215,11 @@ class PaymentRefund(models.Model):
         copy=False,
         help="When a refund confirmed by the provider was later reported as failed.",
     )
-    failure_message = fields.Text(string="Provider Message", readonly=True, copy=False)
+    failure_message = fields.Text(
+        groups=INTERNAL, string="Provider Message", readonly=True, copy=False
+    )
     outcome_unknown = fields.Boolean(
+        groups=INTERNAL,
         readonly=True,
         copy=False,
         tracking=True,
@@ -219,6 +230,7 @@ class PaymentRefund(models.Model):
         "marks it refunded or not refunded.",
     )
     requested_by_id = fields.Many2one(
+        groups=INTERNAL,
         comodel_name="res.users",
         readonly=True,
         copy=False,
@@ -232,25 +244,32 @@ class PaymentRefund(models.Model):
         index=True,
     )
     approval_reasons = fields.Text(
+        groups=INTERNAL,
         string="Why Approval Is Needed",
         readonly=True,
         copy=False,
     )
     approved_by_id = fields.Many2one(
+        groups=INTERNAL,
         comodel_name="res.users",
         readonly=True,
         copy=False,
         tracking=True,
     )
-    approval_date = fields.Datetime(readonly=True, copy=False)
+    approval_date = fields.Datetime(groups=INTERNAL, readonly=True, copy=False)
     cancelled_by_id = fields.Many2one(
+        groups=INTERNAL,
         comodel_name="res.users",
         readonly=True,
         copy=False,
     )
     cancel_date = fields.Datetime(string="Cancelled On", readonly=True, copy=False)
-    cancel_reason = fields.Text(string="Cancellation Reason", readonly=True, copy=False)
-    is_rejected = fields.Boolean(string="Rejected", readonly=True, copy=False)
+    cancel_reason = fields.Text(
+        groups=INTERNAL, string="Cancellation Reason", readonly=True, copy=False
+    )
+    is_rejected = fields.Boolean(
+        groups=INTERNAL, string="Rejected", readonly=True, copy=False
+    )
     verification_key = fields.Char(
         readonly=True,
         copy=False,
@@ -276,6 +295,7 @@ class PaymentRefund(models.Model):
         "the requester's.",
     )
     customer_mail_pending = fields.Selection(
+        groups=INTERNAL,
         selection=[("done", "Refund done"), ("arn", "ARN known")],
         readonly=True,
         copy=False,
@@ -284,10 +304,49 @@ class PaymentRefund(models.Model):
         "(after the refund is committed).",
     )
     proof_ids = fields.One2many(
+        groups=INTERNAL,
         comodel_name="payment.refund.proof",
         inverse_name="refund_id",
         string="Issued Proofs",
         readonly=True,
+    )
+    proof_pending = fields.Boolean(
+        groups=INTERNAL,
+        readonly=True,
+        copy=False,
+        help="A new version of the proof (refund done, reference known or corrected) "
+        "waits for the mail cron to be issued, after the refund is committed.",
+    )
+    state_date = fields.Datetime(
+        string="State Since",
+        groups=INTERNAL,
+        readonly=True,
+        copy=False,
+        default=fields.Datetime.now,
+        help="When the refund entered its current state.",
+    )
+    pending_alert_date = fields.Datetime(
+        groups=INTERNAL,
+        readonly=True,
+        copy=False,
+        help="When the refund managers were told that this refund has been pending "
+        "for too long.",
+    )
+    limit_user_id = fields.Many2one(
+        comodel_name="res.users",
+        string="Counted in the Limits Of",
+        groups=INTERNAL,
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The user who issued this refund without approval: it counts in their "
+        "daily total of the day it was issued (Counted on).",
+    )
+    limit_date = fields.Datetime(
+        string="Counted on",
+        groups=INTERNAL,
+        readonly=True,
+        copy=False,
     )
 
     # === COMPUTE METHODS === #
@@ -320,6 +379,18 @@ class PaymentRefund(models.Model):
     def _compute_arn_display(self):
         for refund in self:
             refund.arn_display = format_arn(refund.arn)
+
+    # No depends on the ARN: the form keeps the field editable while it is typed.
+    @api.depends_context("uid")
+    def _compute_can_edit_arn(self):
+        is_manager = self.env.user.has_group("refund_proof.group_refund_manager")
+        is_user = self.env.user.has_group("refund_proof.group_refund_user")
+        for refund in self:
+            refund.can_edit_arn = (
+                is_user
+                and refund.state not in ARN_LOCKED_STATES
+                and (not refund.arn or is_manager)
+            )
 
     def _compute_verification_url(self):
         for refund in self:
@@ -414,6 +485,16 @@ class PaymentRefund(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        if not self.env.su:
+            # The request path checks the right, locks the payment, checks the amount
+            # left and the user's limits: a refund created directly would skip them.
+            raise AccessError(
+                _(
+                    "Refunds cannot be created directly: request them from the "
+                    "payment (its Refund button, or action_refund), which checks your "
+                    "rights, the amount left to refund and your limits."
+                )
+            )
         for vals in vals_list:
             if "arn" in vals:
                 vals["arn"] = normalize_arn(vals["arn"])
@@ -423,58 +504,115 @@ class PaymentRefund(models.Model):
                 ) or _("New")
         return super().create(vals_list)
 
+    def copy(self, default=None):
+        raise UserError(
+            _(
+                "A refund cannot be duplicated: request a new refund from the payment "
+                "instead."
+            )
+        )
+
     def write(self, vals):
-        frozen = IMMUTABLE_FIELDS & set(vals)
-        if frozen and not self.env.su:
-            # Related fields would also write through to the payment transaction.
+        """Users write the fields the form lets them edit, in the states where it
+        does (`_check_user_write`); every other change is the server's, made by the
+        refund's own methods. The state changes through `_set_state` only, the ARN
+        through `_set_arn` only, so that their side effects always follow."""
+        if not self.env.su:
+            self._check_user_write(vals)
+        if "state" in vals and not self.env.context.get(TRANSITION_KEY):
             raise UserError(
                 _(
-                    "The payment, amount, customer and origin of a refund cannot be "
-                    "changed (%(fields)s). Cancel it and request a new refund instead.",
-                    fields=", ".join(sorted(frozen)),
+                    "The state of a refund changes through its actions only "
+                    "(approve, retry, cancel...)."
                 )
             )
-        if "arn" in vals:
-            vals["arn"] = normalize_arn(vals["arn"])
-            if (
-                set(vals) == {"arn"}
-                and not self.env.su
-                and self.env.user.has_group("refund_proof.group_refund_user")
-            ):
-                # The ARN arrives days after the refund: any refund user may add it to a
-                # refund they can read, though they may not edit the refund otherwise.
-                self.check_access("read")
-                return self.sudo().write(vals)
-        if "state" not in vals and "arn" not in vals:
-            return super().write(vals)
-        previous = {refund.id: (refund.state, refund.arn) for refund in self}
-        result = super().write(vals)
-        self._after_write(previous)
-        return result
+        if "arn" in vals and not self.env.context.get(TRANSITION_KEY):
+            vals = dict(vals)
+            arn = vals.pop("arn")
+            result = super().write(vals) if vals else True
+            # In sudo mode: a refund user may add the ARN to any refund they read
+            # (checked by `_check_user_write`), not only to those they may edit.
+            self.sudo()._set_arn(arn)
+            return result
+        return super().write(vals)
 
-    def _after_write(self, previous):
-        """React to state and ARN changes: customer e-mails, back-office notices."""
-        became_done = self.filtered(
-            lambda r: r.state == "done" and previous[r.id][0] != "done"
-        )
-        became_failed = self.filtered(
-            lambda r: r.state == "failed" and previous[r.id][0] != "failed"
-        )
-        new_arn = self.filtered(
-            lambda r: (
-                r.state == "done"
-                and r.arn
-                and r.arn != previous[r.id][1]
-                and r not in became_done
+    def _check_user_write(self, vals):
+        """Refuse a user's write that the refund's form would not allow: fields other
+        than the note, the reason and the ARN; the note and reason of a request once
+        sent; an ARN on a refund that returned no money; replacing an ARN, unless a
+        refund manager corrects it."""
+        server_fields = sorted(set(vals) - USER_EDITABLE_FIELDS)
+        if server_fields:
+            labels = ", ".join(
+                self._fields[name]._description_string(self.env)
+                if name in self._fields
+                else name
+                for name in server_fields
             )
-        )
-        became_done._schedule_customer_mail("done")
-        new_arn._schedule_customer_mail("arn")
-        if became_failed:
-            became_failed.sudo()._notify_failure()
+            raise AccessError(
+                _(
+                    "These fields of a refund are recorded by the system and cannot "
+                    "be changed by hand: %(fields)s. Use the refund's actions "
+                    "(approve, retry, cancel...) instead.",
+                    fields=labels,
+                )
+            )
+        if not self.env.user.has_group("refund_proof.group_refund_user"):
+            raise AccessError(_("You are not allowed to change refunds."))
+        self.check_access("read")
+        for refund in self:
+            if {"note", "reason_id"} & set(vals) and (
+                refund.state not in REQUEST_EDITABLE_STATES
+            ):
+                raise UserError(
+                    _(
+                        "The reason and the note of %(name)s can no longer be "
+                        "changed: the refund was already sent or recorded.",
+                        name=refund.name,
+                    )
+                )
+            if "arn" in vals:
+                refund._check_arn_change(vals["arn"])
+
+    def _check_arn_change(self, arn):
+        """Raise unless the current user may set `arn` on this refund.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        arn = normalize_arn(arn)
+        if (self.arn or False) == arn:
+            return
+        if self.state in ARN_LOCKED_STATES:
+            raise UserError(
+                _(
+                    "%(name)s is %(state)s: no money was returned with it, so no "
+                    "bank reference can be recorded on it.",
+                    name=self.name,
+                    state=self._get_state_label(),
+                )
+            )
+        if self.arn and not (
+            self.env.su or self.env.user.has_group("refund_proof.group_refund_manager")
+        ):
+            raise AccessError(
+                _(
+                    "The reference of %(name)s is already recorded (%(arn)s): only a "
+                    "refund manager can correct it.",
+                    name=self.name,
+                    arn=format_arn(self.arn),
+                )
+            )
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_issued(self):
+        if not self.env.su:
+            raise UserError(
+                _(
+                    "Refunds are never deleted: they are the history of money that "
+                    "was, or may have been, returned. Cancel a request instead."
+                )
+            )
         if any(refund.state not in ("draft", "cancelled") for refund in self):
             raise UserError(
                 _(
@@ -486,61 +624,76 @@ class PaymentRefund(models.Model):
     # === ACTION METHODS === #
 
     def action_retry(self):
-        """Send a failed refund to the provider again, after checking it is still
-        refundable."""
+        """Send failed refunds to the provider again, re-checking what their first
+        request had to pass: the right, the payment, the amount left, the provider,
+        and the limits of the user retrying (unless a manager approved the refund).
+        Above those limits the refund waits for approval instead of being sent."""
         for refund in self:
             if refund.state != "failed" or refund.origin == "manual":
                 raise UserError(_("Only failed refunds can be retried."))
             source = refund.source_transaction_id
             source._check_refund_rights()
-            source._lock_for_refund()
-            source._check_refund_amount(refund.amount)
+            source._check_refundable()
             source._ensure_provider_is_not_disabled()
+            source._lock_for_refund()
+            source._check_refund_amount(refund.amount, exclude=refund)
+            reasons = []
+            if not refund.sudo().approved_by_id:
+                source._lock_refund_limits()
+                reasons = source._get_refund_approval_reasons(
+                    refund.amount, refund.reason_id
+                )
             # In sudo mode: retrying is allowed to refund users on refunds they may not
-            # edit.
-            refund.sudo().write({"state": "draft", "failure_message": False})
-            refund.sudo()._send_to_provider()
+            # edit; the checks above are theirs.
+            refund_sudo = refund.sudo()
+            refund_sudo.message_post(
+                body=_("Retried by %(user)s.", user=self.env.user.name)
+            )
+            if reasons:
+                refund_sudo._set_state(
+                    "to_approve",
+                    approval_reasons="\n".join(reasons),
+                    failure_message=False,
+                )
+                continue
+            refund_sudo._set_state(
+                "draft", failure_message=False, **source._get_refund_limit_values()
+            )
+            refund_sudo._send_to_provider()
         return True
 
-    def action_mark_refunded(self):
-        """A refund manager, having found the refund in the provider's dashboard,
+    def action_mark_refunded(self, note=None):
+        """A refund manager, having found a pending refund in the provider's dashboard
+        (its outcome unknown, or the provider's final notification never came),
         records that it was made: it becomes done."""
         self._check_outcome_decision()
         for refund in self.sudo():
             refund._close_todo_activities(_("Refunded"))
-            refund.write(
-                {
-                    "state": "done",
-                    "outcome_unknown": False,
-                    "failure_message": False,
-                    "refund_date": refund.refund_date or fields.Datetime.now(),
-                }
-            )
             refund.message_post(
                 body=_(
-                    "%(user)s checked with the provider: the refund was made.",
+                    "%(user)s checked with the provider: the refund was made. %(note)s",
                     user=self.env.user.name,
+                    note=note or "",
                 )
             )
+            refund._set_state("done", outcome_unknown=False, failure_message=False)
         return True
 
-    def action_mark_not_refunded(self):
-        """A refund manager, having checked the provider's dashboard, records that the
-        refund was not made: it fails, its amount is freed and it can be retried."""
+    def action_mark_not_refunded(self, note=None):
+        """A refund manager, having checked the provider's dashboard, records that a
+        pending refund was not made: it fails, its amount is freed and it can be
+        retried."""
         self._check_outcome_decision()
         decided = self.sudo().with_context(refund_proof_decided_by=self.env.uid)
         for refund in decided:
             refund._close_todo_activities(_("Not refunded"))
-            refund.write(
-                {
-                    "state": "failed",
-                    "outcome_unknown": False,
-                    "failure_message": _(
-                        "Not made, as checked with the provider by %(user)s.",
-                        user=self.env.user.name,
-                    ),
-                }
+            message = _(
+                "Not made, as checked with the provider by %(user)s.",
+                user=self.env.user.name,
             )
+            if note:
+                message = f"{message} {note}"
+            refund._set_state("failed", outcome_unknown=False, failure_message=message)
         return True
 
     def _check_outcome_decision(self):
@@ -550,23 +703,16 @@ class PaymentRefund(models.Model):
             raise AccessError(
                 _("Only a refund manager can decide the outcome of a refund.")
             )
+        self.check_access("read")
         for refund in self:
-            if not (refund.state == "pending" and refund.outcome_unknown):
+            if refund.state != "pending" or refund.origin == "manual":
                 raise UserError(
                     _(
-                        "The outcome of %(name)s is known: the provider reported it.",
+                        "The outcome of %(name)s is known: it is not pending at the "
+                        "provider.",
                         name=refund.name,
                     )
                 )
-
-    def action_confirm_manual(self):
-        """Confirm that a manual refund was paid: it becomes done."""
-        for refund in self:
-            if refund.origin != "manual" or refund.state != "draft":
-                raise UserError(_("Only draft manual refunds can be confirmed."))
-            refund.source_transaction_id._check_refund_rights()
-            refund.sudo()._issue()
-        return True
 
     def action_approve(self):
         """Approve refund requests (four eyes): re-check them, then issue them."""
@@ -576,7 +722,7 @@ class PaymentRefund(models.Model):
                 raise UserError(
                     _("%(name)s is not awaiting approval.", name=refund.name)
                 )
-            if refund.requested_by_id == self.env.user:
+            if refund.sudo().requested_by_id == self.env.user:
                 raise UserError(
                     _(
                         "You cannot approve your own refund request %(name)s: another "
@@ -586,6 +732,7 @@ class PaymentRefund(models.Model):
                     )
                 )
             source = refund.source_transaction_id
+            source._check_refundable()
             source._lock_for_refund()
             manual = refund.origin == "manual"
             source._check_refund_amount(refund.amount, manual=manual, exclude=refund)
@@ -593,12 +740,12 @@ class PaymentRefund(models.Model):
                 source._ensure_provider_is_not_disabled()
             # In sudo mode: the approver's right was checked by `_check_can_decide`.
             refund_sudo = refund.sudo()
-            refund_sudo.write(
-                {
-                    "state": "draft",
-                    "approved_by_id": self.env.uid,
-                    "approval_date": fields.Datetime.now(),
-                }
+            refund_sudo._set_state(
+                "draft",
+                approved_by_id=self.env.uid,
+                approval_date=fields.Datetime.now(),
+                limit_user_id=False,
+                limit_date=False,
             )
             refund_sudo._close_todo_activities(_("Approved"))
             refund_sudo._notify_requester(
@@ -632,7 +779,6 @@ class PaymentRefund(models.Model):
                 )
         self.sudo()._cancel(reason, rejected=True)
         for refund in self.sudo():
-            refund._close_todo_activities(_("Rejected: %(reason)s", reason=reason))
             refund._notify_requester(
                 _(
                     "Your refund request %(name)s was rejected by %(user)s: %(reason)s",
@@ -647,6 +793,8 @@ class PaymentRefund(models.Model):
         """Cancel refunds that were not issued: the requester's own, or any for a
         manager.
         """
+        if not self.env.su:
+            self.env["payment.transaction"]._check_refund_rights()
         is_manager = self.env.user.has_group("refund_proof.group_refund_manager")
         for refund in self:
             if refund.state not in ("draft", "to_approve"):
@@ -658,7 +806,9 @@ class PaymentRefund(models.Model):
                     )
                 )
             if not (
-                self.env.su or is_manager or refund.requested_by_id == self.env.user
+                self.env.su
+                or is_manager
+                or refund.sudo().requested_by_id == self.env.user
             ):
                 raise AccessError(
                     _(
@@ -667,11 +817,12 @@ class PaymentRefund(models.Model):
                     )
                 )
         self.sudo()._cancel(reason)
-        self.sudo()._close_todo_activities(_("Cancelled"))
         return True
 
     def action_view_attempts(self):
         self.ensure_one()
+        self.env["payment.transaction"]._check_refund_rights()
+        self.check_access("read")
         return {
             "type": "ir.actions.act_window",
             "name": _("Refund Attempts"),
@@ -681,7 +832,7 @@ class PaymentRefund(models.Model):
             "context": {"create": False},
         }
 
-    # === BUSINESS METHODS === #
+    # === BUSINESS METHODS - LIFECYCLE === #
 
     def _check_can_decide(self):
         if not (
@@ -692,28 +843,114 @@ class PaymentRefund(models.Model):
             )
         self.check_access("read")
 
+    def _get_state_label(self):
+        self.ensure_one()
+        return dict(self._fields["state"]._description_selection(self.env))[self.state]
+
+    def _set_state(self, target, **values):
+        """The one path of a refund's state changes: refuse a transition that
+        `STATE_TRANSITIONS` does not allow, write the new state (with `values`), then
+        run the side effects of the transition. Server side only: the callers have
+        checked the user's right.
+
+        :param str target: The new state.
+        :param values: Other fields written with it.
+        """
+        now = fields.Datetime.now()
+        for refund in self:
+            previous = refund.state
+            if previous == target:
+                if values:
+                    refund.with_context(**{TRANSITION_KEY: True}).write(values)
+                continue
+            if target not in STATE_TRANSITIONS[previous]:
+                raise UserError(
+                    _(
+                        "%(name)s cannot go from %(from)s to %(to)s.",
+                        name=refund.name,
+                        **{
+                            "from": refund._get_state_label(),
+                            "to": dict(
+                                self._fields["state"]._description_selection(self.env)
+                            )[target],
+                        },
+                    )
+                )
+            vals = {"state": target, "state_date": now, **values}
+            if target == "done":
+                vals.setdefault("refund_date", refund.refund_date or now)
+                vals.setdefault("reversal_date", False)
+                vals.setdefault("failure_message", False)
+            elif target == "failed" and previous == "done":
+                vals.setdefault("reversal_date", now)  # Its proof is revoked.
+            if target != "pending":
+                vals.setdefault("pending_alert_date", False)
+            refund.with_context(**{TRANSITION_KEY: True}).write(vals)
+            refund._on_state_change(previous)
+
+    def _on_state_change(self, previous):
+        """The side effects of a transition from `previous` to the current state.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        if self.state == "done":
+            self._schedule_customer_mail("done")
+        elif self.state == "failed":
+            self._notify_failure()
+        elif self.state == "to_approve":
+            self._request_approval()
+        elif self.state == "cancelled":
+            self._close_todo_activities(_("Cancelled"))
+
+    def _set_arn(self, arn):
+        """Record the ARN or bank reference of refunds (server side: the caller checked
+        the user's right, `_check_arn_change`). A correction keeps the former value in
+        the chatter; a new reference on a done refund issues a new version of its
+        proof and tells the customer."""
+        arn = normalize_arn(arn)
+        for refund in self:
+            former = refund.arn
+            if (former or False) == arn:
+                continue
+            if refund.state in ARN_LOCKED_STATES:
+                raise UserError(
+                    _(
+                        "%(name)s is %(state)s: no bank reference can be recorded on "
+                        "it.",
+                        name=refund.name,
+                        state=refund._get_state_label(),
+                    )
+                )
+            refund.with_context(**{TRANSITION_KEY: True}).write({"arn": arn})
+            if former:
+                refund.message_post(
+                    body=_(
+                        "Reference corrected by %(user)s: %(former)s replaced by "
+                        "%(arn)s.",
+                        user=self.env.user.name,
+                        former=format_arn(former),
+                        arn=format_arn(arn) if arn else _("nothing"),
+                    )
+                )
+            if refund.state == "done" and arn:
+                refund._schedule_customer_mail("arn")
+
     def _issue(self):
         """Issue approved or within-limit refunds: manual ones are done, others sent."""
         for refund in self:
             if refund.origin == "manual":
-                refund.write(
-                    {
-                        "state": "done",
-                        "refund_date": refund.refund_date or fields.Datetime.now(),
-                    }
-                )
+                refund._set_state("done")
             else:
                 refund._send_to_provider()
 
     def _cancel(self, reason, rejected=False):
-        self.write(
-            {
-                "state": "cancelled",
-                "cancelled_by_id": self.env.uid,
-                "cancel_date": fields.Datetime.now(),
-                "cancel_reason": reason or False,
-                "is_rejected": rejected,
-            }
+        self._set_state(
+            "cancelled",
+            cancelled_by_id=self.env.uid,
+            cancel_date=fields.Datetime.now(),
+            cancel_reason=reason or False,
+            is_rejected=rejected,
         )
 
     def _request_approval(self):
@@ -738,7 +975,7 @@ class PaymentRefund(models.Model):
                     "mail.mail_activity_data_todo",
                     user_id=manager.id,
                     summary=_("Approve refund %(name)s", name=refund.name),
-                    note=refund.approval_reasons,
+                    note=escape(refund.approval_reasons or ""),
                 )
 
     def _close_todo_activities(self, feedback):
@@ -781,12 +1018,8 @@ class PaymentRefund(models.Model):
                 # Failing it would free its amount for a retry: the customer could be
                 # refunded twice. Pending until the provider or a manager says.
                 _logger.info("Refund %s: outcome unknown: %s", self.name, message)
-                self.write(
-                    {
-                        "state": "pending",
-                        "outcome_unknown": True,
-                        "failure_message": message,
-                    }
+                self._set_state(
+                    "pending", outcome_unknown=True, failure_message=message
                 )
                 self.message_post(
                     body=_(
@@ -800,7 +1033,6 @@ class PaymentRefund(models.Model):
                 self._notify_outcome_unknown()
                 return
             _logger.info("Refund %s: the provider call failed: %s", self.name, message)
-            self.write({"state": "failed", "failure_message": message})
             self.message_post(
                 body=_(
                     "The provider refused the refund or could not be reached: "
@@ -808,12 +1040,12 @@ class PaymentRefund(models.Model):
                     message=message,
                 )
             )
+            self._set_state("failed", failure_message=message)
             return
         self._sync_state_from_attempts()
-        if (
-            self.state == "draft"
-        ):  # The provider gave no attempt back: wait for its webhook.
-            self.state = "pending"
+        if self.state == "draft":
+            # The provider gave no attempt back: wait for its webhook.
+            self._set_state("pending")
 
     def _sync_state_from_attempts(self):
         """Derive the refund's state from its attempts. Never raises: money may have
@@ -826,31 +1058,44 @@ class PaymentRefund(models.Model):
                 continue
             done = attempts.filtered(lambda tx: tx.state == "done")
             if done:
+                target = "done"
                 vals = {
-                    "state": "done",
-                    "failure_message": False,
-                    "reversal_date": False,
+                    "refund_date": refund.refund_date
+                    or max(done.mapped("last_state_change"))
+                    or now
                 }
-                if not refund.refund_date:
-                    vals["refund_date"] = max(done.mapped("last_state_change")) or now
             elif attempts.filtered(lambda tx: tx.state in LIVE_ATTEMPT_STATES):
-                vals = {"state": "pending"}
+                target, vals = "pending", {}
             else:
                 last = attempts.sorted(lambda tx: (tx.last_state_change or now, tx.id))[
                     -1
                 ]
+                target = "failed"
                 vals = {
-                    "state": "failed",
                     "failure_message": last.state_message
-                    or _("The provider did not complete the refund."),
+                    or _("The provider did not complete the refund.")
                 }
-                if refund.state == "done":
-                    vals["reversal_date"] = now
-            vals["outcome_unknown"] = False  # The attempts tell now.
-            if refund.outcome_unknown:
+            if refund.outcome_unknown:  # The attempts tell now.
+                vals["outcome_unknown"] = False
                 refund._close_todo_activities(_("Reported by the provider"))
-            if any(refund[field] != value for field, value in vals.items()):
-                refund.write(vals)
+            if refund.state == target and not vals:
+                continue
+            if refund.state != target and target not in STATE_TRANSITIONS[refund.state]:
+                _logger.warning(
+                    "Refund %s: its attempts say %s, which cannot follow %s; left as "
+                    "it is.",
+                    refund.name,
+                    target,
+                    refund.state,
+                )
+                continue
+            if refund.state == target:
+                vals = {
+                    field: value
+                    for field, value in vals.items()
+                    if refund[field] != value
+                }
+            refund._set_state(target, **vals)
 
     # === BUSINESS METHODS - PROOF === #
 
@@ -1001,27 +1246,58 @@ class PaymentRefund(models.Model):
             "fingerprint": refund.proof_fingerprint,
         }
 
-    def _issue_proof(self):
-        """Render the proof of refund as a PDF and return it as stored
-        (`payment.refund.proof`).
+    def _get_current_proof(self):
+        """The issued proof of the refund's current version (the one with its current
+        reference), or an empty recordset while it is not issued yet.
 
         Note: self.ensure_one()
         """
         self.ensure_one()
-        pdf, kind = self.env["ir.actions.report"]._render_qweb_pdf(
-            "refund_proof.action_report_refund_proof", self.ids
+        return (
+            self.sudo()
+            .proof_ids.filtered(lambda proof: (proof.arn or False) == self.arn)
+            .sorted("id", reverse=True)[:1]
         )
-        if (
-            kind != "pdf"
-        ):  # Test mode without force_report_rendering: HTML, not a proof.
+
+    def _ensure_proof(self):
+        """The issued proof of the current version, issued now if it is not yet.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        self._check_proof_available()
+        return self._get_current_proof() or self._issue_proof()
+
+    def _issue_proof(self):
+        """Render the proof of refund as a PDF, once, and store it as issued
+        (`payment.refund.proof`, with its SHA-256): every later print, download and
+        e-mail serves that file.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        pdf, kind = (
+            self.env["ir.actions.report"]
+            .with_context(refund_proof_render=True)
+            ._render_qweb_pdf("refund_proof.action_report_refund_proof", self.ids)
+        )
+        if kind != "pdf":  # Test mode without force_report_rendering: not a proof.
             return self.env["payment.refund.proof"]
-        return self.env["payment.refund.proof"]._store(self, pdf)
+        proof = self.env["payment.refund.proof"]._store(self, pdf)
+        self.sudo().with_context(**{TRANSITION_KEY: True}).write(
+            {"proof_pending": False}
+        )
+        return proof
 
     # === BUSINESS METHODS - E-MAILS === #
 
     def _schedule_customer_mail(self, kind):
-        """Queue the customer's e-mail for after the commit: the mail cron renders
-        the proof and sends, so a failure there never undoes the refund."""
+        """Queue the proof's new version and the customer's e-mail for after the
+        commit: the mail cron issues the proof and sends, so a failure there never
+        undoes the refund."""
+        self.sudo().with_context(**{TRANSITION_KEY: True}).write(
+            {"proof_pending": True}
+        )
         refunds = self.filtered(
             lambda r: (
                 r.company_id.refund_proof_send_email
@@ -1030,9 +1306,9 @@ class PaymentRefund(models.Model):
                 and not (kind == "arn" and r.customer_mail_pending == "done")
             )
         )
-        if not refunds:
-            return
-        refunds.sudo().write({"customer_mail_pending": kind})
+        refunds.sudo().with_context(**{TRANSITION_KEY: True}).write(
+            {"customer_mail_pending": kind}
+        )
         # Browsed from the cached xmlid: env.ref() would check that it exists, one
         # query per refund for a record that is part of this module's data.
         cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
@@ -1042,21 +1318,29 @@ class PaymentRefund(models.Model):
 
     @api.model
     def _cron_send_customer_mails(self, limit=50):
-        """Send the pending customer e-mails (refund done, ARN known), one refund per
-        transaction as Odoo's payment post-processing cron does: rendering a proof
-        takes seconds, and a refund that cannot be mailed now stays pending for a
-        later run.
+        """Issue the new versions of proofs and send the pending customer e-mails
+        (refund done, ARN known), one refund per transaction as Odoo's payment
+        post-processing cron does: rendering a proof takes seconds, and a refund that
+        cannot be done now stays pending for a later run.
         """
         cron = self.env.ref("refund_proof.ir_cron_refund_customer_mail")
         refunds = self.sudo().search(
-            [("customer_mail_pending", "!=", False), ("state", "=", "done")],
+            [
+                ("state", "=", "done"),
+                "|",
+                ("customer_mail_pending", "!=", False),
+                ("proof_pending", "=", True),
+            ],
             limit=limit,
         )
         retry = len(refunds) == limit
         for refund in refunds:
             try:
                 with self.env.cr.savepoint():
-                    refund._send_customer_mail()
+                    if refund.proof_pending:
+                        refund._ensure_proof()
+                    if refund.customer_mail_pending:
+                        refund._send_customer_mail()
             except psycopg2.OperationalError:
                 # Concurrent update of the same rows (e.g. the customer's partner): next
                 # run.
@@ -1068,7 +1352,7 @@ class PaymentRefund(models.Model):
                 continue
             except Exception:  # noqa: BLE001 - logged, retried at the next run
                 _logger.exception(
-                    "Could not e-mail the proof of refund %s", refund.name
+                    "Could not issue or e-mail the proof of refund %s", refund.name
                 )
                 continue
             if not self.env.registry.in_test_mode():
@@ -1081,8 +1365,8 @@ class PaymentRefund(models.Model):
         self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
 
     def _send_customer_mail(self):
-        """Post the refund e-mail (with the proof attached) to the customer, in the
-        chatter.
+        """Post the refund e-mail (with the issued proof attached) to the customer, in
+        the chatter.
 
         Note: self.ensure_one()
         """
@@ -1097,7 +1381,7 @@ class PaymentRefund(models.Model):
         if template:
             attachment_ids = []
             if self.company_id.refund_proof_attach_pdf:
-                attachment_ids = self._issue_proof().attachment_id.ids
+                attachment_ids = self._ensure_proof().attachment_id.ids
             self._portal_ensure_token()
             self.with_context(mail_notify_force_send=False).message_post_with_source(
                 template,
@@ -1106,7 +1390,37 @@ class PaymentRefund(models.Model):
                 email_layout_xmlid="mail.mail_notification_light",
                 attachment_ids=attachment_ids,
             )
-        self.write({"customer_mail_pending": False})
+        self.with_context(**{TRANSITION_KEY: True}).write(
+            {"customer_mail_pending": False}
+        )
+
+    @api.model
+    def _cron_alert_stuck_pending(self):
+        """Tell the refund managers about refunds pending for longer than their
+        company's `refund_pending_alert_days`: the provider's final notification may
+        never come, and a pending refund holds its amount. Once per refund."""
+        now = fields.Datetime.now()
+        refunds = self.sudo().search(
+            [("state", "=", "pending"), ("pending_alert_date", "=", False)]
+        )
+        for refund in refunds:
+            days = refund.company_id.refund_pending_alert_days
+            since = refund.state_date or refund.request_date
+            if not days or since > now - timedelta(days=days):
+                continue
+            refund._notify_back_office(
+                _(
+                    "Refund %(name)s has been pending for %(days)s days: check it "
+                    "with the provider, then mark it refunded or not refunded.",
+                    name=refund.name,
+                    days=(now - since).days,
+                ),
+                requester=False,
+                mail=False,
+            )
+            refund.with_context(**{TRANSITION_KEY: True}).write(
+                {"pending_alert_date": now}
+            )
 
     def _notify_failure(self):
         """Tell the back office that refunds failed (never the customer)."""
@@ -1123,40 +1437,45 @@ class PaymentRefund(models.Model):
                 )
             )
 
-    def _notify_back_office(self, subject):
+    def _notify_back_office(self, subject, requester=True, mail=True):
         """An activity for the requester and the refund managers of the company, and
-        an e-mail to the company's failure address when set.
+        an e-mail to the company's failure address when set. Every value in them
+        (customer's name, provider's message) is escaped.
 
         Note: self.ensure_one()
         """
         self.ensure_one()
         refund = self.sudo()
-        managers = self.env.ref("refund_proof.group_refund_manager").users
-        users = (refund.requested_by_id | managers).filtered(
+        users = self.env.ref("refund_proof.group_refund_manager").users
+        if requester:
+            users |= refund.requested_by_id
+        users = users.filtered(
             lambda u: refund.company_id in u.company_ids and not u.share and u.active
         ) - self.env["res.users"].browse(
             self.env.context.get("refund_proof_decided_by")
         )
+        note = escape(refund.failure_message or "")
         for user in users:
             refund.activity_schedule(
                 "mail.mail_activity_data_todo",
                 user_id=user.id,
                 summary=subject,
-                note=refund.failure_message,
+                note=note,
             )
         address = refund.company_id.refund_failure_email
-        if address:
+        if mail and address:
+            text = _(
+                "%(subject)s: %(amount)s to %(customer)s. %(message)s",
+                subject=subject,
+                amount=refund._format_amount(),
+                customer=refund.partner_id.name or "",
+                message=refund.failure_message or "",
+            )
             self.env["mail.mail"].sudo().create(
                 {
                     "email_to": address,
                     "subject": subject,
-                    "body_html": _(
-                        "<p>%(subject)s: %(amount)s to %(customer)s. %(message)s</p>",
-                        subject=subject,
-                        amount=refund._format_amount(),
-                        customer=refund.partner_id.name,
-                        message=refund.failure_message or "",
-                    ),
+                    "body_html": Markup("<p>%s</p>") % text,
                     "model": refund._name,
                     "res_id": refund.id,
                 }

@@ -175,6 +175,8 @@ class PaymentRefund(models.Model):
                     if refund.refund_date
                     else False,
                     "request_date": now - timedelta(days=days_ago, hours=1),
+                    "limit_date": refund.limit_date
+                    and now - timedelta(days=days_ago, hours=1),
                 }
             )
             return refund
@@ -295,13 +297,11 @@ class PaymentRefund(models.Model):
                 ._prepare_refund_values(64.0, reason_id=reasons["not_delivered"].id)
             )
         )
-        unknown.write(
-            {
-                "state": "pending",
-                "outcome_unknown": True,
-                "failure_message": "Demo: the request timed out "
-                "(no answer within 60 seconds).",
-            }
+        unknown._set_state(
+            "pending",
+            outcome_unknown=True,
+            failure_message="Demo: the request timed out "
+            "(no answer within 60 seconds).",
         )
         unknown._notify_outcome_unknown()
         dated(unknown, 0)

@@ -9,7 +9,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.misc import format_amount
 
-from .payment_refund import RESERVING_STATES
+from .const import RESERVING_STATES
 
 _logger = logging.getLogger(__name__)
 
@@ -243,6 +243,36 @@ class PaymentTransaction(models.Model):
         )
         self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
 
+    def _lock_refund_limits(self):
+        """Serialise the limit decisions of the current user, across payments.
+
+        The same UPDATE trick as `_lock_for_refund`, on the user's row: two requests
+        of one user on different payments wait for each other, and one whose snapshot
+        predates the other's commit fails with a serialization error, retried by the
+        request handler with a fresh snapshot. Without it, parallel requests would each
+        read the day's total without the others' refunds and pass the daily limit
+        together. Refund managers and system calls have no limits: no lock.
+        """
+        if self.env.su or self.env.user.has_group("refund_proof.group_refund_manager"):
+            return
+        self.env.flush_all()
+        self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
+        self.env.cr.execute(
+            SQL(
+                "UPDATE res_users SET write_date = write_date WHERE id = %s",
+                self.env.uid,
+            ),
+            log_exceptions=False,
+        )
+        self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
+
+    def _get_refund_limit_values(self):
+        """The values that count a refund issued without approval in the current
+        user's daily total (see `_get_refunds_issued_today_by_user`)."""
+        if self.env.su:
+            return {"limit_user_id": False, "limit_date": False}
+        return {"limit_user_id": self.env.uid, "limit_date": fields.Datetime.now()}
+
     def _get_refund_reserved_amounts(self, exclude=None):
         """Return {source transaction id: amount held by its refunds not
         failed/cancelled}.
@@ -362,8 +392,14 @@ class PaymentTransaction(models.Model):
             else self.company_id.refund_window_days
         )
         paid_on = self.last_state_change or self.create_date
-        today = fields.Date.context_today(self)
-        days = (today - fields.Date.context_today(self, paid_on)).days if paid_on else 0
+        # Days counted in the company's time zone: the user's own is theirs to change.
+        in_company_tz = self.with_context(tz=self.company_id.partner_id.tz or "UTC")
+        today = fields.Date.context_today(in_company_tz)
+        days = (
+            (today - fields.Date.context_today(in_company_tz, paid_on)).days
+            if paid_on
+            else 0
+        )
         if not window:
             return True, _("Within policy: no refund window.")
         if days <= window:
@@ -383,7 +419,7 @@ class PaymentTransaction(models.Model):
 
         Refund managers and system calls issue refunds alone. Others need approval above
         their single refund limit, above their daily limit (refunds they issued alone
-        today, in their time zone, amounts in the company currency), or outside the
+        today, in the company's time zone, amounts in the company currency), or outside the
         refund window.
 
         :param float amount: The amount to refund, in the transaction's currency.
@@ -435,10 +471,12 @@ class PaymentTransaction(models.Model):
         return reasons
 
     def _get_refunds_issued_today_by_user(self, currency, company):
-        """Sum, in `currency`, the refunds the current user issued alone since midnight
-        in their time zone (refunds awaiting approval, approved, failed or cancelled
-        excluded)."""
-        tz = pytz.timezone(self.env.user.tz or "UTC")
+        """Sum, in `currency`, the refunds the current user issued without approval
+        since midnight in `company`'s time zone (its partner's): a time zone the user
+        cannot change, unlike their own. Refunds issued and not failed or cancelled
+        count, those still in flight included; approved ones and requests awaiting
+        approval do not."""
+        tz = pytz.timezone(company.partner_id.tz or "UTC")
         midnight = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
         since = midnight.astimezone(pytz.utc).replace(tzinfo=None)
         groups = (
@@ -446,10 +484,9 @@ class PaymentTransaction(models.Model):
             .sudo()
             ._read_group(
                 [
-                    ("requested_by_id", "=", self.env.uid),
-                    ("request_date", ">=", since),
+                    ("limit_user_id", "=", self.env.uid),
+                    ("limit_date", ">=", since),
                     ("state", "in", ("draft", "pending", "done")),
-                    ("approved_by_id", "=", False),
                 ],
                 ["currency_id"],
                 ["amount:sum"],
@@ -509,6 +546,7 @@ class PaymentTransaction(models.Model):
             self._ensure_provider_is_not_disabled()
         self._lock_for_refund()
         amount = self._check_refund_amount(amount_to_refund, manual=manual)
+        self._lock_refund_limits()
         approval_reasons = self._get_refund_approval_reasons(amount, reason)
         values = self._prepare_refund_values(
             amount,
@@ -520,6 +558,7 @@ class PaymentTransaction(models.Model):
             refund_date=refund_date if manual else False,
             state="to_approve" if approval_reasons else "draft",
             approval_reasons="\n".join(approval_reasons) or False,
+            **({} if approval_reasons else self._get_refund_limit_values()),
         )
         # In sudo mode because refund users need not have create access on every related
         # model (sequence, followers); the right was checked above.
@@ -636,7 +675,7 @@ class PaymentTransaction(models.Model):
             try:
                 with superuser_savepoint(self.env):
                     self.refund_id.sudo().arn = arn
-            except ValidationError:
+            except UserError:  # Invalid, or the refund failed or was cancelled.
                 _logger.info("Ignored an invalid ARN reported for %s", self.reference)
 
     def _get_refund_arn_from_notification(self, notification_data):

@@ -53,3 +53,10 @@ class ResCompany(models.Model):
         help="Internal e-mail address told about failed refunds, e.g. "
         "payments@myshop.com.",
     )
+    refund_pending_alert_days = fields.Integer(
+        string="Alert on Refunds Pending For (days)",
+        default=7,
+        help="A refund still pending at the provider after this many days raises an "
+        "activity for the refund managers: the provider's final notification may "
+        "never come, and a pending refund holds its amount. 0 means never.",
+    )

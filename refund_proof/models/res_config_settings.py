@@ -36,3 +36,6 @@ class ResConfigSettings(models.TransientModel):
     refund_failure_email = fields.Char(
         related="company_id.refund_failure_email", readonly=False
     )
+    refund_pending_alert_days = fields.Integer(
+        related="company_id.refund_pending_alert_days", readonly=False
+    )

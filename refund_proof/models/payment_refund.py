@@ -693,6 +693,7 @@ class PaymentRefund(models.Model):
             )
             if note:
                 message = f"{message} {note}"
+            refund.message_post(body=message)
             refund._set_state("failed", outcome_unknown=False, failure_message=message)
         return True
 

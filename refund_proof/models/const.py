@@ -10,7 +10,7 @@ RESERVING_STATES = ("draft", "to_approve", "pending", "done")
 # activities).
 #   draft       created, about to be sent to the provider or recorded as paid
 #   to_approve  above the requester's limits: waits for another person's approval
-#   pending     sent; the provider has not said yet (or may have refunded: outcome unknown)
+#   pending     sent; the provider has not answered yet (or its outcome is unknown)
 #   done        refunded; a proof is issued
 #   failed      refused, reversed after done, or found not made by a manager
 #   cancelled   withdrawn or rejected before it was sent

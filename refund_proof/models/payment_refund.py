@@ -1082,7 +1082,9 @@ class PaymentRefund(models.Model):
             if refund.state == target and not vals:
                 continue
             if refund.state != target and target not in STATE_TRANSITIONS[refund.state]:
-                _logger.warning(
+                # E.g. a late "pending" from the provider after a manager marked the
+                # refund refunded: its final notification will settle it.
+                _logger.info(
                     "Refund %s: its attempts say %s, which cannot follow %s; left as "
                     "it is.",
                     refund.name,

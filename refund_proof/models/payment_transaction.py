@@ -419,8 +419,8 @@ class PaymentTransaction(models.Model):
 
         Refund managers and system calls issue refunds alone. Others need approval above
         their single refund limit, above their daily limit (refunds they issued alone
-        today, in the company's time zone, amounts in the company currency), or outside the
-        refund window.
+        today, in the company's time zone, amounts in the company currency), or outside
+        the refund window.
 
         :param float amount: The amount to refund, in the transaction's currency.
         :param recordset reason: The `payment.refund.reason`, if any.

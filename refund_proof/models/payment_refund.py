@@ -505,12 +505,15 @@ class PaymentRefund(models.Model):
         return super().create(vals_list)
 
     def copy(self, default=None):
-        raise UserError(
-            _(
-                "A refund cannot be duplicated: request a new refund from the payment "
-                "instead."
+        if not self.env.su:
+            # A copy would be a refund that no request path decided.
+            raise UserError(
+                _(
+                    "A refund cannot be duplicated: request a new refund from the "
+                    "payment instead."
+                )
             )
-        )
+        return super().copy(default=default)
 
     def write(self, vals):
         """Users write the fields the form lets them edit, in the states where it

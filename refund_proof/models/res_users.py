@@ -18,7 +18,7 @@ class ResUsers(models.Model):
         currency_field="refund_limit_currency_id",
         groups="refund_proof.group_refund_manager,base.group_erp_manager",
         help="Largest total this user may refund per calendar day "
-        "(in the user's time zone) "
+        "(in the company's time zone) "
         "without approval, in the company currency. 0 means no daily cap.",
     )
     refund_limit_currency_id = fields.Many2one(

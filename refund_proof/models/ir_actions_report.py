@@ -23,7 +23,6 @@ class IrActionsReport(models.Model):
         refunds = self.env["payment.refund"].browse(res_ids)
         if not self.env.su:
             refunds.check_access("read")
-        refunds._check_proof_available()
         proofs = [refund._ensure_proof() for refund in refunds]
         if not all(proofs):  # Test mode without force_report_rendering: no PDF.
             return super()._render_qweb_pdf(report_ref, res_ids=res_ids, data=data)

@@ -25,15 +25,12 @@ from ..utils import (
 from .const import (
     ARN_LOCKED_STATES,
     REQUEST_EDITABLE_STATES,
-    RESERVING_STATES,
     STATE_TRANSITIONS,
     TRANSITION_KEY,
     USER_EDITABLE_FIELDS,
 )
 
 _logger = logging.getLogger(__name__)
-
-__all__ = ["RESERVING_STATES"]  # Imported from here by payment_transaction.py.
 
 # A verification token: a random public key, a dot, an HMAC of the refund id and the
 # key.
@@ -174,9 +171,7 @@ class PaymentRefund(models.Model):
         tracking=True,
         ondelete="restrict",
     )
-    note = fields.Text(
-        groups=INTERNAL,
-    )
+    note = fields.Text(groups=INTERNAL)
     arn = fields.Char(
         string="ARN / Bank Reference",
         copy=False,
@@ -847,9 +842,11 @@ class PaymentRefund(models.Model):
             )
         self.check_access("read")
 
-    def _get_state_label(self):
-        self.ensure_one()
-        return dict(self._fields["state"]._description_selection(self.env))[self.state]
+    def _get_state_label(self, state=None):
+        """The label of `state` (default: the refund's), in the user's language."""
+        return dict(self._fields["state"]._description_selection(self.env))[
+            state or self.state
+        ]
 
     def _set_state(self, target, **values):
         """The one path of a refund's state changes: refuse a transition that
@@ -874,9 +871,7 @@ class PaymentRefund(models.Model):
                         name=refund.name,
                         **{
                             "from": refund._get_state_label(),
-                            "to": dict(
-                                self._fields["state"]._description_selection(self.env)
-                            )[target],
+                            "to": refund._get_state_label(target),
                         },
                     )
                 )
@@ -908,24 +903,16 @@ class PaymentRefund(models.Model):
             self._close_todo_activities(_("Cancelled"))
 
     def _set_arn(self, arn):
-        """Record the ARN or bank reference of refunds (server side: the caller checked
-        the user's right, `_check_arn_change`). A correction keeps the former value in
-        the chatter; a new reference on a done refund issues a new version of its
-        proof and tells the customer."""
+        """Record the ARN or bank reference of refunds (server side: a user's write
+        passed `_check_arn_change` as that user before). A correction keeps the former
+        value in the chatter; a new reference on a done refund issues a new version of
+        its proof and tells the customer."""
         arn = normalize_arn(arn)
         for refund in self:
             former = refund.arn
             if (former or False) == arn:
                 continue
-            if refund.state in ARN_LOCKED_STATES:
-                raise UserError(
-                    _(
-                        "%(name)s is %(state)s: no bank reference can be recorded on "
-                        "it.",
-                        name=refund.name,
-                        state=refund._get_state_label(),
-                    )
-                )
+            refund._check_arn_change(arn)  # Never on failed or cancelled refunds.
             refund.with_context(**{TRANSITION_KEY: True}).write({"arn": arn})
             if former:
                 refund.message_post(
@@ -1082,9 +1069,15 @@ class PaymentRefund(models.Model):
             if refund.outcome_unknown:  # The attempts tell now.
                 vals["outcome_unknown"] = False
                 refund._close_todo_activities(_("Reported by the provider"))
-            if refund.state == target and not vals:
-                continue
-            if refund.state != target and target not in STATE_TRANSITIONS[refund.state]:
+            if refund.state == target:
+                vals = {
+                    field: value
+                    for field, value in vals.items()
+                    if refund[field] != value
+                }
+                if not vals:
+                    continue
+            elif target not in STATE_TRANSITIONS[refund.state]:
                 # E.g. a late "pending" from the provider after a manager marked the
                 # refund refunded: its final notification will settle it.
                 _logger.info(
@@ -1095,12 +1088,6 @@ class PaymentRefund(models.Model):
                     refund.state,
                 )
                 continue
-            if refund.state == target:
-                vals = {
-                    field: value
-                    for field, value in vals.items()
-                    if refund[field] != value
-                }
             refund._set_state(target, **vals)
 
     # === BUSINESS METHODS - PROOF === #
@@ -1160,9 +1147,7 @@ class PaymentRefund(models.Model):
                         "have one "
                         "(this one is %(state)s).",
                         name=refund.name,
-                        state=dict(
-                            refund._fields["state"]._description_selection(refund.env)
-                        )[refund.state],
+                        state=refund._get_state_label(),
                     )
                 )
 
@@ -1290,9 +1275,7 @@ class PaymentRefund(models.Model):
         if kind != "pdf":  # Test mode without force_report_rendering: not a proof.
             return self.env["payment.refund.proof"]
         proof = self.env["payment.refund.proof"]._store(self, pdf)
-        self.sudo().with_context(**{TRANSITION_KEY: True}).write(
-            {"proof_pending": False}
-        )
+        self.sudo().proof_pending = False
         return proof
 
     # === BUSINESS METHODS - E-MAILS === #
@@ -1301,9 +1284,7 @@ class PaymentRefund(models.Model):
         """Queue the proof's new version and the customer's e-mail for after the
         commit: the mail cron issues the proof and sends, so a failure there never
         undoes the refund."""
-        self.sudo().with_context(**{TRANSITION_KEY: True}).write(
-            {"proof_pending": True}
-        )
+        self.sudo().proof_pending = True
         refunds = self.filtered(
             lambda r: (
                 r.company_id.refund_proof_send_email
@@ -1312,9 +1293,7 @@ class PaymentRefund(models.Model):
                 and not (kind == "arn" and r.customer_mail_pending == "done")
             )
         )
-        refunds.sudo().with_context(**{TRANSITION_KEY: True}).write(
-            {"customer_mail_pending": kind}
-        )
+        refunds.sudo().customer_mail_pending = kind
         # Browsed from the cached xmlid: env.ref() would check that it exists, one
         # query per refund for a record that is part of this module's data.
         cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
@@ -1396,9 +1375,7 @@ class PaymentRefund(models.Model):
                 email_layout_xmlid="mail.mail_notification_light",
                 attachment_ids=attachment_ids,
             )
-        self.with_context(**{TRANSITION_KEY: True}).write(
-            {"customer_mail_pending": False}
-        )
+        self.customer_mail_pending = False
 
     @api.model
     def _cron_alert_stuck_pending(self):
@@ -1424,9 +1401,7 @@ class PaymentRefund(models.Model):
                 requester=False,
                 mail=False,
             )
-            refund.with_context(**{TRANSITION_KEY: True}).write(
-                {"pending_alert_date": now}
-            )
+            refund.pending_alert_date = now
 
     def _notify_failure(self):
         """Tell the back office that refunds failed (never the customer)."""

@@ -228,16 +228,21 @@ class PaymentTransaction(models.Model):
         (`odoo.service.model.retrying`) retry both errors with a fresh snapshot, so a
         double click ends as one refund and one clear refusal.
         """
+        self._lock_rows_for_refund("payment_transaction", self.ids)
+
+    def _lock_rows_for_refund(self, table, ids):
+        """Lock rows of `table` by writing on them (see `_lock_for_refund`), waiting at
+        most REFUND_LOCK_TIMEOUT."""
         self.env.flush_all()
-        ids = tuple(self.ids)
         self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
         # The UPDATE takes the row lock (FOR NO KEY UPDATE: no key column changes) and
         # fails on a stale snapshot. Lock timeouts and serialization failures are
         # expected here and retried by the caller: not logged as bad queries.
         self.env.cr.execute(
             SQL(
-                "UPDATE payment_transaction SET write_date = write_date WHERE id IN %s",
-                ids,
+                "UPDATE %s SET write_date = write_date WHERE id IN %s",
+                SQL.identifier(table),
+                tuple(ids),
             ),
             log_exceptions=False,
         )
@@ -260,16 +265,7 @@ class PaymentTransaction(models.Model):
             or self.env.user.has_group("refund_proof.group_refund_manager")
         ):
             return
-        self.env.flush_all()
-        self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
-        self.env.cr.execute(
-            SQL(
-                "UPDATE res_users SET write_date = write_date WHERE id = %s",
-                self.env.uid,
-            ),
-            log_exceptions=False,
-        )
-        self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
+        self._lock_rows_for_refund("res_users", [self.env.uid])
 
     def _get_refund_limit_values(self):
         """The values that count a refund issued without approval in the current
@@ -397,8 +393,7 @@ class PaymentTransaction(models.Model):
             else self.company_id.refund_window_days
         )
         paid_on = self.last_state_change or self.create_date
-        # Days counted in the company's time zone: the user's own is theirs to change.
-        in_company_tz = self.with_context(tz=self.company_id.partner_id.tz or "UTC")
+        in_company_tz = self.with_context(tz=self.company_id._get_refund_timezone())
         today = fields.Date.context_today(in_company_tz)
         days = (
             (today - fields.Date.context_today(in_company_tz, paid_on)).days
@@ -481,7 +476,7 @@ class PaymentTransaction(models.Model):
         cannot change, unlike their own. Refunds issued and not failed or cancelled
         count, those still in flight included; approved ones and requests awaiting
         approval do not."""
-        tz = pytz.timezone(company.partner_id.tz or "UTC")
+        tz = pytz.timezone(company._get_refund_timezone())
         midnight = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
         since = midnight.astimezone(pytz.utc).replace(tzinfo=None)
         groups = (

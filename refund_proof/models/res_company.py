@@ -60,3 +60,9 @@ class ResCompany(models.Model):
         "activity for the refund managers: the provider's final notification may "
         "never come, and a pending refund holds its amount. 0 means never.",
     )
+
+    def _get_refund_timezone(self):
+        """The time zone of the company's refund days (daily limits, refund window):
+        its partner's, never a user's own, which users may change on themselves."""
+        self.ensure_one()
+        return self.partner_id.tz or "UTC"

@@ -906,3 +906,64 @@ class TestRefundGuardsRpc(RefundProofCommon, HttpCase):
             elif "access" not in f"{error.name} {error.message}".lower():
                 failures.append(f"{name}: refused, but not for access: {error}")
         self._assert_no_failures(failures, "portal read gaps")
+
+    @mute_logger("odoo.http")
+    def test_billing_user_cannot_forge_a_refund_through_transactions(self):
+        """Billing users may create and write payment transactions (account_payment's
+        access). A refund transaction they create would become a refund record, an
+        attempt they re-link would change a refund's state, and a paid amount they
+        raise would raise the cap: each refused over JSON-RPC, nothing written."""
+        billing = new_test_user(
+            self.env,
+            login="forging_billing_user",
+            groups="base.group_user,account.group_account_invoice,"
+            "refund_proof.group_refund_user",
+            refund_limit=1_000_000,
+        )
+        tx = self._paid(19.90)
+        refunds = self.env["payment.refund"].sudo()
+        txs = self.env["payment.transaction"].sudo()
+        counts = (refunds.search_count([]), txs.search_count([]))
+        forged = {
+            "provider_id": tx.provider_id.id,
+            "payment_method_id": tx.payment_method_id.id,
+            "reference": "FORGED-REFUND",
+            "amount": -5000.0,
+            "currency_id": tx.currency_id.id,
+            "partner_id": tx.partner_id.id,
+            "operation": "refund",
+            "source_transaction_id": tx.id,
+            "state": "done",
+        }
+        with self.assertRaisesRegex(RpcError, "not by hand"):
+            self._rpc(billing, "payment.transaction", "create", [forged])
+        with self.assertRaisesRegex(RpcError, "not by hand"):
+            self._rpc(
+                billing,
+                "payment.transaction",
+                "write",
+                [tx.id],
+                {"child_transaction_ids": [(0, 0, dict(forged, reference="F2"))]},
+            )
+        self.assertEqual((refunds.search_count([]), txs.search_count([])), counts)
+
+        with self.assertRaisesRegex(RpcError, "checked against them"):
+            self._rpc(
+                billing, "payment.transaction", "write", [tx.id], {"amount": 5000}
+            )
+        self.assertEqual(tx.amount, 19.90)
+
+        refund = self._refund(tx, 5.0)
+        attempt = refund.transaction_ids
+        other = self._refund(self._paid(), 5.0)
+        with self.assertRaisesRegex(RpcError, "cannot be changed by hand"):
+            self._rpc(
+                billing,
+                "payment.transaction",
+                "write",
+                [other.transaction_ids.id],
+                {"refund_id": refund.id},
+            )
+        self.assertEqual(attempt.refund_id, refund)
+        self.assertEqual(other.transaction_ids.refund_id, other)
+        self.assertEqual(refund.state, "done")

@@ -117,11 +117,45 @@ class PaymentTransaction(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        if not self.env.su and any(
+            vals.get("operation") == "refund" or vals.get("refund_id")
+            for vals in vals_list
+        ):
+            # Billing users may create transactions (account_payment's access), but a
+            # refund transaction becomes a refund record (see
+            # `_refund_proof_link_refunds`): one a user created would skip the request
+            # path (rights, cap, limits). Refund transactions come from the request
+            # path and the providers' notifications, in sudo mode.
+            raise AccessError(
+                _(
+                    "Refund transactions are created by a refund request or by the "
+                    "payment provider, not by hand: refund the payment instead."
+                )
+            )
         txs = super().create(vals_list)
         txs.filtered(
             lambda tx: tx.operation == "refund" and tx.source_transaction_id
         )._refund_proof_link_refunds()
         return txs
+
+    def write(self, vals):
+        if not self.env.su:
+            if "refund_id" in vals:
+                # Which refund an attempt belongs to is the server's record.
+                raise AccessError(
+                    _("The refund of a refund transaction cannot be changed by hand.")
+                )
+            if {"amount", "currency_id"} & set(vals) and self.filtered(
+                lambda tx: tx.state == "done"
+            ):
+                # What was paid is what refunds are capped at.
+                raise AccessError(
+                    _(
+                        "The amount and currency of a confirmed payment cannot be "
+                        "changed: its refunds are checked against them."
+                    )
+                )
+        return super().write(vals)
 
     # === ACTION METHODS === #
 
@@ -586,8 +620,10 @@ class PaymentTransaction(models.Model):
         for tx in self:
             if tx.refund_id or tx.operation != "refund" or not tx.source_transaction_id:
                 continue
+            # In sudo mode: the link is the server's record, whoever's notification or
+            # request created the transaction (users may not write it).
             if refund_id:
-                tx.refund_id = refund_id
+                tx.sudo().refund_id = refund_id
                 continue
             # The answer to a refund sent in Odoo whose outcome was unknown, else a
             # refund made outside Odoo.
@@ -617,7 +653,7 @@ class PaymentTransaction(models.Model):
                     reference=tx.reference,
                     provider=tx.provider_id.name,
                 )
-            tx.refund_id = refund
+            tx.sudo().refund_id = refund
             refund._sync_state_from_attempts()
             refund.message_post(body=body)
 

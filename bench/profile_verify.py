@@ -107,8 +107,7 @@ for name, _path, _apply, note in CASES:
         f"{ms[name]:.1f}",
         "ms/request",
         f"{statistics.median(queries[name]):.0f} SQL queries/request, median of "
-        f"{REQUESTS}; "
-        f"{note}",
+        f"{REQUESTS}; {note}",
     )
 for name, what in (
     ("verify", "the page as it is"),

@@ -1,7 +1,5 @@
 def post_init_hook(env):
-    """Give the refunds made before installation their record, so that the cap counts
-    them.
-    """
+    """Give the refunds made before installation a record: the cap counts them."""
     refund_txs = env["payment.transaction"].search(
         [("operation", "=", "refund"), ("refund_id", "=", False)]
     )

@@ -24,8 +24,7 @@ def normalize_arn(value):
 
 
 def luhn_valid(digits):
-    """Return whether a string of digits passes the Luhn mod-10 check (last digit =
-    check digit)."""
+    """Whether digits pass the Luhn mod-10 check (the last digit checks the rest)."""
     total = 0
     for index, char in enumerate(reversed(digits)):
         digit = int(char)
@@ -99,9 +98,7 @@ def fingerprint(*facts):
 
 
 def initials(name):
-    """'Jean-Luc Picard' -> 'J. P.': what the public verification page may show of a
-    name.
-    """
+    """'Jean-Luc Picard' -> 'J. P.': what the public page may show of a name."""
     parts = [p for p in (name or "").replace("-", " ").split() if p[:1].isalpha()]
     if not parts:
         return ""

@@ -15,9 +15,8 @@ class FakePSPServer:
 
     A refund request takes the next scripted answer (`make_refund`, `decline`,
     `stall`); without one, the refund is made and succeeds. Every request is kept in
-    `received`, every refund made in `refunds` (by PSP id), as the PSP's dashboard
-    would list them.
-    """
+    `received`, every refund made in `refunds` (by PSP id), as the PSP's
+    dashboard would list them."""
 
     def __init__(self, webhook_secret):
         self.webhook_secret = webhook_secret
@@ -76,8 +75,7 @@ class FakePSPServer:
         self._script.append(("stall", (seconds, made)))
 
     def drop(self, made=True):
-        """Close the connection without answering; with `made` (the default), after
-        making the refund."""
+        """Close the connection unanswered; with `made` (default), after the refund."""
         self._script.append(("drop", made))
 
     # Webhooks.

@@ -84,9 +84,7 @@ class TestRefundArn(RefundProofCommon):
         )
 
     def test_bad_arns_are_refused_with_a_clear_message(self):
-        """A mistyped ARN or a value that is no reference is refused, the refund
-        unchanged.
-        """
+        """A mistyped ARN or a non-reference is refused, the refund unchanged."""
         refund = self._refund(self._create_paid_transaction(), 10.0)
         for value, message in (
             ("74612345678901234567894", "check digit does not match"),
@@ -113,9 +111,7 @@ class TestRefundArn(RefundProofCommon):
         self.assertEqual(refund.arn, VALID_ARN)
 
     def test_provider_hook_with_a_bad_arn_does_not_break_the_refund(self):
-        """An invalid ARN from a provider is ignored: the refund itself is still
-        recorded.
-        """
+        """An invalid ARN from a provider is ignored; the refund is still recorded."""
         tx = self._create_paid_transaction()
         Transaction = self.registry["payment.transaction"]
         with patch.object(

@@ -351,8 +351,7 @@ class TestFaults(MailCase):
 
     @mute_logger("odoo.addons.payment_fakepsp.controllers.main")
     def test_webhook_not_signed_by_the_psp_is_refused(self):
-        """A notification not signed with the webhook secret is refused and changes
-        nothing."""
+        """A notification not signed with the webhook secret is refused, no change."""
         tx = self._paid(100.0)
         refund = self._refund(tx, 40.0)
         self.assertEqual(refund.state, "done")

@@ -95,8 +95,7 @@ class TestHostileInput(ProofCommon, HttpCase):
                 self.assertNotIn("onerror=alert", page.replace("&lt;img", ""))
 
     def test_forged_truncated_replayed_tokens(self):
-        """Forged and truncated tokens get 404; a token replayed after revocation
-        says Revoked."""
+        """Forged or truncated tokens get 404; replayed after revocation: Revoked."""
         refund = self._done_refund()
         token = refund._get_verification_token()
         for bad in (

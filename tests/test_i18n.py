@@ -59,8 +59,7 @@ class TestTranslations(MailCase):
             )
 
     def test_po_files_cover_every_string_of_the_module(self):
-        """Every term Odoo exports for refund_proof has a French and a Romanian
-        translation."""
+        """Every term Odoo exports for refund_proof is translated in fr and ro."""
         sources = {
             source
             for module, _t, _n, _r, source, _v, _c in TranslationModuleReader(

@@ -23,8 +23,7 @@ class TestRefundAmounts(RefundProofCommon):
         self.assertEqual(tx.refund_remaining_amount, 0.0)
 
     def test_partial_refund_through_payment_wizard(self):
-        """The standard account.payment Refund wizard records a partial refund with
-        its reason."""
+        """account_payment's Refund wizard records a partial refund with its reason."""
         tx = self._create_paid_transaction(100.0)
         self._give_groups(self.billing_user, "refund_proof.group_refund_user")
         wizard = self._open_payment_wizard(
@@ -134,9 +133,7 @@ class TestRefundAmounts(RefundProofCommon):
         self.assertEqual((refund.amount, refund.state), (100.0, "done"))
 
     def test_provider_without_refunds_needs_a_manual_refund(self):
-        """A provider that cannot refund refuses an API refund; a manual one is
-        recorded.
-        """
+        """A provider that cannot refund refuses an API refund; a manual one passes."""
         tx = self._create_paid_transaction(80.0)
         self.provider.support_refund = "none"
         with self.assertRaisesRegex(UserError, "record it as a manual refund"):

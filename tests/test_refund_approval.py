@@ -58,8 +58,7 @@ class TestRefundApproval(RefundProofCommon):
         self.assertEqual(refund.state, "to_approve")
 
     def test_daily_cap_over_several_refunds_resets_next_day(self):
-        """The daily cap counts the user's refunds of the day in the company's time
-        zone."""
+        """The daily cap counts the user's refunds of the company's day."""
         self.env.company.partner_id.tz = "Europe/Paris"
         # 22:30 UTC is 23:30 in Paris: the next Paris day starts 30 minutes later.
         with freeze_time("2026-03-10 22:30:00"):
@@ -223,9 +222,7 @@ class TestRefundApproval(RefundProofCommon):
         self.assertIn("approved", notified[:1].body)
 
     def test_users_see_all_refunds_but_edit_only_their_drafts(self):
-        """Support sees every refund of the company; edits are for the requester's
-        drafts.
-        """
+        """Support sees every refund of the company; edits only its own drafts."""
         other = self._refund(
             self._create_paid_transaction(), 10.0, user=self.refund_manager
         )

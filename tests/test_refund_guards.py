@@ -368,8 +368,7 @@ class TestStuckPendingRefunds(RefundProofCommon):
         self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
 
     def test_alert_delay_is_a_company_setting_of_seven_days(self):
-        """The delay before alerting is the company's, 7 days unless set, and set
-        from the settings."""
+        """The alert delay is the company's, 7 days by default, set in Settings."""
         self.assertEqual(self.env.company.refund_pending_alert_days, 7)
         settings = self.env["res.config.settings"].create({})
         self.assertEqual(settings.refund_pending_alert_days, 7)
@@ -430,8 +429,7 @@ class TestArnRulesInTheOrm(MailCase):
     """Who may fill or change the ARN, on which refunds, and what is kept of it."""
 
     def _arn_history(self, refund):
-        """(old, new) values of the refund's ARN tracked in its chatter, and the
-        chatter's text."""
+        """(old, new) ARN values tracked in the refund's chatter, and its text."""
         self.env.flush_all()
         self.env.cr.precommit.run()  # Tracking values are written before the commit.
         tracked = (

@@ -33,8 +33,7 @@ class TestRefundLifecycle(RefundProofCommon):
         self.assertTrue(refund.refund_date)
 
     def test_failed_attempt_is_kept_with_the_provider_message_then_retried(self):
-        """A refused attempt makes the refund failed, frees its amount; a retry can
-        succeed."""
+        """A refused attempt fails the refund and frees its amount; a retry works."""
         tx = self._paid_with_dummy()
         refund = self._refund(tx, 40.0, reason=self.reason_customer)
         first = refund.transaction_ids
@@ -176,9 +175,7 @@ class TestRefundLifecycle(RefundProofCommon):
         self.assertAlmostEqual(tx.refund_remaining_amount, 90.0)
 
     def test_manual_refund_recorded_then_confirmed(self):
-        """A manual refund recorded from the wizard is done at once, with how it was
-        paid.
-        """
+        """A manual refund from the wizard is done at once, with how it was paid."""
         tx = self._create_paid_transaction(60.0)
         wizard = (
             self.env["payment.refund.request"]
@@ -262,9 +259,7 @@ class TestRefundLifecycle(RefundProofCommon):
 
     @mute_logger("odoo.addons.refund_proof.models.payment_transaction")
     def test_state_sync_never_raises(self):
-        """A failure while following an attempt never undoes the provider's state
-        change.
-        """
+        """A failure following an attempt never undoes the provider's state change."""
         refund = self._refund(self._paid_with_dummy(), 10.0)
         with patch.object(
             self.registry["payment.refund"],

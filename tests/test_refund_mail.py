@@ -114,9 +114,7 @@ class TestRefundMail(MailCase):
         )
 
     def test_concurrent_update_leaves_the_mail_pending_for_the_next_run(self):
-        """A serialization failure while mailing keeps the e-mail pending, retried
-        later.
-        """
+        """A serialization failure while mailing keeps the e-mail pending (retry)."""
         import psycopg2.errors
 
         refund = self._done_refund()
@@ -145,9 +143,7 @@ class TestRefundMail(MailCase):
         self.assertFalse(other.customer_mail_pending)
 
     def test_failed_refund_notifies_the_back_office_not_the_customer(self):
-        """A failed refund creates activities for requester and managers, no customer
-        mail.
-        """
+        """A failed refund: activities for requester and managers, no customer mail."""
         self.env.company.refund_failure_email = "payments@myshop.example"
         refund = self._done_refund()
         self._run_mail_cron()

@@ -52,9 +52,7 @@ class TestRefundPortal(ProofCommon, HttpCase):
         )
 
     def test_another_customer_is_redirected(self):
-        """Another portal user asking for the refund gets the standard redirect, no
-        data.
-        """
+        """Another portal user asking for the refund is redirected, with no data."""
         mine = self._refund_for(self.portal_partner)
         self.authenticate(self.other_portal_user.login, self.other_portal_user.login)
         for url in (
@@ -67,8 +65,7 @@ class TestRefundPortal(ProofCommon, HttpCase):
                 self.assertTrue(response.headers["Location"].endswith("/my"))
 
     def test_access_token_works_without_account_and_wrong_one_fails(self):
-        """The e-mail's link works for a customer without an account; a wrong token
-        does not."""
+        """The e-mail's link works without an account; a wrong token does not."""
         refund = self._done_refund()  # the customer has no user
         refund._portal_ensure_token()
         ok = self.url_open(

@@ -54,8 +54,7 @@ class ProofCommon(RefundProofCommon):
 @tagged("-at_install", "post_install")
 class TestRefundProofDocument(ProofCommon):
     def test_proof_states_every_fact(self):
-        """The proof carries merchant, descriptor, contacts, payment, refund, ARN, QR
-        code and verification URL."""
+        """Merchant, descriptor, contacts, payment, refund, ARN, QR, URL are printed."""
         self._refund(self._create_paid_transaction(100.0), 10.0)  # unrelated
         refund = self._done_refund(arn=VALID_ARN)
         tx = refund.source_transaction_id
@@ -103,9 +102,7 @@ class TestRefundProofDocument(ProofCommon):
         self.assertIn("Europe/Brussels", html)
 
     def test_arn_to_follow_and_bank_reference(self):
-        """Without ARN the proof says one will follow; a bank reference is not called
-        ARN.
-        """
+        """Without ARN the proof says one will follow; a bank reference is no ARN."""
         refund = self._done_refund()
         self.assertIn("ARN to follow", self._html(refund))
         refund.with_user(self.refund_user).arn = "BANKREF123X"
@@ -178,9 +175,7 @@ class TestRefundProofDocument(ProofCommon):
 
 
 class RealPdfCase(ProofCommon, HttpCase):
-    """Real PDFs through wkhtmltopdf, which fetches the report's CSS from the test
-    server.
-    """
+    """Real PDFs through wkhtmltopdf, fetching the report's CSS from the test server."""
 
     def setUp(self):
         super().setUp()

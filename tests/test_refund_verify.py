@@ -56,9 +56,7 @@ class TestRefundVerification(ProofCommon, HttpCase):
                 self.assertNotIn(secret, page)
 
     def test_revoked_proof(self):
-        """A refund reversed by the provider after its proof shows Revoked with the
-        date.
-        """
+        """A refund reversed by the provider after its proof shows Revoked, dated."""
         refund = self._done_refund()
         refund.transaction_ids._set_error(
             "Refund reversed", extra_allowed_states=("done",)
@@ -116,8 +114,7 @@ class TestRefundVerification(ProofCommon, HttpCase):
         )
 
     def test_page_and_pdf_state_the_same_time(self):
-        """Without a customer time zone, the page and the proof use the merchant's, not
-        the viewer's."""
+        """With no customer time zone, page and proof use the merchant's, not yours."""
         self.partner.tz = False
         self.env.company.partner_id.tz = "America/New_York"
         refund = self._done_refund()

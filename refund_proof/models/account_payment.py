@@ -9,9 +9,8 @@ class AccountPayment(models.Model):
 
         Odoo only subtracts the refunds already turned into payments, so refunds in
         flight are forgotten (30 + 100 could be refunded on a payment of 100). The
-        Refund wizard's bound now uses the same figure as the server-side check in
-        `_request_refund`.
-        """
+        Refund wizard's bound now uses the same figure as the server-side check
+        in `_request_refund`."""
         res = super()._compute_amount_available_for_refund()
         for payment in self.filtered("amount_available_for_refund"):
             payment.amount_available_for_refund = (

@@ -7,8 +7,7 @@ class PaymentProvider(models.Model):
     refund_statement_descriptor = fields.Char(
         string="Statement Descriptor",
         help="What the customer sees on their statement for payments made with this "
-        "provider "
-        "(e.g. 'Myshop - via Stripe'). Default: the company's descriptor.",
+        "provider (e.g. 'Myshop - via Stripe'). Default: the company's descriptor.",
     )
     refund_expected_arrival = fields.Char(
         string="Refund Arrival",

@@ -152,9 +152,9 @@ class PaymentRefund(models.Model):
         default="odoo",
         required=True,
         readonly=True,
-        help="Manual refunds are paid outside the payment provider "
-        "(cash, bank transfer...) "
-        "and recorded here; the others are refund transactions of the provider.",
+        help="Manual refunds are paid outside the payment provider (cash, bank "
+        "transfer...) and recorded here; the others are refund transactions of the "
+        "provider.",
     )
     manual_method = fields.Selection(
         selection=[
@@ -179,9 +179,8 @@ class PaymentRefund(models.Model):
         index="trigram",
         tracking=True,
         help="Acquirer Reference Number (23 digits) the customer's bank can use to "
-        "trace the "
-        "refund, or another reference of the bank or card network "
-        "(8-30 letters and digits).",
+        "trace the refund, or another reference of the bank or card network (8-30 "
+        "letters and digits).",
     )
     arn_type = fields.Selection(
         selection=[(ARN, "ARN"), (BANK_REFERENCE, "Bank reference")],
@@ -271,8 +270,8 @@ class PaymentRefund(models.Model):
         index=True,
         groups="base.group_system",
         default=lambda self: secrets.token_urlsafe(24),
-        help="Random public half of the verification token "
-        "(the other half is an HMAC).",
+        help="Random public half of the verification token (the other half is an "
+        "HMAC).",
     )
     verification_url = fields.Char(
         compute="_compute_verification_url",
@@ -295,8 +294,8 @@ class PaymentRefund(models.Model):
         readonly=True,
         copy=False,
         index="btree_not_null",
-        help="E-mail to the customer waiting for the mail cron "
-        "(after the refund is committed).",
+        help="E-mail to the customer waiting for the mail cron (after the refund is "
+        "committed).",
     )
     proof_ids = fields.One2many(
         groups=INTERNAL,
@@ -725,8 +724,7 @@ class PaymentRefund(models.Model):
                 raise UserError(
                     _(
                         "You cannot approve your own refund request %(name)s: another "
-                        "manager "
-                        "must approve it.",
+                        "manager must approve it.",
                         name=refund.name,
                     )
                 )
@@ -758,9 +756,7 @@ class PaymentRefund(models.Model):
         return True
 
     def action_reject(self, reason=None):
-        """Reject refund requests, with a reason; without one, open the dialog asking
-        it.
-        """
+        """Reject refund requests with a reason; without one, open the dialog."""
         self._check_can_decide()
         if not reason:
             return {
@@ -789,9 +785,7 @@ class PaymentRefund(models.Model):
         return True
 
     def action_cancel(self, reason=None):
-        """Cancel refunds that were not issued: the requester's own, or any for a
-        manager.
-        """
+        """Cancel unsent refunds: the requester's own, or any for a manager."""
         if not self.env.su:
             self.env["payment.transaction"]._check_refund_rights()
         is_manager = self.env.user.has_group("refund_proof.group_refund_manager")
@@ -855,7 +849,7 @@ class PaymentRefund(models.Model):
         checked the user's right.
 
         :param str target: The new state.
-        :param values: Other fields written with it.
+        :param dict values: Other fields written with it.
         """
         now = fields.Datetime.now()
         for refund in self:
@@ -1039,9 +1033,7 @@ class PaymentRefund(models.Model):
             self._set_state("pending")
 
     def _sync_state_from_attempts(self):
-        """Derive the refund's state from its attempts. Never raises: money may have
-        moved.
-        """
+        """Derive the refund's state from its attempts; never raises (money moved)."""
         now = fields.Datetime.now()
         for refund in self:
             attempts = refund.transaction_ids
@@ -1110,9 +1102,7 @@ class PaymentRefund(models.Model):
 
     @api.model
     def _get_by_verification_token(self, token):
-        """Return the refund a verification token belongs to (sudo), or an empty
-        recordset.
-        """
+        """The refund of a verification token (sudo), or an empty recordset."""
         match = TOKEN_RE.match(token or "")
         if not match:
             return self.browse()
@@ -1144,8 +1134,7 @@ class PaymentRefund(models.Model):
                 raise UserError(
                     _(
                         "There is no proof of refund for %(name)s: only done refunds "
-                        "have one "
-                        "(this one is %(state)s).",
+                        "have one (this one is %(state)s).",
                         name=refund.name,
                         state=refund._get_state_label(),
                     )
@@ -1158,8 +1147,7 @@ class PaymentRefund(models.Model):
         return self.sudo().proof_tz or "UTC"
 
     def _get_refund_proof_values(self):
-        """All the facts printed on the proof of refund, formatted in the context's
-        language.
+        """All the facts printed on the proof, formatted in the context's language.
 
         Note: self.ensure_one()
         """
@@ -1350,8 +1338,8 @@ class PaymentRefund(models.Model):
         self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
 
     def _send_customer_mail(self):
-        """Post the refund e-mail (with the issued proof attached) to the customer, in
-        the chatter.
+        """Post the refund e-mail (issued proof attached) to the customer, in the
+        chatter.
 
         Note: self.ensure_one()
         """

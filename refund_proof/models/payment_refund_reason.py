@@ -24,9 +24,8 @@ class PaymentRefundReason(models.Model):
         default="company",
         required=True,
         help="How long after the payment a refund with this reason may be issued "
-        "without a "
-        "manager's approval: the company's window, a window of its own, or at any "
-        "time.",
+        "without a manager's approval: the company's window, a window of its own, or "
+        "at any time.",
     )
     window_days = fields.Integer(string="Window (days)", default=30)
 

@@ -69,8 +69,7 @@ class PaymentTransaction(models.Model):
         string="Remaining Refundable",
         compute="_compute_refund_remaining_amount",
         help="What can still be refunded: the amount paid minus every refund that is "
-        "not "
-        "failed or cancelled (done, pending and awaiting approval ones included).",
+        "not failed or cancelled (done, pending and awaiting approval ones included).",
     )
 
     # === COMPUTE METHODS === #
@@ -160,8 +159,7 @@ class PaymentTransaction(models.Model):
     # === ACTION METHODS === #
 
     def action_refund(self, amount_to_refund=None):
-        """Override of `payment` to make every refund a `payment.refund`, within the
-        cap.
+        """Override of `payment`: every refund is a `payment.refund`, within the cap.
 
         The whole request goes through `_request_refund`, which checks the right, locks
         the source, validates the amount and only then asks the provider. All
@@ -204,12 +202,10 @@ class PaymentTransaction(models.Model):
     # === BUSINESS METHODS === #
 
     def _check_refund_rights(self):
-        """Raise unless the current user may refund these transactions (group + read
-        access).
+        """Raise unless the current user may refund these transactions (group, read).
 
-        Runs before anything is written or sent. Sudo environments (crons, provider
-        glue) pass.
-        """
+        Runs before anything is written or sent. Sudo environments (crons,
+        provider glue) pass."""
         if self.env.su:
             return
         if not self.env.user.has_group("refund_proof.group_refund_user"):
@@ -239,8 +235,7 @@ class PaymentTransaction(models.Model):
             raise ValidationError(_("Only confirmed transactions can be refunded."))
 
     def _get_refund_support(self):
-        """Return how the provider and payment method can refund: none, full_only or
-        partial."""
+        """How the provider and payment method refund: none, full_only or partial."""
         self.ensure_one()
         provider = self.sudo().provider_id
         method = self.sudo().payment_method_id
@@ -265,8 +260,8 @@ class PaymentTransaction(models.Model):
         self._lock_rows_for_refund("payment_transaction", self.ids)
 
     def _lock_rows_for_refund(self, table, ids):
-        """Lock rows of `table` by writing on them (see `_lock_for_refund`), waiting at
-        most REFUND_LOCK_TIMEOUT."""
+        """Lock rows of `table` by writing on them (see `_lock_for_refund`), waiting
+        at most REFUND_LOCK_TIMEOUT."""
         self.env.flush_all()
         self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
         # The UPDATE takes the row lock (FOR NO KEY UPDATE: no key column changes) and
@@ -309,11 +304,10 @@ class PaymentTransaction(models.Model):
         return {"limit_user_id": self.env.uid, "limit_date": fields.Datetime.now()}
 
     def _get_refund_reserved_amounts(self, exclude=None):
-        """Return {source transaction id: amount held by its refunds not
-        failed/cancelled}.
+        """{source transaction id: amount held by its refunds in RESERVING_STATES}.
 
-        :param recordset exclude: `payment.refund` records not to count
-        (one being approved).
+        :param recordset exclude: `payment.refund` records not to count (one being
+                                  approved).
         """
         if not self.ids:
             return {}
@@ -336,15 +330,14 @@ class PaymentTransaction(models.Model):
         return {tx.id: amount for tx, amount in groups}
 
     def _check_refund_amount(self, amount, manual=False, exclude=None):
-        """Validate an amount to refund against what remains and what the provider
-        supports.
+        """Validate an amount to refund against what remains and the provider.
 
         Call it with the source locked (`_lock_for_refund`).
 
         :param float amount: The amount to refund, or None for what remains.
         :param bool manual: Whether the refund is paid outside the provider.
         :param recordset exclude: A `payment.refund` whose own reservation is not
-        counted.
+                                  counted.
         :return: The amount to refund, rounded to the currency.
         :rtype: float
         """
@@ -362,8 +355,7 @@ class PaymentTransaction(models.Model):
             raise ValidationError(
                 _(
                     "%(reference)s has already been fully refunded, or the rest is "
-                    "awaiting "
-                    "approval.",
+                    "awaiting approval.",
                     reference=self.reference,
                 )
             )
@@ -374,9 +366,8 @@ class PaymentTransaction(models.Model):
             raise ValidationError(
                 _(
                     "You cannot refund %(amount)s on %(reference)s: only %(remaining)s "
-                    "can still "
-                    "be refunded "
-                    "(paid %(paid)s, already refunded or reserved %(reserved)s).",
+                    "can still be refunded (paid %(paid)s, already refunded or "
+                    "reserved %(reserved)s).",
                     amount=fmt(amount),
                     reference=self.reference,
                     remaining=fmt(remaining),
@@ -448,8 +439,7 @@ class PaymentTransaction(models.Model):
         )
 
     def _get_refund_approval_reasons(self, amount, reason=None):
-        """Return why the current user's refund of `amount` needs approval (empty: it
-        doesn't).
+        """Why the current user's refund of `amount` needs approval (empty: it doesn't).
 
         Refund managers and system calls issue refunds alone. Others need approval above
         their single refund limit, above their daily limit (refunds they issued alone
@@ -492,8 +482,7 @@ class PaymentTransaction(models.Model):
                 reasons.append(
                     _(
                         "With %(amount)s you would refund %(total)s today, above your "
-                        "daily limit "
-                        "of %(limit)s.",
+                        "daily limit of %(limit)s.",
                         amount=fmt(amount_ccy),
                         total=fmt(issued_today + amount_ccy),
                         limit=fmt(daily),
@@ -715,8 +704,7 @@ class PaymentTransaction(models.Model):
                 _logger.info("Ignored an invalid ARN reported for %s", self.reference)
 
     def _get_refund_arn_from_notification(self, notification_data):
-        """Return the ARN or bank reference of a refund found in the provider's
-        notification.
+        """The ARN or bank reference of a refund in the provider's notification.
 
         Provider glue overrides this (e.g. Adyen's
         `additionalData.refund.acquirerReference`, Stripe's

@@ -8,17 +8,14 @@ class ResCompany(models.Model):
         string="Refund Window (days)",
         default=30,
         help="Refunds later than this many days after the payment need a manager's "
-        "approval. "
-        "0 means no window. Refund reasons may override it.",
+        "approval. 0 means no window. Refund reasons may override it.",
     )
 
     refund_statement_descriptor = fields.Char(
         string="Statement Descriptor",
         help="The name your customers see on their bank or card statement for your "
-        "payments "
-        "and refunds (e.g. MYSHOP.COM). Printed on the proof of refund so that "
-        "customers "
-        "recognise it. A payment provider can override it.",
+        "payments and refunds (e.g. MYSHOP.COM). Printed on the proof of refund so "
+        "that customers recognise it. A payment provider can override it.",
     )
     refund_support_email = fields.Char(
         string="Refund Support E-mail",
@@ -45,8 +42,8 @@ class ResCompany(models.Model):
     refund_proof_attach_pdf = fields.Boolean(
         string="Attach the Proof PDF",
         default=True,
-        help="Attach the proof of refund to those e-mails "
-        "(the portal link is always there).",
+        help="Attach the proof of refund to those e-mails (the portal link is always "
+        "there).",
     )
     refund_failure_email = fields.Char(
         string="Notify Failures To",

@@ -17,9 +17,8 @@ class ResUsers(models.Model):
         string="Daily Refund Limit",
         currency_field="refund_limit_currency_id",
         groups="refund_proof.group_refund_manager,base.group_erp_manager",
-        help="Largest total this user may refund per calendar day "
-        "(in the company's time zone) "
-        "without approval, in the company currency. 0 means no daily cap.",
+        help="Largest total this user may refund per calendar day (in the company's "
+        "time zone) without approval, in the company currency. 0 means no daily cap.",
     )
     refund_limit_currency_id = fields.Many2one(
         related="company_id.currency_id",
@@ -41,9 +40,7 @@ class ResUsers(models.Model):
 
     @api.model
     def _refund_limits_in(self, company):
-        """Return (single limit, daily limit) of the current user, in `company`'s
-        currency.
-        """
+        """(single limit, daily limit) of the current user, in `company`'s currency."""
         user = self.env.user.sudo()
         source = user.company_id.currency_id
         target = company.currency_id

@@ -33,9 +33,9 @@ class PaymentRefundRequest(models.TransientModel):
         compute="_compute_amount",
         store=True,
         readonly=False,
-        help="The customer is paid back outside the payment provider "
-        "(cash, bank transfer...): "
-        "the refund is recorded as done, with its date and bank reference.",
+        help="The customer is paid back outside the payment provider (cash, bank "
+        "transfer...): the refund is recorded as done, with its date and bank "
+        "reference.",
     )
     amount = fields.Monetary(
         string="Amount to Refund",

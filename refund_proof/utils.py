@@ -3,6 +3,8 @@
 import functools
 import re
 
+from stdnum import luhn
+
 ARN_LENGTH = 23
 _SEPARATORS = re.compile(r"[\s\-]+")
 _BANK_REFERENCE = re.compile(r"^[A-Z0-9]{8,30}$")
@@ -23,19 +25,6 @@ def normalize_arn(value):
     return _SEPARATORS.sub("", value).upper() or False
 
 
-def luhn_valid(digits):
-    """Whether digits pass the Luhn mod-10 check (the last digit checks the rest)."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = int(char)
-        if index % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
-
-
 def classify_arn(normalized):
     """Tell what kind of acquirer reference a normalized value is.
 
@@ -45,12 +34,12 @@ def classify_arn(normalized):
 
     :param str normalized: A value returned by :func:`normalize_arn`.
     :return: ``ARN``, ``BANK_REFERENCE``, or ``None`` when the value is neither
-    (including a
-             23-digit value that fails the Luhn check, which is almost surely a typo).
+             (including a 23-digit value that fails the Luhn check, which is almost
+             surely a typo).
     :rtype: str | None
     """
     if normalized.isascii() and normalized.isdigit() and len(normalized) == ARN_LENGTH:
-        return ARN if luhn_valid(normalized) else None
+        return ARN if luhn.is_valid(normalized) else None
     if _BANK_REFERENCE.match(normalized):
         return BANK_REFERENCE
     return None

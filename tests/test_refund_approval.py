@@ -265,7 +265,7 @@ class TestRefundPolicy(RefundProofCommon):
     def test_inside_window_is_issued(self):
         """A refund 12 days after the payment, with a 30-day window, is issued."""
         tx = self._paid_days_ago(12)
-        within, verdict = tx._get_refund_policy_verdict()
+        within, verdict = self.env["payment.refund"]._get_policy_verdict(tx)
         self.assertTrue(within)
         self.assertEqual(verdict, "Within policy: 12 of 30 days.")
         self.assertEqual(self._refund(tx, 10.0).state, "done")

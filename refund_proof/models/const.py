@@ -35,3 +35,19 @@ ARN_LOCKED_STATES = ("failed", "cancelled")
 # Context key of the one path of state changes (not a permission: users cannot write
 # the state whatever their context, see `payment.refund._check_user_write`).
 TRANSITION_KEY = "refund_proof_transition"
+
+# The groups of refund_proof (security/refund_proof_security.xml): users request
+# refunds within their limits, managers approve, decide outcomes and have no limit.
+GROUP_USER = "refund_proof.group_refund_user"
+GROUP_MANAGER = "refund_proof.group_refund_manager"
+# Fields only the back office reads: a portal customer reads the customer's facts of
+# their refunds (amount, dates, state, reference), not the staff's notes and decisions.
+INTERNAL = "base.group_user"
+
+# States of a refund attempt (payment.transaction) that may still end up done.
+LIVE_ATTEMPT_STATES = ("draft", "pending", "authorized")
+
+# The proof of refund: its report action (what prints, downloads and the proof issue
+# render) and its QWeb template (the report_name the report action points to).
+PROOF_REPORT = "refund_proof.action_report_refund_proof"
+PROOF_TEMPLATE = "refund_proof.report_refund_proof"

@@ -1,7 +1,7 @@
 from odoo import models
 from odoo.tools.pdf import merge_pdf
 
-PROOF_REPORT = "refund_proof.report_refund_proof"
+from .const import PROOF_TEMPLATE
 
 
 class IrActionsReport(models.Model):
@@ -15,7 +15,7 @@ class IrActionsReport(models.Model):
         if (
             self.env.context.get("refund_proof_render")
             or not res_ids
-            or self._get_report(report_ref).report_name != PROOF_REPORT
+            or self._get_report(report_ref).report_name != PROOF_TEMPLATE
         ):
             return super()._render_qweb_pdf(report_ref, res_ids=res_ids, data=data)
         if isinstance(res_ids, int):

@@ -24,6 +24,10 @@ from ..utils import (
 )
 from .const import (
     ARN_LOCKED_STATES,
+    GROUP_USER,
+    INTERNAL,
+    LIVE_ATTEMPT_STATES,
+    PROOF_REPORT,
     REQUEST_EDITABLE_STATES,
     STATE_TRANSITIONS,
     TRANSITION_KEY,
@@ -36,11 +40,6 @@ _logger = logging.getLogger(__name__)
 # key.
 TOKEN_RE = re.compile(r"^([A-Za-z0-9_-]{20,64})\.([0-9a-f]{32})$")
 TOKEN_SCOPE = "refund_proof.verify"
-# Fields only the back office reads: a portal customer reads the customer's facts of
-# their refunds (amount, dates, state, reference), not the staff's notes and decisions.
-INTERNAL = "base.group_user"
-# States of a refund attempt (payment.transaction) that may still end up done.
-LIVE_ATTEMPT_STATES = ("draft", "pending", "authorized")
 
 # Stored fields the public verification page needs (its status, facts, fingerprint).
 VERIFICATION_FIELDS = [
@@ -377,8 +376,8 @@ class PaymentRefund(models.Model):
     # No depends on the ARN: the form keeps the field editable while it is typed.
     @api.depends_context("uid")
     def _compute_can_edit_arn(self):
-        is_manager = self.env.user.has_group("refund_proof.group_refund_manager")
-        is_user = self.env.user.has_group("refund_proof.group_refund_user")
+        is_manager = self._is_refund_manager()
+        is_user = self.env.user.has_group(GROUP_USER)
         for refund in self:
             refund.can_edit_arn = (
                 is_user
@@ -554,7 +553,7 @@ class PaymentRefund(models.Model):
                     fields=labels,
                 )
             )
-        if not self.env.user.has_group("refund_proof.group_refund_user"):
+        if not self.env.user.has_group(GROUP_USER):
             raise AccessError(_("You are not allowed to change refunds."))
         self.check_access("read")
         for refund in self:
@@ -589,9 +588,7 @@ class PaymentRefund(models.Model):
                     state=self._get_state_label(),
                 )
             )
-        if self.arn and not (
-            self.env.su or self.env.user.has_group("refund_proof.group_refund_manager")
-        ):
+        if self.arn and not self._is_refund_manager():
             raise AccessError(
                 _(
                     "The reference of %(name)s is already recorded (%(arn)s): only a "
@@ -636,9 +633,9 @@ class PaymentRefund(models.Model):
             source._check_refund_amount(refund.amount, exclude=refund)
             reasons = []
             if not refund.sudo().approved_by_id:
-                source._lock_refund_limits()
-                reasons = source._get_refund_approval_reasons(
-                    refund.amount, refund.reason_id
+                self._lock_user_limits()
+                reasons = self._get_approval_reasons(
+                    source, refund.amount, refund.reason_id
                 )
             # In sudo mode: retrying is allowed to refund users on refunds they may not
             # edit; the checks above are theirs.
@@ -654,7 +651,7 @@ class PaymentRefund(models.Model):
                 )
                 continue
             refund_sudo._set_state(
-                "draft", failure_message=False, **source._get_refund_limit_values()
+                "draft", failure_message=False, **self._get_limit_values()
             )
             refund_sudo._send_to_provider()
         return True
@@ -695,9 +692,7 @@ class PaymentRefund(models.Model):
         return True
 
     def _check_outcome_decision(self):
-        if not (
-            self.env.su or self.env.user.has_group("refund_proof.group_refund_manager")
-        ):
+        if not self._is_refund_manager():
             raise AccessError(
                 _("Only a refund manager can decide the outcome of a refund.")
             )
@@ -712,83 +707,11 @@ class PaymentRefund(models.Model):
                     )
                 )
 
-    def action_approve(self):
-        """Approve refund requests (four eyes): re-check them, then issue them."""
-        self._check_can_decide()
-        for refund in self:
-            if refund.state != "to_approve":
-                raise UserError(
-                    _("%(name)s is not awaiting approval.", name=refund.name)
-                )
-            if refund.sudo().requested_by_id == self.env.user:
-                raise UserError(
-                    _(
-                        "You cannot approve your own refund request %(name)s: another "
-                        "manager must approve it.",
-                        name=refund.name,
-                    )
-                )
-            source = refund.source_transaction_id
-            source._check_refundable()
-            source._lock_for_refund()
-            manual = refund.origin == "manual"
-            source._check_refund_amount(refund.amount, manual=manual, exclude=refund)
-            if not manual:
-                source._ensure_provider_is_not_disabled()
-            # In sudo mode: the approver's right was checked by `_check_can_decide`.
-            refund_sudo = refund.sudo()
-            refund_sudo._set_state(
-                "draft",
-                approved_by_id=self.env.uid,
-                approval_date=fields.Datetime.now(),
-                limit_user_id=False,
-                limit_date=False,
-            )
-            refund_sudo._close_todo_activities(_("Approved"))
-            refund_sudo._notify_requester(
-                _(
-                    "Your refund request %(name)s was approved by %(user)s.",
-                    name=refund.name,
-                    user=self.env.user.name,
-                )
-            )
-            refund_sudo._issue()
-        return True
-
-    def action_reject(self, reason=None):
-        """Reject refund requests with a reason; without one, open the dialog."""
-        self._check_can_decide()
-        if not reason:
-            return {
-                "type": "ir.actions.act_window",
-                "name": _("Reject Refund"),
-                "res_model": "payment.refund.reject",
-                "view_mode": "form",
-                "target": "new",
-                "context": {"default_refund_ids": self.ids},
-            }
-        for refund in self:
-            if refund.state != "to_approve":
-                raise UserError(
-                    _("%(name)s is not awaiting approval.", name=refund.name)
-                )
-        self.sudo()._cancel(reason, rejected=True)
-        for refund in self.sudo():
-            refund._notify_requester(
-                _(
-                    "Your refund request %(name)s was rejected by %(user)s: %(reason)s",
-                    name=refund.name,
-                    user=self.env.user.name,
-                    reason=reason,
-                )
-            )
-        return True
-
     def action_cancel(self, reason=None):
         """Cancel unsent refunds: the requester's own, or any for a manager."""
         if not self.env.su:
             self.env["payment.transaction"]._check_refund_rights()
-        is_manager = self.env.user.has_group("refund_proof.group_refund_manager")
+        is_manager = self._is_refund_manager()
         for refund in self:
             if refund.state not in ("draft", "to_approve"):
                 raise UserError(
@@ -798,11 +721,7 @@ class PaymentRefund(models.Model):
                         name=refund.name,
                     )
                 )
-            if not (
-                self.env.su
-                or is_manager
-                or refund.sudo().requested_by_id == self.env.user
-            ):
+            if not (is_manager or refund.sudo().requested_by_id == self.env.user):
                 raise AccessError(
                     _(
                         "Only the requester or a refund manager can cancel %(name)s.",
@@ -826,15 +745,6 @@ class PaymentRefund(models.Model):
         }
 
     # === BUSINESS METHODS - LIFECYCLE === #
-
-    def _check_can_decide(self):
-        if not (
-            self.env.su or self.env.user.has_group("refund_proof.group_refund_manager")
-        ):
-            raise AccessError(
-                _("Only refund managers can approve or reject refund requests.")
-            )
-        self.check_access("read")
 
     def _get_state_label(self, state=None):
         """The label of `state` (default: the refund's), in the user's language."""
@@ -938,41 +848,8 @@ class PaymentRefund(models.Model):
             is_rejected=rejected,
         )
 
-    def _request_approval(self):
-        """Tell the managers that refunds await approval (activity, chatter)."""
-        managers = self.env.ref("refund_proof.group_refund_manager").users.filtered(
-            lambda user: user.active and not user.share
-        )
-        for refund in self:
-            refund.message_post(
-                body=_(
-                    "Refund request awaiting approval: %(reasons)s",
-                    reasons=refund.approval_reasons,
-                )
-            )
-            for manager in managers:
-                if (
-                    manager == refund.requested_by_id
-                    or refund.company_id not in manager.company_ids
-                ):
-                    continue
-                refund.activity_schedule(
-                    "mail.mail_activity_data_todo",
-                    user_id=manager.id,
-                    summary=_("Approve refund %(name)s", name=refund.name),
-                    note=escape(refund.approval_reasons or ""),
-                )
-
     def _close_todo_activities(self, feedback):
         self.activity_feedback(["mail.mail_activity_data_todo"], feedback=feedback)
-
-    def _notify_requester(self, body):
-        for refund in self.filtered("requested_by_id"):
-            refund.message_post(
-                body=body,
-                partner_ids=refund.requested_by_id.partner_id.ids,
-                subtype_xmlid="mail.mt_note",
-            )
 
     def _send_to_provider(self):
         """Ask the provider to refund, and record what happened, failure included.
@@ -1258,7 +1135,7 @@ class PaymentRefund(models.Model):
         pdf, kind = (
             self.env["ir.actions.report"]
             .with_context(refund_proof_render=True)
-            ._render_qweb_pdf("refund_proof.action_report_refund_proof", self.ids)
+            ._render_qweb_pdf(PROOF_REPORT, self.ids)
         )
         if kind != "pdf":  # Test mode without force_report_rendering: not a proof.
             return self.env["payment.refund.proof"]
@@ -1415,12 +1292,14 @@ class PaymentRefund(models.Model):
         """
         self.ensure_one()
         refund = self.sudo()
-        users = self.env.ref("refund_proof.group_refund_manager").users
+        company = refund.company_id
+        users = self._get_refund_managers(company)
         if requester:
-            users |= refund.requested_by_id
-        users = users.filtered(
-            lambda u: refund.company_id in u.company_ids and not u.share and u.active
-        ) - self.env["res.users"].browse(
+            users |= refund.requested_by_id.filtered(
+                lambda u: u.active and not u.share and company in u.company_ids
+            )
+        # The manager who just decided it needs no to-do about it.
+        users -= self.env["res.users"].browse(
             self.env.context.get("refund_proof_decided_by")
         )
         note = escape(refund.failure_message or "")

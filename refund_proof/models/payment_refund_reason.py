@@ -28,15 +28,3 @@ class PaymentRefundReason(models.Model):
         "at any time.",
     )
     window_days = fields.Integer(string="Window (days)", default=30)
-
-    def _get_window_days(self, company):
-        """Return the refund window in days for this reason (or none) in `company`.
-
-        :return: The number of days, or 0 when there is no window.
-        :rtype: int
-        """
-        if self.window_policy == "always":
-            return 0
-        if self.window_policy == "custom":
-            return self.window_days
-        return company.refund_window_days

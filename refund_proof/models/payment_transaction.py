@@ -1,15 +1,12 @@
 import logging
 from contextlib import contextmanager
-from datetime import datetime
-
-import pytz
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.misc import format_amount
 
-from .const import RESERVING_STATES
+from .const import GROUP_USER, RESERVING_STATES
 
 _logger = logging.getLogger(__name__)
 
@@ -208,7 +205,7 @@ class PaymentTransaction(models.Model):
         provider glue) pass."""
         if self.env.su:
             return
-        if not self.env.user.has_group("refund_proof.group_refund_user"):
+        if not self.env.user.has_group(GROUP_USER):
             raise AccessError(
                 _(
                     "You are not allowed to refund payments. Ask an administrator for "
@@ -235,17 +232,20 @@ class PaymentTransaction(models.Model):
             raise ValidationError(_("Only confirmed transactions can be refunded."))
 
     def _get_refund_support(self):
-        """How the provider and payment method refund: none, full_only or partial."""
+        """How the provider and payment method refund: none, full_only or partial.
+
+        Decided by account_payment's own rule (its refund wizard's
+        `_compute_support_refund`), so that both refund dialogs agree.
+
+        Note: self.ensure_one()
+        """
         self.ensure_one()
-        provider = self.sudo().provider_id
-        method = self.sudo().payment_method_id
-        method = method.primary_payment_method_id or method
-        supports = {provider.support_refund or "none", method.support_refund or "none"}
-        if "none" in supports:
-            return "none"
-        if "full_only" in supports:
-            return "full_only"
-        return "partial"
+        # In sudo mode: the provider and its payment method are configuration that
+        # billing users may not read.
+        wizard = (
+            self.env["payment.refund.wizard"].sudo().new({"transaction_id": self.id})
+        )
+        return wizard.support_refund
 
     def _lock_for_refund(self):
         """Lock the source rows while deciding what is refundable, and write on them.
@@ -276,32 +276,6 @@ class PaymentTransaction(models.Model):
             log_exceptions=False,
         )
         self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
-
-    def _lock_refund_limits(self):
-        """Serialise the limit decisions of the current user, across payments.
-
-        The same UPDATE trick as `_lock_for_refund`, on the user's row: two requests
-        of one user on different payments wait for each other, and one whose snapshot
-        predates the other's commit fails with a serialization error, retried by the
-        request handler with a fresh snapshot. Without it, parallel requests would each
-        read the day's total without the others' refunds and pass the daily limit
-        together. Refund managers, system calls and users without a daily limit have
-        no total to decide on: no lock.
-        """
-        if (
-            self.env.su
-            or not self.env.user.sudo().refund_daily_limit
-            or self.env.user.has_group("refund_proof.group_refund_manager")
-        ):
-            return
-        self._lock_rows_for_refund("res_users", [self.env.uid])
-
-    def _get_refund_limit_values(self):
-        """The values that count a refund issued without approval in the current
-        user's daily total (see `_get_refunds_issued_today_by_user`)."""
-        if self.env.su:
-            return {"limit_user_id": False, "limit_date": False}
-        return {"limit_user_id": self.env.uid, "limit_date": fields.Datetime.now()}
 
     def _get_refund_reserved_amounts(self, exclude=None):
         """{source transaction id: amount held by its refunds in RESERVING_STATES}.
@@ -398,128 +372,6 @@ class PaymentTransaction(models.Model):
                 )
         return amount
 
-    def _get_refund_policy_verdict(self, reason=None):
-        """Tell whether a refund now is within the merchant's refund window.
-
-        :param recordset reason: The `payment.refund.reason`, whose window may override
-                                 the company's.
-        :return: (within policy, human-readable verdict)
-        :rtype: tuple(bool, str)
-        """
-        self.ensure_one()
-        if reason and reason.window_policy == "always":
-            return True, _(
-                'Within policy: "%(reason)s" refunds are always allowed.',
-                reason=reason.name,
-            )
-        window = (
-            reason._get_window_days(self.company_id)
-            if reason
-            else self.company_id.refund_window_days
-        )
-        paid_on = self.last_state_change or self.create_date
-        in_company_tz = self.with_context(tz=self.company_id._get_refund_timezone())
-        today = fields.Date.context_today(in_company_tz)
-        days = (
-            (today - fields.Date.context_today(in_company_tz, paid_on)).days
-            if paid_on
-            else 0
-        )
-        if not window:
-            return True, _("Within policy: no refund window.")
-        if days <= window:
-            return True, _(
-                "Within policy: %(days)s of %(window)s days.", days=days, window=window
-            )
-        return False, _(
-            "Outside policy: %(days)s days after the payment (window: %(window)s "
-            "days), needs a manager's approval.",
-            days=days,
-            window=window,
-        )
-
-    def _get_refund_approval_reasons(self, amount, reason=None):
-        """Why the current user's refund of `amount` needs approval (empty: it doesn't).
-
-        Refund managers and system calls issue refunds alone. Others need approval above
-        their single refund limit, above their daily limit (refunds they issued alone
-        today, in the company's time zone, amounts in the company currency), or outside
-        the refund window.
-
-        :param float amount: The amount to refund, in the transaction's currency.
-        :param recordset reason: The `payment.refund.reason`, if any.
-        :return: The reasons, as sentences.
-        :rtype: list[str]
-        """
-        self.ensure_one()
-        if self.env.su or self.env.user.has_group("refund_proof.group_refund_manager"):
-            return []
-        company = self.company_id
-        ccy = company.currency_id
-        today = fields.Date.context_today(self)
-        amount_ccy = self.currency_id._convert(amount, ccy, company, today)
-        single, daily = self.env["res.users"]._refund_limits_in(company)
-        reasons = []
-
-        def fmt(value):
-            return format_amount(self.env, value, ccy)
-
-        if not single:
-            reasons.append(
-                _("Your refunds need a manager's approval (no refund limit set).")
-            )
-        elif ccy.compare_amounts(amount_ccy, single) > 0:
-            reasons.append(
-                _(
-                    "%(amount)s is above your refund limit of %(limit)s.",
-                    amount=fmt(amount_ccy),
-                    limit=fmt(single),
-                )
-            )
-        if daily:
-            issued_today = self._get_refunds_issued_today_by_user(ccy, company)
-            if ccy.compare_amounts(issued_today + amount_ccy, daily) > 0:
-                reasons.append(
-                    _(
-                        "With %(amount)s you would refund %(total)s today, above your "
-                        "daily limit of %(limit)s.",
-                        amount=fmt(amount_ccy),
-                        total=fmt(issued_today + amount_ccy),
-                        limit=fmt(daily),
-                    )
-                )
-        within, verdict = self._get_refund_policy_verdict(reason)
-        if not within:
-            reasons.append(verdict)
-        return reasons
-
-    def _get_refunds_issued_today_by_user(self, currency, company):
-        """Sum, in `currency`, the refunds the current user issued without approval
-        since midnight in `company`'s time zone (its partner's): a time zone the user
-        cannot change, unlike their own. Refunds issued and not failed or cancelled
-        count, those still in flight included; approved ones and requests awaiting
-        approval do not."""
-        tz = pytz.timezone(company._get_refund_timezone())
-        midnight = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        since = midnight.astimezone(pytz.utc).replace(tzinfo=None)
-        groups = (
-            self.env["payment.refund"]
-            .sudo()
-            ._read_group(
-                [
-                    ("limit_user_id", "=", self.env.uid),
-                    ("limit_date", ">=", since),
-                    ("state", "in", ("draft", "pending", "done")),
-                ],
-                ["currency_id"],
-                ["amount:sum"],
-            )
-        )
-        today = fields.Date.context_today(self)
-        return sum(
-            ccy._convert(total, currency, company, today) for ccy, total in groups
-        )
-
     def _prepare_refund_values(self, amount, **values):
         self.ensure_one()
         return {
@@ -569,8 +421,9 @@ class PaymentTransaction(models.Model):
             self._ensure_provider_is_not_disabled()
         self._lock_for_refund()
         amount = self._check_refund_amount(amount_to_refund, manual=manual)
-        self._lock_refund_limits()
-        approval_reasons = self._get_refund_approval_reasons(amount, reason)
+        Refund = self.env["payment.refund"]
+        Refund._lock_user_limits()
+        approval_reasons = Refund._get_approval_reasons(self, amount, reason)
         values = self._prepare_refund_values(
             amount,
             reason_id=reason and reason.id,
@@ -581,7 +434,7 @@ class PaymentTransaction(models.Model):
             refund_date=refund_date if manual else False,
             state="to_approve" if approval_reasons else "draft",
             approval_reasons="\n".join(approval_reasons) or False,
-            **({} if approval_reasons else self._get_refund_limit_values()),
+            **({} if approval_reasons else Refund._get_limit_values()),
         )
         # In sudo mode because refund users need not have create access on every related
         # model (sequence, followers); the right was checked above.

@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import fields, models
 
 REFUND_LIMIT_FIELDS = {"refund_limit", "refund_daily_limit"}
 
@@ -31,21 +31,9 @@ class ResUsers(models.Model):
             vals
             and set(vals) <= REFUND_LIMIT_FIELDS
             and not self.env.su
-            and self.env.user.has_group("refund_proof.group_refund_manager")
+            and self.env["payment.refund"]._is_refund_manager()
         ):
             # In sudo mode because res.users is writable by administrators only; the
             # fields written are the refund limits and nothing else.
             return super(ResUsers, self.sudo()).write(vals)
         return super().write(vals)
-
-    @api.model
-    def _refund_limits_in(self, company):
-        """(single limit, daily limit) of the current user, in `company`'s currency."""
-        user = self.env.user.sudo()
-        source = user.company_id.currency_id
-        target = company.currency_id
-        today = fields.Date.context_today(self)
-        return tuple(
-            source._convert(limit, target, company, today) if limit else 0.0
-            for limit in (user.refund_limit, user.refund_daily_limit)
-        )

@@ -74,13 +74,11 @@ class PaymentRefundRequest(models.TransientModel):
                     }
                 )
                 continue
-            wizard.within_policy, wizard.policy_verdict = tx._get_refund_policy_verdict(
-                wizard.reason_id
+            wizard.update(
+                self.env["payment.refund"]._get_approval_preview(
+                    tx, wizard.amount, wizard.reason_id
+                )
             )
-            reasons = tx._get_refund_approval_reasons(
-                wizard.amount or 0.0, wizard.reason_id
-            )
-            wizard.approval_reasons = "\n".join(reasons) or False
 
     @api.depends("source_transaction_id")
     def _compute_support_refund(self):

@@ -4,9 +4,8 @@ from markupsafe import Markup
 
 from odoo import http
 from odoo.http import request
-from odoo.tools.misc import format_amount, format_datetime
 
-from ..utils import format_arn, initials
+from ..utils import initials
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 DOCTYPE = Markup("<!DOCTYPE html>\n")
@@ -41,38 +40,32 @@ class RefundProofVerification(http.Controller):
         )
 
     def _prepare_verify_values(self, refund, status, sha256=None):
-        env = request.env
         # Only the columns shown: partners, companies and currencies are wide rows.
         refund.company_id.fetch(["name"])
         refund.partner_id.fetch(["name"])
         refund.currency_id.fetch(
             ["name", "symbol", "position", "rounding", "decimal_places"]
         )
-        tz = refund._get_proof_timezone()
         values = {
             "doctype": DOCTYPE,
             "status": status,
             "merchant_name": refund.company_id.name,
             "refund_number": refund.name,
-            "amount": format_amount(env, refund.amount, refund.currency_id),
+            "amount": refund._format_amount(),
             "currency": refund.currency_id.name,
-            "refund_date": refund.refund_date
-            and format_datetime(env, refund.refund_date, tz=tz, dt_format="medium"),
-            "timezone": tz,
-            "arn": format_arn(refund.arn),
+            "refund_date": refund._format_proof_datetime(refund.refund_date),
+            "timezone": refund._get_proof_timezone(),
+            "arn": refund.arn_display,
             "arn_type": refund.arn_type,
             "customer_initials": initials(refund.partner_id.name),
-            "state": dict(refund._fields["state"]._description_selection(env))[
-                refund.state
-            ],
+            "state": refund._get_state_label(),
             "fingerprint": refund.proof_fingerprint,
             "revoked_on": False,
             "pdf_check": None,
         }
         if status == "revoked":
-            revoked_on = refund.reversal_date or refund.cancel_date or refund.write_date
-            values["revoked_on"] = format_datetime(
-                env, revoked_on, tz=tz, dt_format="medium"
+            values["revoked_on"] = refund._format_proof_datetime(
+                refund.reversal_date or refund.cancel_date or refund.write_date
             )
         if sha256:
             sha256 = sha256.strip().lower()

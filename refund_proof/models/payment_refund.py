@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import consteq
+from odoo.tools.image import image_data_uri
 from odoo.tools.misc import format_amount, format_datetime, hmac
 
 from ..utils import (
@@ -278,6 +279,47 @@ class PaymentRefund(models.Model):
         "(the QR code).",
     )
     proof_fingerprint = fields.Char(compute="_compute_proof_fingerprint")
+    # The facts the proof, its verification page and its e-mails state, read alike by
+    # the three of them (one source per fact).
+    statement_descriptor = fields.Char(
+        compute="_compute_statement_descriptor",
+        help="The name the customer's statement shows for the payment and its refund: "
+        "the provider's descriptor, else the company's, else the company's name.",
+    )
+    support_email = fields.Char(
+        compute="_compute_support_contacts",
+        help="Where the customer asks about the refund: the refund support e-mail, "
+        "else the company's e-mail.",
+    )
+    support_phone = fields.Char(compute="_compute_support_contacts")
+    support_url = fields.Char(
+        string="Contact Page", compute="_compute_support_contacts"
+    )
+    customer_name = fields.Char(
+        compute="_compute_customer_name",
+        help="The customer, or the name given with the payment when it has no "
+        "customer.",
+    )
+    payment_date = fields.Datetime(
+        string="Paid On",
+        compute="_compute_payment_date",
+        help="When the original payment was confirmed.",
+    )
+    payment_method_display = fields.Char(
+        string="Payment Method Used",
+        compute="_compute_payment_method_display",
+        help="The payment method of the original payment, with the last 4 digits of "
+        "the card when known (never more).",
+    )
+    previously_refunded_amount = fields.Monetary(
+        string="Refunded Before",
+        compute="_compute_previously_refunded_amount",
+        help="What other done refunds of the same payment returned before this one.",
+    )
+    expected_arrival = fields.Char(
+        compute="_compute_expected_arrival",
+        help="When the customer should see the money, as the provider tells.",
+    )
     proof_tz = fields.Char(
         string="Proof Time Zone",
         compute="_compute_proof_tz",
@@ -414,6 +456,93 @@ class PaymentRefund(models.Model):
                 or refund.company_id.partner_id.tz
                 or refund.requested_by_id.tz
                 or "UTC"
+            )
+
+    @api.depends(
+        "provider_id.refund_statement_descriptor",
+        "company_id.refund_statement_descriptor",
+        "company_id.name",
+    )
+    def _compute_statement_descriptor(self):
+        for refund in self:
+            refund.statement_descriptor = (
+                refund.provider_id.refund_statement_descriptor
+                or refund.company_id.refund_statement_descriptor
+                or refund.company_id.name
+            )
+
+    @api.depends(
+        "company_id.refund_support_email",
+        "company_id.email",
+        "company_id.refund_support_phone",
+        "company_id.phone",
+        "company_id.refund_support_url",
+    )
+    def _compute_support_contacts(self):
+        for refund in self:
+            company = refund.company_id
+            refund.support_email = company.refund_support_email or company.email
+            refund.support_phone = company.refund_support_phone or company.phone
+            refund.support_url = company.refund_support_url
+
+    @api.depends("partner_id.name", "source_transaction_id.partner_name")
+    def _compute_customer_name(self):
+        for refund in self:
+            refund.customer_name = (
+                refund.partner_id.name or refund.source_transaction_id.partner_name
+            )
+
+    @api.depends(
+        "source_transaction_id.last_state_change", "source_transaction_id.create_date"
+    )
+    def _compute_payment_date(self):
+        for refund in self:
+            tx = refund.source_transaction_id
+            refund.payment_date = tx.last_state_change or tx.create_date
+
+    @api.depends(
+        "source_transaction_id.payment_method_id",
+        "source_transaction_id.token_id.payment_details",
+        "provider_id.name",
+    )
+    def _compute_payment_method_display(self):
+        for refund in self:
+            # In sudo mode: the payment's token and method are the customer's facts of
+            # this refund, shown to whoever may read it (payment tokens are not
+            # readable by every user).
+            tx = refund.sudo().source_transaction_id
+            method = tx.payment_method_id.name or tx.provider_id.name
+            last4 = (tx.token_id.payment_details or "")[-4:]
+            refund.payment_method_display = (
+                f"{method} •••• {last4}" if last4 else method
+            )
+
+    @api.depends(
+        "source_transaction_id.refund_ids.state",
+        "source_transaction_id.refund_ids.amount",
+        "source_transaction_id.refund_ids.refund_date",
+        "refund_date",
+    )
+    def _compute_previously_refunded_amount(self):
+        for refund in self:
+            when = refund.refund_date or refund.create_date
+            previous = refund.source_transaction_id.refund_ids.filtered(
+                lambda other, refund=refund, when=when: (
+                    other.state == "done"
+                    and other.id != refund.id
+                    and (other.refund_date or other.create_date) <= when
+                )
+            )
+            refund.previously_refunded_amount = sum(previous.mapped("amount"))
+
+    @api.depends("provider_id")
+    @api.depends_context("lang")
+    def _compute_expected_arrival(self):
+        for refund in self:
+            refund.expected_arrival = (
+                refund.provider_id._get_refund_expected_arrival()
+                if refund.provider_id
+                else False
             )
 
     def _compute_access_url(self):
@@ -1023,84 +1152,39 @@ class PaymentRefund(models.Model):
         self.ensure_one()
         return self.sudo().proof_tz or "UTC"
 
-    def _get_refund_proof_values(self):
-        """All the facts printed on the proof, formatted in the context's language.
+    def _format_proof_datetime(self, value):
+        """`value` (a UTC datetime) as the proof, its page and its e-mails state it:
+        in the proof's time zone (`_get_proof_timezone`) and the context's language.
 
-        Note: self.ensure_one()
+        :param datetime value: A datetime of this refund (refund date, payment date).
+        :return: The formatted date and time, or an empty string without a value.
+        :rtype: str
         """
         self.ensure_one()
-        refund = self.sudo()
-        tx = refund.source_transaction_id
-        company = refund.company_id
-        provider = refund.provider_id
-        currency = refund.currency_id
-        tz = refund._get_proof_timezone()
-        lang = self.env.context.get("lang")
-
-        def money(value):
-            return format_amount(self.env, value, currency, lang_code=lang)
-
-        def when(value):
-            return value and format_datetime(
-                self.env, value, tz=tz, dt_format="medium", lang_code=lang
-            )
-
-        previous = tx.refund_ids.filtered(
-            lambda r: (
-                r.state == "done"
-                and r.id != refund.id
-                and (r.refund_date or r.create_date)
-                <= (refund.refund_date or refund.create_date)
-            )
+        if not value:
+            return ""
+        return format_datetime(
+            self.env, value, tz=self._get_proof_timezone(), dt_format="medium"
         )
-        token = tx.token_id
-        last4 = (token.payment_details or "")[-4:] if token else ""
-        method = tx.payment_method_id.name or provider.name
-        if refund.origin == "manual":
-            paid_by = dict(
-                refund._fields["manual_method"]._description_selection(self.env)
-            ).get(refund.manual_method)
-        else:
-            paid_by = False
-        orders = (
+
+    def _get_proof_order_names(self):
+        """The sale orders the refunded payment paid (empty without `sale`).
+
+        :rtype: list[str]
+        """
+        self.ensure_one()
+        tx = self.sudo().source_transaction_id
+        return (
             tx.sale_order_ids.mapped("name") if "sale_order_ids" in tx._fields else []
         )
-        qr = qr_png(refund.verification_url)
-        return {
-            "merchant_name": company.name,
-            "website": company.website or refund.get_base_url(),
-            "descriptor": provider.refund_statement_descriptor
-            or company.refund_statement_descriptor
-            or company.name,
-            "support_email": company.refund_support_email or company.email,
-            "support_phone": company.refund_support_phone or company.phone,
-            "support_url": company.refund_support_url,
-            "customer_name": refund.partner_id.name or tx.partner_name,
-            "orders": orders,
-            "invoices": tx.invoice_ids.mapped("name"),
-            "payment_reference": tx.reference,
-            "payment_date": when(tx.last_state_change or tx.create_date),
-            "payment_amount": money(tx.amount),
-            "payment_method": f"{method} •••• {last4}" if last4 else method,
-            "refund_number": refund.name,
-            "refund_amount": money(refund.amount),
-            "currency": currency.name,
-            "is_partial": refund.is_partial,
-            "previously_refunded": money(sum(previous.mapped("amount")))
-            if previous
-            else False,
-            "refund_date": when(refund.refund_date),
-            "timezone": tz,
-            "reason": company.refund_proof_show_reason and refund.reason_id.name,
-            "is_manual": refund.origin == "manual",
-            "manual_method": paid_by,
-            "arn": refund.arn and format_arn(refund.arn),
-            "arn_type": refund.arn_type,
-            "expected_arrival": provider._get_refund_expected_arrival(),
-            "verification_url": refund.verification_url,
-            "qr_data_uri": "data:image/png;base64," + base64.b64encode(qr).decode(),
-            "fingerprint": refund.proof_fingerprint,
-        }
+
+    def _get_proof_qr_data_uri(self):
+        """The QR code of the verification page, as a data URI for the proof.
+
+        :rtype: str
+        """
+        self.ensure_one()
+        return image_data_uri(base64.b64encode(qr_png(self.verification_url)))
 
     def _get_current_proof(self):
         """The issued proof of the refund's current version (the one with its current

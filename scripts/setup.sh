@@ -5,20 +5,25 @@ source "$(dirname "$0")/env.sh"
 require_odoo
 mkdir -p "$RP_HOME/data"
 
-# 1. System packages (Debian): wkhtmltopdf renders the proof, poppler/zbar let tests read
-#    it back, chromium runs browser tours, postgresql is the database.
+# 1. System packages (Debian): wkhtmltopdf renders the proof in installed fonts (Lato, else
+#    DejaVu; it draws web fonts as outlines: refund_proof/report/report_refund_proof_layout.xml),
+#    poppler (pdftoppm, pdftotext) and zbar let tests read it back, chromium runs browser
+#    tours, postgresql is the database.
 declare -A need=(
     [wkhtmltopdf]=wkhtmltopdf [pdftoppm]=poppler-utils [zbarimg]="zbar-tools libzbar0"
     [chromium]=chromium [pg_ctlcluster]="postgresql postgresql-client" [msgfmt]=gettext [wrk]=wrk
 )
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null || missing+=(${need[$cmd]}); done
+for pkg in fonts-lato fonts-dejavu-core; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+done
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" fonts-dejavu-core xfonts-75dpi xfonts-base >/dev/null
+        "${missing[@]}" xfonts-75dpi xfonts-base >/dev/null
 fi
 
 # 2. Python venv with Odoo's requirements (fixed for Python 3.11) and ours.

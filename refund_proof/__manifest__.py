@@ -17,6 +17,7 @@
         "data/payment_refund_reason_data.xml",
         "data/ir_cron_data.xml",
         "report/refund_proof_report.xml",
+        "report/report_refund_proof_layout.xml",
         "report/report_refund_proof_templates.xml",
         "wizards/payment_refund_request_views.xml",
         "wizards/payment_refund_wizard_views.xml",

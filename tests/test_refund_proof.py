@@ -212,9 +212,9 @@ class TestRefundProofPdf(RealPdfCase):
             )
             with open(f"{tmp}/page.png", "rb") as f:
                 png = f.read()
-        # wkhtmltopdf draws the web fonts as outlines: the text is checked on the HTML
-        # of the same report (TestRefundProofDocument), the PDF by its page count and
-        # its QR code.
+        # The facts are checked on the HTML of the same report (TestRefundProofDocument)
+        # and as the PDF's text in test_refund_proof_text; here the page count and the
+        # QR code.
         self.assertRegex(pages, r"Pages:\s+1\n", "the proof fits on one page")
         codes = decode(Image.open(io.BytesIO(png)))
         self.assertEqual([c.data.decode() for c in codes], [refund.verification_url])

@@ -13,7 +13,10 @@ TEST_DB=${TEST_DB:-refund_proof_test}
 DEMO_DB=${DEMO_DB:-refund_proof_demo}
 HTTP_PORT=${HTTP_PORT:-8069}
 # Modules installed in the cached template database; refund_proof's own dependencies.
-BASE_MODULES=${BASE_MODULES:-account_payment,payment_demo}
+# Odoo's provider modules the bridges (refund_proof_<provider>/) build on: in the test
+# database, so that the bridges are installed and tested through Odoo's real code.
+PROVIDER_MODULES=${PROVIDER_MODULES:-payment_stripe,payment_adyen,payment_razorpay}
+BASE_MODULES=${BASE_MODULES:-account_payment,payment_demo,$PROVIDER_MODULES}
 # wkhtmltopdf (Qt) complains on stderr without it, and Odoo logs that as a warning.
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/runtime-$(id -u)}
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"

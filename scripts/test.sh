@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: a fresh database with refund_proof installed (from a cached template holding its
 # dependencies), then the top-level tests/ with pytest-odoo, then the log check. The test
-# database also gets payment_fakepsp (tests/addons), the fake payment provider of the fault
+# database also gets the provider bridges (refund_proof_*/) with Odoo's provider modules, and
+# payment_fakepsp (tests/addons), the fake payment provider of the fault
 # tests; `make run`'s demo database does not.
 # Extra arguments go to pytest, e.g.  scripts/test.sh tests/test_refund_amounts.py -k partial
 # PYTEST_MARK selects by marker: "not slow" (default, make test) or "slow" (make test-slow).
@@ -15,7 +16,10 @@ psql_app -d postgres -tAc 'SELECT 1' >/dev/null \
     || die "PostgreSQL is not reachable as $PGUSER@$PGHOST:$PGPORT: run 'make setup' first"
 
 ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT,$REPO_ROOT/tests/addons"
-TEST_MODULES=refund_proof,payment_fakepsp
+# refund_proof, every provider bridge beside it (each auto-installs with its provider
+# module; named here so that a bridge that cannot install fails the run), the fake PSP.
+BRIDGES=$(cd "$REPO_ROOT" && ls -d refund_proof_*/ 2>/dev/null | tr -d / | paste -sd, -)
+TEST_MODULES=refund_proof${BRIDGES:+,$BRIDGES},payment_fakepsp
 LOGDIR=${LOGDIR:-$RP_HOME/logs}
 mkdir -p "$LOGDIR"
 INSTALL_LOG="$LOGDIR/install.log"

@@ -1,5 +1,7 @@
 """The rules of a refund's lifecycle, in one place."""
 
+from datetime import timedelta
+
 # A refund in one of these states holds its amount: the remaining refundable amount of
 # the source transaction counts it, whether it is awaiting approval, in flight or done.
 RESERVING_STATES = ("draft", "to_approve", "pending", "done")
@@ -51,3 +53,16 @@ LIVE_ATTEMPT_STATES = ("draft", "pending", "authorized")
 # render) and its QWeb template (the report_name the report action points to).
 PROOF_REPORT = "refund_proof.action_report_refund_proof"
 PROOF_TEMPLATE = "refund_proof.report_refund_proof"
+
+# When the provider is asked again for an ARN it has not given (after the refund, then
+# after each unanswered question; the last delay repeats), and when it no longer is:
+# card networks give the ARN within days, a missing one is looked for by a person.
+REFERENCE_FETCH_DELAYS = (
+    timedelta(hours=1),
+    timedelta(hours=6),
+    timedelta(days=1),
+    timedelta(days=2),
+    timedelta(days=4),
+    timedelta(days=8),
+)
+REFERENCE_FETCH_GIVE_UP_DAYS = 30

@@ -25,3 +25,15 @@ class PaymentProvider(models.Model):
         return self.refund_expected_arrival or _(
             "usually 5-10 business days for cards, depending on your bank"
         )
+
+    def _refund_proof_can_fetch_reference(self):
+        """Whether this provider can be asked for the ARN of a refund
+        (`payment.transaction._refund_proof_fetch_reference`). Provider bridges
+        override it.
+
+        Note: self.ensure_one()
+
+        :rtype: bool
+        """
+        self.ensure_one()
+        return False

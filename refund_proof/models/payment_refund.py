@@ -459,6 +459,7 @@ class PaymentRefund(models.Model):
             )
 
     @api.depends(
+        "source_transaction_id.refund_charge_descriptor",
         "provider_id.refund_statement_descriptor",
         "company_id.refund_statement_descriptor",
         "company_id.name",
@@ -466,7 +467,8 @@ class PaymentRefund(models.Model):
     def _compute_statement_descriptor(self):
         for refund in self:
             refund.statement_descriptor = (
-                refund.provider_id.refund_statement_descriptor
+                refund.source_transaction_id.refund_charge_descriptor
+                or refund.provider_id.refund_statement_descriptor
                 or refund.company_id.refund_statement_descriptor
                 or refund.company_id.name
             )
@@ -777,10 +779,14 @@ class PaymentRefund(models.Model):
                     "to_approve",
                     approval_reasons="\n".join(reasons),
                     failure_message=False,
+                    **refund_sudo._get_next_attempt_values(),
                 )
                 continue
             refund_sudo._set_state(
-                "draft", failure_message=False, **self._get_limit_values()
+                "draft",
+                failure_message=False,
+                **refund_sudo._get_next_attempt_values(),
+                **self._get_limit_values(),
             )
             refund_sudo._send_to_provider()
         return True
@@ -817,7 +823,14 @@ class PaymentRefund(models.Model):
             if note:
                 message = f"{message} {note}"
             refund.message_post(body=message)
-            refund._set_state("failed", outcome_unknown=False, failure_message=message)
+            # Its request may still have reached the provider: a retry sends it
+            # under the same idempotency key (see `_get_idempotency_key`).
+            refund._set_state(
+                "failed",
+                outcome_unknown=False,
+                failure_message=message,
+                provider_attempt_reusable=True,
+            )
         return True
 
     def _check_outcome_decision(self):
@@ -999,7 +1012,8 @@ class PaymentRefund(models.Model):
                 # In sudo mode because providers read their credentials; the caller's
                 # right was checked by `_check_refund_rights` before reaching here.
                 source.sudo().with_context(
-                    refund_proof_refund_id=self.id
+                    refund_proof_refund_id=self.id,
+                    refund_proof_idempotency_key=self._get_idempotency_key(),
                 )._send_refund_request(amount_to_refund=self.amount)
         except psycopg2.Error:
             raise  # Concurrency errors must reach the retrying() loop of the request.
@@ -1195,7 +1209,12 @@ class PaymentRefund(models.Model):
         self.ensure_one()
         return (
             self.sudo()
-            .proof_ids.filtered(lambda proof: (proof.arn or False) == self.arn)
+            .proof_ids.filtered(
+                lambda proof: (
+                    (proof.arn or False) == self.arn
+                    and proof.arn_unavailable == self.arn_unavailable
+                )
+            )
             .sorted("id", reverse=True)[:1]
         )
 
@@ -1243,6 +1262,10 @@ class PaymentRefund(models.Model):
             )
         )
         refunds.sudo().customer_mail_pending = kind
+        self._trigger_mail_cron()
+
+    def _trigger_mail_cron(self):
+        """Run the mail cron soon: it issues pending proofs and sends e-mails."""
         # Browsed from the cached xmlid: env.ref() would check that it exists, one
         # query per refund for a record that is part of this module's data.
         cron_id = self.env["ir.model.data"]._xmlid_to_res_id(

@@ -24,6 +24,12 @@ class PaymentRefundProof(models.Model):
     )
     sha256 = fields.Char(string="SHA-256", required=True, index=True)
     arn = fields.Char(string="ARN at Issue", readonly=True)
+    arn_unavailable = fields.Boolean(
+        string="No ARN at Issue",
+        readonly=True,
+        help="The proof says that no ARN will come (the payment was reversed before "
+        "it settled).",
+    )
 
     _sql_constraints = [
         (
@@ -69,5 +75,6 @@ class PaymentRefundProof(models.Model):
                 "attachment_id": attachment.id,
                 "sha256": digest,
                 "arn": refund.arn,
+                "arn_unavailable": refund.arn_unavailable,
             }
         )

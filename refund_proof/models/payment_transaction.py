@@ -62,6 +62,14 @@ class PaymentTransaction(models.Model):
         store=True,
         index=True,
     )
+    refund_charge_descriptor = fields.Char(
+        string="Descriptor of the Charge",
+        readonly=True,
+        copy=False,
+        help="The statement descriptor the provider reported for this payment: what "
+        "the customer's statement really shows. Printed on its refunds' proofs "
+        "instead of the configured descriptor.",
+    )
     refund_remaining_amount = fields.Monetary(
         string="Remaining Refundable",
         compute="_compute_refund_remaining_amount",
@@ -555,6 +563,61 @@ class PaymentTransaction(models.Model):
                     self.refund_id.sudo().arn = arn
             except UserError:  # Invalid, or the refund failed or was cancelled.
                 _logger.info("Ignored an invalid ARN reported for %s", self.reference)
+
+    # === BUSINESS METHODS - PROVIDER HOOKS === #
+    # Overridden by the provider bridges (refund_proof_<provider>); the base answers
+    # "nothing known", so that a provider without a bridge changes nothing.
+
+    def _get_refund_idempotency_key(self):
+        """The idempotency key of the refund request being sent (`payment.refund.
+        _get_idempotency_key`), for a bridge to pass to its provider, or None outside
+        a refund request.
+
+        :rtype: str | None
+        """
+        return self.env.context.get("refund_proof_idempotency_key")
+
+    def _refund_proof_fetch_reference(self):
+        """Ask the provider for the reference of this refund transaction.
+
+        Note: self.ensure_one()
+
+        :return: None when the provider cannot tell, else a dict with ``reference``
+                 (the ARN or bank reference, or None while it is not known) and
+                 ``unavailable`` (True when the provider says none will come).
+        :rtype: dict | None
+        """
+        self.ensure_one()
+        return None
+
+    def _refund_proof_log_dispute_event(self, summary, reference=None, amount=None):
+        """Record a dispute event of the provider (chargeback, request for
+        information, reversal...) on the documents of this payment (its invoices and
+        account payment, Odoo's `_log_message_on_linked_documents`: a transaction has
+        no chatter), never as a refund. Server side: bridges call it after checking
+        the event's signature.
+
+        Note: self.ensure_one()
+
+        :param str summary: What happened, in the provider's words (escaped).
+        :param str reference: The provider's reference of the dispute.
+        :param float amount: The disputed amount, in the payment's currency.
+        """
+        self.ensure_one()
+        body = _(
+            "Dispute event from %(provider)s: %(summary)s (reference %(reference)s, "
+            "amount %(amount)s). It is not a refund: no refund was recorded.",
+            provider=self.provider_id.name,
+            summary=summary,
+            reference=reference or "-",
+            amount=format_amount(self.env, amount, self.currency_id)
+            if amount is not None
+            else "-",
+        )
+        _logger.info("Payment %s: %s", self.reference, body)
+        # In sudo mode: the event comes from the provider's notification route,
+        # whose caller (the public user) may not post on invoices and payments.
+        self.sudo()._log_message_on_linked_documents(body)
 
     def _get_refund_arn_from_notification(self, notification_data):
         """The ARN or bank reference of a refund in the provider's notification.

@@ -558,11 +558,9 @@ class PaymentTransaction(models.Model):
         # A hook that provider glue overrides; the base returns None.
         arn = self._get_refund_arn_from_notification(notification_data)  # pylint: disable=assignment-from-none
         if arn:
-            try:
-                with superuser_savepoint(self.env):
-                    self.refund_id.sudo().arn = arn
-            except UserError:  # Invalid, or the refund failed or was cancelled.
-                _logger.info("Ignored an invalid ARN reported for %s", self.reference)
+            # Invalid ones are logged and ignored (`_record_reference`).
+            with superuser_savepoint(self.env):
+                self.refund_id.sudo()._record_reference(arn)
 
     # === BUSINESS METHODS - PROVIDER HOOKS === #
     # Overridden by the provider bridges (refund_proof_<provider>); the base answers

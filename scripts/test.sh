@@ -18,8 +18,9 @@ psql_app -d postgres -tAc 'SELECT 1' >/dev/null \
 ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT,$REPO_ROOT/tests/addons"
 # refund_proof, every provider bridge beside it (each auto-installs with its provider
 # module; named here so that a bridge that cannot install fails the run), the fake PSP.
-BRIDGES=$(cd "$REPO_ROOT" && ls -d refund_proof_*/ 2>/dev/null | tr -d / | paste -sd, -)
-TEST_MODULES=refund_proof${BRIDGES:+,$BRIDGES},payment_fakepsp
+BRIDGES=$(shopt -s nullglob; cd "$REPO_ROOT" && for d in refund_proof_*/__manifest__.py; do
+    printf ',%s' "${d%%/*}"; done)
+TEST_MODULES=refund_proof$BRIDGES,payment_fakepsp
 LOGDIR=${LOGDIR:-$RP_HOME/logs}
 mkdir -p "$LOGDIR"
 INSTALL_LOG="$LOGDIR/install.log"

@@ -30,7 +30,7 @@ class PaymentProvider(models.Model):
         help="Seconds to wait for the PSP's answer before giving up.",
     )
     fakepsp_webhook_secret = fields.Char(
-        string="Webhook Signing Secret",
+        string="Fake PSP Webhook Secret",
         groups="base.group_system",
         help="Shared with the PSP, which signs its webhook notifications with it.",
     )

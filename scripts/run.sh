@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # make run: an Odoo server on localhost:$HTTP_PORT with refund_proof and its demo data.
-# Log in as admin / admin. RESET=1 rebuilds the demo database.
+# Log in as admin / admin (demo users: see README.md). RESET=1 rebuilds the database.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 require_odoo
 [ -x "$PY" ] || die "no venv at $VENV: run 'make setup' first"
 ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT"
 odoo() { "$PY" "$ODOO_BIN" -c "$ODOO_CONF" --addons-path="$ADDONS" "$@"; }
+odoo_shell() { "$PY" "$ODOO_BIN" shell -c "$ODOO_CONF" --addons-path="$ADDONS" "$@"; }
 [ "${RESET:-0}" = 1 ] && drop_db "$DEMO_DB"
 if ! db_exists "$DEMO_DB"; then
     say "creating demo database $DEMO_DB (a few minutes, once)"
-    odoo -d "$DEMO_DB" -i refund_proof,payment_demo --load-language=fr_FR,ro_RO \
-        --stop-after-init --http-port="$HTTP_PORT" \
-        || { drop_db "$DEMO_DB"; die "demo database creation failed"; }
+    # refund_proof's demo data holds its users and customers. Dressing the shop changes
+    # base records (main company, admin, Odoo's demo provider), so it is a step of
+    # make run, and so are the payments and refunds, which need the dressed provider.
+    if ! odoo -d "$DEMO_DB" -i refund_proof,payment_demo --load-language=fr_FR,ro_RO \
+            --stop-after-init --http-port="$HTTP_PORT" \
+        || ! odoo_shell -d "$DEMO_DB" <"$REPO_ROOT/scripts/demo_shop.py"; then
+        drop_db "$DEMO_DB"; die "demo database creation failed"
+    fi
 else
     odoo -d "$DEMO_DB" -u refund_proof --stop-after-init --http-port="$HTTP_PORT"
 fi

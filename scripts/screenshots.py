@@ -1,9 +1,10 @@
-"""Take the README's screenshots from a running `make run` server with headless
-Chromium.
+"""Take the README's screenshots from a running `make run` server (headless Chromium).
 
-Usage: $VENV/bin/python scripts/screenshots.py [http://localhost:8069]
-[refund_proof_demo] Logs in through /web/session/authenticate, passes the session
-cookie to Chromium over the DevTools protocol, and writes PNG files into docs/.
+Usage: $VENV/bin/python scripts/screenshots.py [URL] [DATABASE]
+(default http://localhost:8069 and refund_proof_demo).
+
+Logs in through /web/session/authenticate (admin, refund_proof_customer), passes the
+session cookie to Chromium over the DevTools protocol, and writes PNG files into docs/.
 """
 
 import base64
@@ -147,7 +148,7 @@ def main():
             cookie,
             ready=".o_form_view .o_statusbar_status",
         )
-        customer = session("customer")
+        customer = session("refund_proof_customer")
         chrome.shot(
             f"{BASE}/my/refunds",
             "portal-refunds.png",

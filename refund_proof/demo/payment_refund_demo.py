@@ -1,8 +1,6 @@
-import base64
 from datetime import timedelta
 
 from odoo import Command, api, fields, models
-from odoo.tools.misc import file_open
 
 VALID_ARNS = ("74612345678901234567893", "24500006000123456789017")
 
@@ -11,118 +9,44 @@ class PaymentRefund(models.Model):
     _inherit = "payment.refund"
 
     @api.model
-    def _demo_populate(self):
-        """Demo data of `make run`: a shop that looks real, customers from France,
-        Romania and elsewhere, paid transactions and refunds in every state, one user
-        per role.
+    def _demo_populate(self, provider):
+        """Record the demo shop's activity: paid transactions of the demo customers
+        and refunds in every state, requested by the demo users through the real
+        request path.
 
-        Called from demo/refund_proof_demo.xml (demo databases only).
+        Called by `make run` (scripts/demo_shop.py) once the shop is dressed; needs the
+        demo data of refund_proof (users and customers, demo/refund_proof_demo.xml).
+        Does nothing when the demo customers already have payments.
+
+        :param recordset provider: The enabled `payment.provider` (code `demo`, with
+                                   a journal) of the payments, in the demo's company.
+        :return: Whether the payments and refunds were recorded.
+        :rtype: bool
         """
-        env = self.env
-        company = env.ref("base.main_company")
-        with file_open("refund_proof/static/description/demo_logo.png", "rb") as logo:
-            company.write(
-                {
-                    "name": "Myshop Online",
-                    "logo": base64.b64encode(logo.read()),
-                    "website": "https://myshop.example",
-                    "email": "hello@myshop.example",
-                    "phone": "+33 1 84 88 00 00",
-                    "refund_statement_descriptor": "MYSHOP.EXAMPLE",
-                    "refund_support_email": "refunds@myshop.example",
-                    "refund_support_phone": "+33 1 84 88 00 01",
-                    "refund_support_url": "https://myshop.example/contact",
-                }
+        company = provider.company_id
+        env = self.with_company(company).env
+        manager = env.ref("refund_proof.user_demo_refund_manager")
+        support = env.ref("refund_proof.user_demo_refund_support")
+        camille, andrei, ioana, lucas, emma, noah = (
+            env.ref(f"refund_proof.partner_demo_{name}")
+            for name in (
+                "camille_martin",
+                "andrei_popescu",
+                "ioana_ionescu",
+                "lucas_bernard",
+                "emma_wilson",
+                "noah_clarke",
             )
-        company.partner_id.tz = "Europe/Paris"
-        # --load-language makes the first loaded language the admin's: keep English.
-        env.ref("base.user_admin").lang = "en_US"
-        provider = env.ref("payment.payment_provider_demo", raise_if_not_found=False)
-        if not provider or provider.code != "demo":
-            return False  # The demo provider (payment_demo) is not installed.
-        journal = env["account.journal"].search(
-            [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1
         )
-        provider.write(
-            {
-                "state": "test",
-                "journal_id": journal.id,
-                "refund_statement_descriptor": "MYSHOP.EXAMPLE - via Demo",
-                "refund_expected_arrival": "usually 5-10 business days for cards",
-            }
-        )
-        provider.payment_method_ids.write({"active": True})
-
-        def user(login, name, groups, **values):
-            return (
-                env["res.users"]
-                .with_context(no_reset_password=True)
-                .create(
-                    {
-                        "name": name,
-                        "login": login,
-                        "password": login,
-                        "email": f"{login}@myshop.example",
-                        "groups_id": [Command.set([env.ref(g).id for g in groups])],
-                        "tz": "Europe/Paris",
-                        **values,
-                    }
-                )
-            )
-
-        manager = user(
-            "manager",
-            "Marie Manager",
-            [
-                "base.group_user",
-                "refund_proof.group_refund_manager",
-                "account.group_account_invoice",
-            ],
-        )
-        support = user(
-            "support",
-            "Sam Support",
-            ["base.group_user", "refund_proof.group_refund_user"],
-            refund_limit=100.0,
-            refund_daily_limit=300.0,
-        )
-
-        def customer(name, lang, country, city, email):
-            return env["res.partner"].create(
-                {
-                    "name": name,
-                    "lang": lang,
-                    "country_id": env.ref(country).id,
-                    "city": city,
-                    "email": email,
-                    "tz": {"fr_FR": "Europe/Paris", "ro_RO": "Europe/Bucharest"}.get(
-                        lang, "Europe/London"
-                    ),
-                }
-            )
-
+        customers = camille | andrei | ioana | lucas | emma | noah
+        if env["payment.transaction"].search_count(
+            [("partner_id", "in", customers.ids)], limit=1
+        ):
+            return False
         installed = {code for code, _name in env["res.lang"].get_installed()}
-        fr = "fr_FR" if "fr_FR" in installed else "en_US"
-        ro = "ro_RO" if "ro_RO" in installed else "en_US"
-        camille = customer(
-            "Camille Martin", fr, "base.fr", "Lyon", "camille.martin@example.com"
-        )
-        andrei = customer(
-            "Andrei Popescu", ro, "base.ro", "Cluj-Napoca", "andrei.popescu@example.com"
-        )
-        ioana = customer(
-            "Ioana Ionescu", ro, "base.ro", "București", "ioana.ionescu@example.com"
-        )
-        lucas = customer(
-            "Lucas Bernard", fr, "base.fr", "Nantes", "lucas.bernard@example.com"
-        )
-        emma = customer(
-            "Emma Wilson", "en_US", "base.uk", "Leeds", "emma.wilson@example.com"
-        )
-        noah = customer(
-            "Noah Clarke", "en_US", "base.ie", "Dublin", "noah.clarke@example.com"
-        )
-        user("customer", "Camille Martin", ["base.group_portal"], partner_id=camille.id)
+        for partners, lang in ((camille | lucas, "fr_FR"), (andrei | ioana, "ro_RO")):
+            if lang in installed:
+                partners.lang = lang
 
         now = fields.Datetime.now()
         Tx = env["payment.transaction"]
@@ -297,12 +221,8 @@ class PaymentRefund(models.Model):
                 ._prepare_refund_values(64.0, reason_id=reasons["not_delivered"].id)
             )
         )
-        unknown._set_state(
-            "pending",
-            outcome_unknown=True,
-            failure_message="Demo: the request timed out "
-            "(no answer within 60 seconds).",
-        )
+        timeout = "Demo: the request timed out (no answer within 60 seconds)."
+        unknown._set_state("pending", outcome_unknown=True, failure_message=timeout)
         unknown._notify_outcome_unknown()
         dated(unknown, 0)
         # Rejected request.

@@ -11,15 +11,18 @@ PLUGIN="$RP_HOME/node/node_modules/@prettier/plugin-xml/src/plugin.js"
 [ -x "$BIN/ruff" ] && [ -x "$PRETTIER" ] || die "lint tools missing: run 'make setup'"
 status=0
 run() { say "$1"; shift; "$@" || status=1; }
-PY_FILES=(refund_proof tests scripts bench)
-# The addon, and the test-only addons of tests/addons (the fake payment provider).
-MANIFESTS=(refund_proof/__manifest__.py tests/addons/*/__manifest__.py)
+shopt -s nullglob
+# The addon, its provider bridges (refund_proof_<provider>/), and the test-only addons of
+# tests/addons (the fake payment provider).
+MANIFESTS=(refund_proof/__manifest__.py refund_proof_*/__manifest__.py tests/addons/*/__manifest__.py)
+BRIDGES=(refund_proof_*/)
+PY_FILES=(refund_proof "${BRIDGES[@]%/}" tests scripts bench)
 ADDONS=("${MANIFESTS[@]%/__manifest__.py}")
 run "ruff" "$BIN/ruff" check "${PY_FILES[@]}"
 run "ruff format" "$BIN/ruff" format --check "${PY_FILES[@]}"
 run "pylint-odoo" "$BIN/pylint" --rcfile=.pylintrc-mandatory "${ADDONS[@]}"
 run "oca-checks-odoo-module" "$BIN/oca-checks-odoo-module" "${MANIFESTS[@]}"
-run "oca-checks-po" "$BIN/oca-checks-po" refund_proof/i18n/*.po
-run "prettier" "$PRETTIER" --plugin="$PLUGIN" --check "refund_proof/**/*.xml" "tests/addons/**/*.xml"
+run "oca-checks-po" "$BIN/oca-checks-po" refund_proof*/i18n/*.po
+run "prettier" "$PRETTIER" --plugin="$PLUGIN" --check "refund_proof*/**/*.xml" "tests/addons/**/*.xml"
 [ $status = 0 ] && say "lint clean" || say "lint FAILED"
 exit $status

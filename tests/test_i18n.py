@@ -41,6 +41,9 @@ SAME_AS_SOURCE = {
     },
 }
 
+# The same, per provider bridge (refund_proof_<provider>): {module: {lang: terms}}.
+BRIDGE_SAME_AS_SOURCE = {}
+
 
 @tagged("-at_install", "post_install")
 class TestTranslations(MailCase):
@@ -77,6 +80,36 @@ class TestTranslations(MailCase):
                 self.assertEqual(
                     missing, [], f"{len(missing)} untranslated in {code}.po"
                 )
+
+    def test_bridges_po_files_cover_their_strings(self):
+        """Every provider bridge installed ships fr and ro covering its own terms."""
+        bridges = self.env["ir.module.module"].search(
+            [("name", "=like", "refund_proof\\_%"), ("state", "=", "installed")]
+        )
+        for bridge in bridges.mapped("name"):
+            sources = {
+                source
+                for module, _t, _n, _r, source, _v, _c in TranslationModuleReader(
+                    self.env.cr, [bridge]
+                )
+                if module == bridge and source
+            }
+            i18n = os.path.join(os.path.dirname(__file__), "..", bridge, "i18n")
+            for code in LANGS:
+                with self.subTest(module=bridge, lang=code):
+                    path = os.path.join(i18n, f"{code}.po")
+                    if not sources:
+                        continue
+                    self.assertTrue(os.path.exists(path), f"{bridge} has no {code}.po")
+                    po = polib.pofile(path)
+                    translated = {e.msgid for e in po.translated_entries()}
+                    same = BRIDGE_SAME_AS_SOURCE.get(bridge, {}).get(code, set())
+                    missing = sorted(sources - translated - same)
+                    self.assertEqual(
+                        missing,
+                        [],
+                        f"{len(missing)} untranslated in {bridge}/{code}.po",
+                    )
 
     def test_po_files_load_without_warnings(self):
         """Loading both catalogues logs no warning."""

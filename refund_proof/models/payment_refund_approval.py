@@ -22,6 +22,8 @@ from .const import GROUP_MANAGER
 
 
 class PaymentRefund(models.Model):
+    # A room of its own (approval and policy), as Odoo's mail/models/discuss/ does.
+    # pylint: disable=consider-merging-classes-inherited
     _inherit = "payment.refund"
 
     # === BUSINESS METHODS - WHO DECIDES === #

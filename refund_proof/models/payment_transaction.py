@@ -615,7 +615,11 @@ class PaymentTransaction(models.Model):
         _logger.info("Payment %s: %s", self.reference, body)
         # In sudo mode: the event comes from the provider's notification route,
         # whose caller (the public user) may not post on invoices and payments.
-        self.sudo()._log_message_on_linked_documents(body)
+        self_sudo = self.sudo()
+        self_sudo._log_message_on_linked_documents(body)
+        # account_payment logs on the payment itself only for child transactions.
+        if "payment_id" in self_sudo._fields and self_sudo.payment_id:
+            self_sudo.payment_id.message_post(body=body)
 
     def _get_refund_arn_from_notification(self, notification_data):
         """The ARN or bank reference of a refund in the provider's notification.

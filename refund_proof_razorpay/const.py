@@ -1,0 +1,32 @@
+"""What the bridge knows of Razorpay's API v1 (https://razorpay.com/docs/api/)."""
+
+import re
+
+# Odoo's request helper (`payment_razorpay`, `_razorpay_make_request`) hard-codes both.
+API_URL = "https://api.razorpay.com/v1/"
+API_TIMEOUT = 10
+
+# "Create a Normal Refund (Idempotent Request)": the refund request Odoo sends
+# (POST payments/{id}/refund) is idempotent with this header; Razorpay answers a
+# repeated request (same key, same body) with the refund it already made.
+REFUND_ENDPOINT = re.compile(r"payments/[^/]+/refund")
+REFUND_IDEMPOTENCY_HEADER = "X-Refund-Idempotency"
+
+# "Fetch Refund With ID": GET refunds/{id}, ids as Razorpay makes them.
+REFUND_ID = re.compile(r"rfnd_[A-Za-z0-9]+")
+
+# "Refunds Entity": `acquirer_data` carries "a unique reference number (either RRN, ARN
+# or UTR)" given by the bank when the refund is processed, for the customer to trace
+# it with their bank. Read in this order; refund_proof tells an ARN (23 digits, Luhn)
+# from another bank reference (a 12-digit RRN, a UTR).
+REFUND_REFERENCE_KEYS = ("arn", "rrn", "utr")
+
+# "Disputes Webhook Events": Odoo's webhook ignores them; they never become refunds.
+DISPUTE_EVENTS = (
+    "payment.dispute.created",
+    "payment.dispute.won",
+    "payment.dispute.lost",
+    "payment.dispute.closed",
+    "payment.dispute.under_review",
+    "payment.dispute.action_required",
+)

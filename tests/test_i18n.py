@@ -55,10 +55,20 @@ class TestTranslations(MailCase):
         for lang in LANGS.values():
             cls.env["res.lang"]._activate_lang(lang)
 
+    def _bridges(self):
+        """The provider bridges installed (refund_proof_<provider>)."""
+        return (
+            self.env["ir.module.module"]
+            .search(
+                [("name", "=like", "refund_proof\\_%"), ("state", "=", "installed")]
+            )
+            .mapped("name")
+        )
+
     def _load(self):
         with self.assertNoLogs("odoo", level="WARNING"):
             self.env["ir.module.module"]._load_module_terms(
-                ["refund_proof"], list(LANGS.values()), overwrite=True
+                ["refund_proof", *self._bridges()], list(LANGS.values()), overwrite=True
             )
 
     def test_po_files_cover_every_string_of_the_module(self):
@@ -83,10 +93,9 @@ class TestTranslations(MailCase):
 
     def test_bridges_po_files_cover_their_strings(self):
         """Every provider bridge installed ships fr and ro covering its own terms."""
-        bridges = self.env["ir.module.module"].search(
-            [("name", "=like", "refund_proof\\_%"), ("state", "=", "installed")]
-        )
-        for bridge in bridges.mapped("name"):
+        bridges = self._bridges()
+        self.assertTrue(bridges, "the test database has the provider bridges")
+        for bridge in bridges:
             sources = {
                 source
                 for module, _t, _n, _r, source, _v, _c in TranslationModuleReader(
@@ -112,7 +121,7 @@ class TestTranslations(MailCase):
                     )
 
     def test_po_files_load_without_warnings(self):
-        """Loading both catalogues logs no warning."""
+        """Loading both catalogues (refund_proof's and the bridges') logs no warning."""
         self._load()
         reason = self.env.ref("refund_proof.reason_duplicate_charge")
         self.assertNotEqual(reason.with_context(lang="fr_FR").name, reason.name)

@@ -1,0 +1,34 @@
+"""What refund_proof_stripe knows of Stripe's events, in one place."""
+
+# The refund events that Odoo's payment_stripe handles itself (payment_stripe/const.py,
+# HANDLED_WEBHOOK_EVENTS): the bridge checks their signature first and completes them.
+ODOO_REFUND_EVENTS = ("charge.refunded", "charge.refund.updated")
+
+# The refund events that the bridge handles (Odoo ignores them): Stripe sends
+# `refund.updated` when the ARN of a card refund arrives, `refund.created` for a refund
+# made in its dashboard, `refund.failed` when a refund fails after it succeeded.
+REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed")
+
+# The dispute events (chargebacks, inquiries): logged on the payment, never a refund.
+DISPUTE_EVENTS = (
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
+
+# The events added to Odoo's when it creates the webhook endpoint.
+WEBHOOK_EVENTS = REFUND_EVENTS + DISPUTE_EVENTS
+
+# Every event that can change a refund or tell of a dispute: never processed unsigned.
+SIGNED_ONLY_EVENTS = ODOO_REFUND_EVENTS + REFUND_EVENTS + DISPUTE_EVENTS
+
+# The sub-hash of `destination_details` naming the reference, by its `reference_status`:
+# `available` carries the reference, `unavailable` says none will come (a reversal, or
+# a network that gives none), `pending` is the default until it arrives.
+REFERENCE_AVAILABLE = "available"
+REFERENCE_UNAVAILABLE = "unavailable"
+
+# How many refunds of a charge Stripe lists per page (its maximum).
+REFUNDS_PAGE_SIZE = 100

@@ -1,0 +1,464 @@
+import logging
+import pprint
+
+from odoo import _, api, models
+
+from odoo.addons.payment import utils as payment_utils
+from odoo.addons.payment_stripe import const as stripe_const
+from odoo.addons.payment_stripe import utils as stripe_utils
+from odoo.addons.payment_stripe.controllers.main import StripeController
+from odoo.addons.refund_proof.models.payment_transaction import superuser_savepoint
+
+from ..const import (
+    DISPUTE_EVENTS,
+    ODOO_REFUND_EVENTS,
+    REFERENCE_AVAILABLE,
+    REFERENCE_UNAVAILABLE,
+    REFUND_EVENTS,
+    REFUNDS_PAGE_SIZE,
+)
+from .payment_provider import REFUND_CONTEXT_KEY
+
+_logger = logging.getLogger(__name__)
+
+# Context keys. The refund object being processed is recorded by the bridge itself
+# (its reference after Odoo's processing), not by the notification hooks. The
+# notification comes from Stripe's webhook route, where Odoo processes payment events
+# unsigned when no webhook secret is set: what they say of the charge is not kept.
+OWN_REFERENCE_KEY = "refund_proof_stripe_own_reference"
+WEBHOOK_KEY = "refund_proof_stripe_webhook"
+
+# Refund statuses after which the refund's reference means nothing: no money moved.
+FAILED_REFUND_STATUSES = (
+    *stripe_const.STATUS_MAPPING["error"],
+    *stripe_const.STATUS_MAPPING["cancel"],
+)
+
+
+class PaymentTransaction(models.Model):
+    _inherit = "payment.transaction"
+
+    # === BUSINESS METHODS - PAYMENT FLOW === #
+
+    def _send_refund_request(self, amount_to_refund=None):
+        """Override of `payment_stripe` to send the refund under the idempotency key of
+        refund_proof (`_get_refund_idempotency_key`): a retry after an unknown outcome
+        gets the refund Stripe may already have made instead of a second one. The
+        request also asks for the refund's charge (its statement descriptor), see
+        `payment.provider._stripe_make_request`.
+
+        Note: self.ensure_one()
+
+        :param float amount_to_refund: The amount to refund.
+        :return: The refund transaction created to process the refund request.
+        :rtype: recordset of `payment.transaction`
+        """
+        if self.provider_code != "stripe":
+            return super()._send_refund_request(amount_to_refund=amount_to_refund)
+        refund_request = {"idempotency_key": self._get_refund_idempotency_key()}
+        refund_tx = super(
+            PaymentTransaction,
+            self.with_context(**{REFUND_CONTEXT_KEY: refund_request}),
+        )._send_refund_request(amount_to_refund=amount_to_refund)
+        return refund_tx.with_env(self.env)
+
+    def _process_notification_data(self, notification_data):
+        """Override of `payment_stripe` and `refund_proof` to keep what Stripe says
+        besides the state: the statement descriptor of the charge (on the payment),
+        and, for a refund, that no ARN will come.
+
+        Note: self.ensure_one()
+
+        :param dict notification_data: The notification data built from Stripe's
+                                       objects (see `payment_stripe`).
+        """
+        super()._process_notification_data(notification_data)
+        if self.provider_code != "stripe":
+            return
+        if self.operation == "refund":
+            refund = notification_data.get("refund")
+            if not isinstance(refund, dict):
+                return
+            self.source_transaction_id._refund_proof_stripe_store_descriptor(
+                refund.get("charge")
+            )
+            if self.env.context.get(OWN_REFERENCE_KEY) or not self.refund_id:
+                return
+            if self._refund_proof_stripe_get_reference(refund)["unavailable"]:
+                # The ARN itself comes through `_get_refund_arn_from_notification`.
+                with superuser_savepoint(self.env):
+                    self.refund_id.sudo()._record_reference(unavailable=True)
+        elif self._refund_proof_stripe_is_signed_notification():
+            payment_intent = notification_data.get("payment_intent")
+            if isinstance(payment_intent, dict):
+                self._refund_proof_stripe_store_descriptor(
+                    self._refund_proof_stripe_get_charge(payment_intent)
+                )
+
+    def _refund_proof_stripe_is_signed_notification(self):
+        """Whether the notification being processed is Stripe's own: an answer of its
+        API, or a webhook event whose signature Odoo checked (it processes payment
+        events unsigned when the provider has no webhook secret).
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        return not self.env.context.get(WEBHOOK_KEY) or bool(
+            stripe_utils.get_webhook_secret(self.provider_id.sudo())
+        )
+
+    # === BUSINESS METHODS - REFERENCES === #
+
+    def _get_refund_arn_from_notification(self, notification_data):
+        """Override of `refund_proof`: the reference Stripe gives a refund in
+        `destination_details.<type>` once its `reference_status` is `available`.
+
+        Note: self.ensure_one()
+        """
+        arn = super()._get_refund_arn_from_notification(notification_data)  # pylint: disable=assignment-from-none
+        if arn or self.provider_code != "stripe":
+            return arn
+        refund = notification_data.get("refund")
+        if not isinstance(refund, dict) or self.env.context.get(OWN_REFERENCE_KEY):
+            return None
+        return self._refund_proof_stripe_get_reference(refund)["reference"]
+
+    def _refund_proof_fetch_reference(self):
+        """Override of `refund_proof`: ask Stripe for the refund (`GET refunds/<id>`)
+        and read its reference. A state Stripe changed meanwhile (a late success or
+        failure whose event was missed) is processed as its event would be.
+
+        Note: self.ensure_one()
+
+        :return: None when Stripe cannot tell, else the reference answer of
+                 `_refund_proof_stripe_get_reference`.
+        :rtype: dict | None
+        """
+        answer = super()._refund_proof_fetch_reference()  # pylint: disable=assignment-from-none
+        if (
+            self.provider_code != "stripe"
+            or self.operation != "refund"
+            or not self.provider_reference
+        ):
+            return answer
+        # In sudo mode: the request reads the provider's credentials; the caller is
+        # the server (the reference cron).
+        refund = self.provider_id.sudo()._stripe_make_request(
+            f"refunds/{self.provider_reference}",
+            payload={"expand[]": "charge"},
+            method="GET",
+        )
+        _logger.info(
+            "Refund %s: received refund response:\n%s",
+            self.reference,
+            pprint.pformat(refund),
+        )
+        if not isinstance(refund, dict) or refund.get("id") != self.provider_reference:
+            return None  # An error answered in place of the refund.
+        self._refund_proof_stripe_update_refund(refund)
+        return self._refund_proof_stripe_get_reference(refund)
+
+    @api.model
+    def _refund_proof_stripe_get_reference(self, refund):
+        """Read the reference of a Stripe refund object: `destination_details.type`
+        names the sub-hash (`card`, or another payment method's) whose `reference`
+        is the ARN (or bank reference) once `reference_status` is `available`;
+        `unavailable` means none will come (the payment was reversed, or the network
+        gives none); `pending`, the default, that it is not known yet. A failed or
+        cancelled refund has none.
+
+        :param dict refund: Stripe's refund object.
+        :return: ``reference`` (str or None) and ``unavailable`` (bool).
+        :rtype: dict
+        """
+        answer = {"reference": None, "unavailable": False}
+        details = refund.get("destination_details")
+        if refund.get("status") in FAILED_REFUND_STATUSES or not isinstance(
+            details, dict
+        ):
+            return answer
+        method_details = details.get(details.get("type") or "")
+        if not isinstance(method_details, dict):
+            return answer
+        status = method_details.get("reference_status")
+        if status == REFERENCE_AVAILABLE and method_details.get("reference"):
+            answer["reference"] = str(method_details["reference"])
+        elif status == REFERENCE_UNAVAILABLE:
+            answer["unavailable"] = True
+        return answer
+
+    # === BUSINESS METHODS - CHARGE === #
+
+    @api.model
+    def _refund_proof_stripe_get_charge(self, payment_intent):
+        """The charge of a Stripe payment intent, when the object carries it: its
+        `latest_charge` expanded, or its `charges` list (API version 2019-05-16, the
+        one Odoo pins; the paid charge first, Stripe lists the latest first).
+
+        :param dict payment_intent: Stripe's payment intent object.
+        :rtype: dict | None
+        """
+        latest = payment_intent.get("latest_charge")
+        if isinstance(latest, dict):
+            return latest
+        charges = payment_intent.get("charges")
+        charges = charges.get("data") if isinstance(charges, dict) else None
+        charges = [charge for charge in charges or [] if isinstance(charge, dict)]
+        if isinstance(latest, str):
+            charges = [charge for charge in charges if charge.get("id") == latest]
+        paid = [charge for charge in charges if charge.get("paid")]
+        return (paid or charges or [None])[0]
+
+    def _refund_proof_stripe_store_descriptor(self, charge):
+        """Keep the statement descriptor Stripe computed for the charge of these
+        payments (`calculated_statement_descriptor`): what the customer's statement
+        shows, printed on the proofs of their refunds.
+
+        :param dict charge: Stripe's charge object (anything else is ignored: an
+                            unexpanded charge is its id).
+        """
+        if not isinstance(charge, dict):
+            return
+        descriptor = charge.get("calculated_statement_descriptor")
+        if not isinstance(descriptor, str) or not descriptor.strip():
+            return
+        for tx in self.filtered(lambda t: t.refund_charge_descriptor != descriptor):
+            # In sudo mode: the descriptor is the server's record of Stripe's answer,
+            # whoever's request or notification brought it.
+            tx.sudo().refund_charge_descriptor = descriptor.strip()
+
+    # === BUSINESS METHODS - EVENTS === #
+
+    @api.model
+    def _refund_proof_stripe_get_tx_from_event(self, event_type, stripe_object):
+        """The transaction a Stripe event is about, or an empty recordset:
+
+        - a refund event: the refund transaction (by the refund's id), else the
+          payment it refunds (by its payment intent), for a refund not known yet;
+        - `charge.refunded`: the payment (by the charge's description, Odoo's
+          reference, as Odoo finds it; else by the payment intent);
+        - a dispute event: the disputed payment (by the payment intent).
+
+        Call it in sudo mode: events come from the public webhook route.
+
+        :param str event_type: The event's type.
+        :param dict stripe_object: The event's object (refund, charge or dispute).
+        :rtype: recordset of `payment.transaction`
+        """
+        domain = [("provider_code", "=", "stripe")]
+        tx = self.browse()
+        object_id = stripe_object.get("id")
+        if event_type in (*REFUND_EVENTS, "charge.refund.updated") and object_id:
+            tx = self.search(
+                [
+                    *domain,
+                    ("operation", "=", "refund"),
+                    ("provider_reference", "=", object_id),
+                ],
+                limit=1,
+            )
+        elif event_type == "charge.refunded" and stripe_object.get("description"):
+            tx = self.search(
+                [*domain, ("reference", "=", stripe_object["description"])], limit=1
+            )
+        payment_intent = stripe_object.get("payment_intent")
+        if isinstance(payment_intent, dict):
+            payment_intent = payment_intent.get("id")
+        if not tx and payment_intent:
+            tx = self.search(
+                [
+                    *domain,
+                    ("operation", "!=", "refund"),
+                    ("provider_reference", "=", payment_intent),
+                ],
+                order="id",
+                limit=1,
+            )
+        return tx
+
+    def _refund_proof_stripe_process_event(self, event_type, stripe_object):
+        """Process a Stripe event about this transaction (from
+        `_refund_proof_stripe_get_tx_from_event`) that Odoo does not handle, or fails
+        on: refund events and `charge.refunded` without its refunds list record the
+        refunds, dispute events are logged on the payment and never become refunds.
+        Server side: call it in sudo mode, once the event's signature is checked.
+
+        Note: self.ensure_one()
+
+        :param str event_type: The event's type.
+        :param dict stripe_object: The event's object (refund, charge or dispute).
+        """
+        self.ensure_one()
+        if event_type in DISPUTE_EVENTS:
+            if self.operation != "refund":
+                self._refund_proof_stripe_log_dispute(event_type, stripe_object)
+        elif event_type == "charge.refunded":
+            self._refund_proof_stripe_store_descriptor(stripe_object)
+            self._refund_proof_stripe_record_refunds(
+                self._refund_proof_stripe_get_charge_refunds(stripe_object)
+            )
+        elif event_type in (*REFUND_EVENTS, *ODOO_REFUND_EVENTS):
+            if self.operation == "refund":
+                self._refund_proof_stripe_record_refund(stripe_object)
+            else:
+                self._refund_proof_stripe_record_refunds([stripe_object])
+
+    def _refund_proof_stripe_get_charge_refunds(self, charge):
+        """The refunds of a charge: its embedded list when complete (API version
+        2019-05-16), else every page of `GET refunds?charge=<id>`, as Odoo fetches the
+        rest of a long list (the charge has no list at all since 2022-11-15).
+
+        Note: self.ensure_one()
+
+        :param dict charge: Stripe's charge object.
+        :rtype: list[dict]
+        """
+        self.ensure_one()
+        embedded = charge.get("refunds")
+        if isinstance(embedded, dict) and not embedded.get("has_more"):
+            return list(embedded.get("data") or [])
+        refunds = []
+        while True:
+            payload = {"charge": charge["id"], "limit": REFUNDS_PAGE_SIZE}
+            if refunds:
+                payload["starting_after"] = refunds[-1]["id"]
+            page = self.provider_id._stripe_make_request(
+                "refunds", payload=payload, method="GET"
+            )
+            _logger.info(
+                "Payment %s: received refunds of charge %s:\n%s",
+                self.reference,
+                charge["id"],
+                pprint.pformat(page),
+            )
+            refunds += page.get("data") or []
+            if not page.get("has_more") or not page.get("data"):
+                return refunds
+
+    def _refund_proof_stripe_record_refunds(self, refunds):
+        """Record refunds Stripe reports for this payment: a refund transaction for
+        each one not known yet (as Odoo's webhook does for `charge.refunded`: the
+        refund then gets its `payment.refund`, see `_refund_proof_link_refunds`), and
+        what Stripe says of the others.
+
+        The payment is locked first (`_lock_for_refund`): a refund being sent from
+        Odoo, or another event of the same refund, finishes first, so that no refund
+        is recorded twice.
+
+        Note: self.ensure_one()
+
+        :param list refunds: Stripe's refund objects.
+        """
+        self.ensure_one()
+        refunds = [refund for refund in refunds if refund.get("id")]
+        if not refunds:
+            return
+        self._lock_for_refund()
+        known = self.search(
+            [
+                ("provider_code", "=", "stripe"),
+                ("operation", "=", "refund"),
+                ("provider_reference", "in", [refund["id"] for refund in refunds]),
+            ]
+        )
+        refund_txs = {tx.provider_reference: tx for tx in known}
+        for refund in refunds:
+            refund_tx = refund_txs.get(refund["id"])
+            if not refund_tx:
+                refund_tx = StripeController._create_refund_tx_from_refund(self, refund)
+                refund_txs[refund["id"]] = refund_tx
+            refund_tx._refund_proof_stripe_record_refund(refund)
+
+    def _refund_proof_stripe_record_refund(self, refund):
+        """Record what Stripe says of this refund transaction in an event: its state
+        (`_refund_proof_stripe_update_refund`) and its reference.
+
+        Note: self.ensure_one()
+
+        :param dict refund: Stripe's refund object.
+        """
+        self.ensure_one()
+        self._refund_proof_stripe_update_refund(refund)
+        if not self.refund_id:
+            return
+        answer = self._refund_proof_stripe_get_reference(refund)
+        if answer["reference"] or answer["unavailable"]:
+            with superuser_savepoint(self.env):
+                self.refund_id.sudo()._record_reference(
+                    answer["reference"], unavailable=answer["unavailable"]
+                )
+
+    def _refund_proof_stripe_update_refund(self, refund):
+        """Update this refund transaction from Stripe's refund object through Odoo's
+        notification processing, when Stripe says something new: a first answer, or
+        another state (a `pending` after the refund succeeded, or anything after it
+        failed, is a late event: no news). The reference is the caller's to record.
+
+        Note: self.ensure_one()
+
+        :param dict refund: Stripe's refund object.
+        """
+        self.ensure_one()
+        target = next(
+            (
+                state
+                for state, statuses in stripe_const.STATUS_MAPPING.items()
+                if refund.get("status") in statuses
+            ),
+            None,
+        )
+        # A failed or cancelled refund stays so; a done one is not pending again:
+        # Stripe does not deliver its events in order.
+        stale = self.state in ("error", "cancel") or (
+            self.state == "done" and target in ("draft", "pending")
+        )
+        if not self.provider_reference or (
+            target and target != self.state and not stale
+        ):
+            self.with_context(**{OWN_REFERENCE_KEY: True})._handle_notification_data(
+                "stripe", {"refund": refund}
+            )
+        else:
+            self.source_transaction_id._refund_proof_stripe_store_descriptor(
+                refund.get("charge")
+            )
+
+    # === BUSINESS METHODS - DISPUTES === #
+
+    def _refund_proof_stripe_log_dispute(self, event_type, dispute):
+        """Log a Stripe dispute event on this payment's documents: a chargeback or an
+        inquiry is not a refund.
+
+        Note: self.ensure_one()
+
+        :param str event_type: The event's type (`charge.dispute.*`).
+        :param dict dispute: Stripe's dispute object.
+        """
+        self.ensure_one()
+        events = {
+            "charge.dispute.created": _(
+                "the customer disputed the payment with their bank"
+            ),
+            "charge.dispute.updated": _("the dispute was updated"),
+            "charge.dispute.closed": _("the dispute was closed"),
+            "charge.dispute.funds_withdrawn": _(
+                "the disputed amount was withdrawn from the Stripe balance"
+            ),
+            "charge.dispute.funds_reinstated": _(
+                "the disputed amount was returned to the Stripe balance"
+            ),
+        }
+        summary = _(
+            "%(event)s (status: %(status)s, reason: %(reason)s)",
+            event=events.get(event_type, event_type),
+            status=dispute.get("status") or "-",
+            reason=dispute.get("reason") or "-",
+        )
+        amount = dispute.get("amount")
+        self._refund_proof_log_dispute_event(
+            summary,
+            reference=dispute.get("id"),
+            amount=payment_utils.to_major_currency_units(amount, self.currency_id)
+            if isinstance(amount, int)
+            else None,
+        )

@@ -11,5 +11,6 @@
     "license": "LGPL-3",
     "development_status": "Beta",
     "depends": ["refund_proof", "payment_stripe"],
+    "demo": ["demo/refund_proof_stripe_demo.xml"],
     "auto_install": True,
 }

@@ -576,3 +576,20 @@ class TestStripeWebhookSetup(StripeCase):
             stripe_const.HANDLED_WEBHOOK_EVENTS,
             "Odoo's own list is left as it is",
         )
+
+
+@tagged("-at_install", "post_install")
+class TestStripeDemo(StripeCase):
+    def test_demo_refund_gets_its_arn_by_itself_without_network(self):
+        """The demo of `make run` replays recorded Stripe objects: a payment and its
+        refund, done, whose ARN arrived by Stripe's event; no request is sent."""
+        refund = self.stripe._refund_proof_stripe_demo_replay(
+            self.partner.id, "refund_proof_stripe/demo/stripe_demo_objects.json"
+        )
+        self.assertEqual(len(refund), 1)
+        self.assertRecordValues(
+            refund, [{"state": "done", "origin": "provider", "arn_type": "arn"}]
+        )
+        self.assertTrue(refund.arn)
+        self.assertTrue(refund.source_transaction_id.refund_charge_descriptor)
+        self.assertFalse(self.api.received, "no network")

@@ -1,4 +1,7 @@
+import json
+
 from odoo import models
+from odoo.tools.misc import file_open
 
 from ..const import WEBHOOK_EVENTS
 
@@ -62,3 +65,53 @@ class PaymentProvider(models.Model):
             offline=offline,
             idempotency_key=idempotency_key,
         )
+
+    # === BUSINESS METHODS - DEMO === #
+
+    def _refund_proof_stripe_demo_replay(self, partner_id, path):
+        """Demo data of `make run` (demo/refund_proof_stripe_demo.xml): a Stripe
+        payment and its refund whose ARN arrived by itself, from Stripe's recorded
+        objects in `path`, replayed as Stripe reported them (the payment intent
+        through Odoo's notification processing, then the refund's events); no network.
+
+        Note: self.ensure_one()
+
+        :param int partner_id: The customer.
+        :param str path: The recorded objects, a JSON file of the module.
+        :return: The refund.
+        :rtype: recordset of `payment.refund`
+        """
+        self.ensure_one()
+        with file_open(path) as file:
+            recorded = json.load(file)
+        payment_method = self.with_context(active_test=False).payment_method_ids[:1]
+        payment_method.active = True
+        Tx = self.env["payment.transaction"]
+        tx = Tx.create(
+            {
+                "provider_id": self.id,
+                "payment_method_id": payment_method.id,
+                "amount": recorded["payment_intent"]["amount"] / 100,
+                "currency_id": self.company_id.currency_id.id,
+                "reference": Tx._compute_reference("stripe", prefix="STRIPE-DEMO"),
+                "partner_id": partner_id,
+                "operation": "online_direct",
+            }
+        )
+        payment_intent = dict(recorded["payment_intent"], description=tx.reference)
+        tx._handle_notification_data(
+            "stripe",
+            {
+                "reference": tx.reference,
+                "payment_intent": payment_intent,
+                "payment_method": payment_intent["payment_method"],
+            },
+        )
+        tx._post_process()
+        for event in recorded["events"]:
+            event_object = event["data"]["object"]
+            target = Tx._refund_proof_stripe_get_tx_from_event(
+                event["type"], event_object
+            )
+            target._refund_proof_stripe_process_event(event["type"], event_object)
+        return tx.refund_ids

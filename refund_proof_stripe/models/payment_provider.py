@@ -6,7 +6,8 @@ from odoo.tools.misc import file_open
 from ..const import WEBHOOK_EVENTS
 
 # Context keys between the overrides below and `payment_stripe`'s own methods, which
-# build the requests: the webhook endpoint being created, the refund being sent.
+# build the requests: the webhook endpoint being created; the refund being sent (its
+# idempotency key).
 WEBHOOK_CONTEXT_KEY = "refund_proof_stripe_create_webhook"
 REFUND_CONTEXT_KEY = "refund_proof_stripe_refund_request"
 
@@ -52,10 +53,9 @@ class PaymentProvider(models.Model):
                     + [event for event in WEBHOOK_EVENTS if event not in events],
                 }
         elif method == "POST" and endpoint == "refunds":
-            refund_request = self.env.context.get(REFUND_CONTEXT_KEY)
-            if refund_request is not None:
-                idempotency_key = idempotency_key or refund_request.get(
-                    "idempotency_key"
+            if REFUND_CONTEXT_KEY in self.env.context:
+                idempotency_key = (
+                    idempotency_key or self.env.context[REFUND_CONTEXT_KEY]
                 )
                 payload = {**(payload or {}), "expand[]": "charge"}
         return super()._stripe_make_request(

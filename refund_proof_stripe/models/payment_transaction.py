@@ -55,10 +55,9 @@ class PaymentTransaction(models.Model):
         """
         if self.provider_code != "stripe":
             return super()._send_refund_request(amount_to_refund=amount_to_refund)
-        refund_request = {"idempotency_key": self._get_refund_idempotency_key()}
+        key = self._get_refund_idempotency_key()
         refund_tx = super(
-            PaymentTransaction,
-            self.with_context(**{REFUND_CONTEXT_KEY: refund_request}),
+            PaymentTransaction, self.with_context(**{REFUND_CONTEXT_KEY: key})
         )._send_refund_request(amount_to_refund=amount_to_refund)
         return refund_tx.with_env(self.env)
 

@@ -21,7 +21,7 @@ bench:  ## benchmarks (bench/RESULTS.md): proof rendering, verification page, re
 	bash bench/run.sh
 
 .PHONY: pot
-pot:  ## export refund_proof/i18n/refund_proof.pot from Odoo and merge it into fr.po, ro.po
+pot:  ## export the .pot of refund_proof and of each bridge from Odoo, merge into fr.po, ro.po
 	scripts/i18n.sh
 
 .PHONY: lint

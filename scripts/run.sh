@@ -14,7 +14,9 @@ if ! db_exists "$DEMO_DB"; then
     # refund_proof's demo data holds its users and customers. Dressing the shop changes
     # base records (main company, admin, Odoo's demo provider), so it is a step of
     # make run, and so are the payments and refunds, which need the dressed provider.
-    if ! odoo -d "$DEMO_DB" -i refund_proof,payment_demo --load-language=fr_FR,ro_RO \
+    # payment_stripe brings refund_proof_stripe and its demo: a Stripe refund whose ARN
+    # arrived by itself (recorded events replayed, no network).
+    if ! odoo -d "$DEMO_DB" -i refund_proof,payment_demo,payment_stripe --load-language=fr_FR,ro_RO \
             --stop-after-init --http-port="$HTTP_PORT" \
         || ! odoo_shell -d "$DEMO_DB" <"$REPO_ROOT/scripts/demo_shop.py"; then
         drop_db "$DEMO_DB"; die "demo database creation failed"

@@ -911,8 +911,9 @@ class TestRefundGuardsRpc(RefundProofCommon, HttpCase):
     def test_billing_user_cannot_forge_a_refund_through_transactions(self):
         """Billing users may create and write payment transactions (account_payment's
         access). A refund transaction they create would become a refund record, an
-        attempt they re-link would change a refund's state, and a paid amount they
-        raise would raise the cap: each refused over JSON-RPC, nothing written."""
+        attempt they re-link would change a refund's state, a paid amount they raise
+        would raise the cap, a charge descriptor they write would be printed on the
+        proof: each refused over JSON-RPC, nothing written."""
         billing = new_test_user(
             self.env,
             login="forging_billing_user",
@@ -952,6 +953,16 @@ class TestRefundGuardsRpc(RefundProofCommon, HttpCase):
                 billing, "payment.transaction", "write", [tx.id], {"amount": 5000}
             )
         self.assertEqual(tx.amount, 19.90)
+
+        with self.assertRaisesRegex(RpcError, "reported by the payment provider"):
+            self._rpc(
+                billing,
+                "payment.transaction",
+                "write",
+                [tx.id],
+                {"refund_charge_descriptor": "NOT THE SHOP"},
+            )
+        self.assertFalse(tx.refund_charge_descriptor)
 
         refund = self._refund(tx, 5.0)
         attempt = refund.transaction_ids

@@ -149,6 +149,15 @@ class PaymentTransaction(models.Model):
                 raise AccessError(
                     _("The refund of a refund transaction cannot be changed by hand.")
                 )
+            if "refund_charge_descriptor" in vals:
+                # What the provider reported: the proof prints it as what the
+                # customer's statement shows.
+                raise AccessError(
+                    _(
+                        "The descriptor of a charge is reported by the payment "
+                        "provider and cannot be changed by hand."
+                    )
+                )
             if {"amount", "currency_id"} & set(vals) and self.filtered(
                 lambda tx: tx.state == "done"
             ):

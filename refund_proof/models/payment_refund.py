@@ -771,6 +771,7 @@ class PaymentRefund(models.Model):
             # In sudo mode: retrying is allowed to refund users on refunds they may not
             # edit; the checks above are theirs.
             refund_sudo = refund.sudo()
+            attempt_values = refund_sudo._get_next_attempt_values()
             refund_sudo.message_post(
                 body=_("Retried by %(user)s.", user=self.env.user.name)
             )
@@ -779,13 +780,13 @@ class PaymentRefund(models.Model):
                     "to_approve",
                     approval_reasons="\n".join(reasons),
                     failure_message=False,
-                    **refund_sudo._get_next_attempt_values(),
+                    **attempt_values,
                 )
                 continue
             refund_sudo._set_state(
                 "draft",
                 failure_message=False,
-                **refund_sudo._get_next_attempt_values(),
+                **attempt_values,
                 **self._get_limit_values(),
             )
             refund_sudo._send_to_provider()

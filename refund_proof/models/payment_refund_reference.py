@@ -145,21 +145,6 @@ class PaymentRefund(models.Model):
                 changed = True
         return changed
 
-    def _needs_reference_fetch(self):
-        """Whether this refund's provider can be asked for its missing ARN.
-
-        Note: self.ensure_one()
-        """
-        self.ensure_one()
-        return (
-            self.state in ("pending", "done")
-            and self.origin != "manual"
-            and not self.arn
-            and not self.arn_unavailable
-            and not self.reference_fetch_stopped
-            and self.provider_id._refund_proof_can_fetch_reference()
-        )
-
     def _schedule_reference_fetch(self, now=None):
         """Plan the next question to the provider, with back-off
         (`REFERENCE_FETCH_DELAYS`, then the last delay), or stop asking
@@ -230,7 +215,11 @@ class PaymentRefund(models.Model):
             order="reference_next_fetch asc nulls first, id",
             limit=limit,
         )
-        for refund in refunds.filtered(lambda r: r._needs_reference_fetch()):
+        # The domain above is the rule of which refunds lack a reference; the
+        # provider's bridge says whether it can be asked.
+        for refund in refunds.filtered(
+            lambda r: r.provider_id._refund_proof_can_fetch_reference()
+        ):
             if not refund.reference_next_fetch and refund.reference_fetch_count == 0:
                 # The first question waits for the first delay: the provider's own
                 # event usually brings the reference, or says when it will.

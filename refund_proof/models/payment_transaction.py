@@ -627,7 +627,7 @@ class PaymentTransaction(models.Model):
         self_sudo = self.sudo()
         self_sudo._log_message_on_linked_documents(body)
         # account_payment logs on the payment itself only for child transactions.
-        if "payment_id" in self_sudo._fields and self_sudo.payment_id:
+        if self_sudo.payment_id:
             self_sudo.payment_id.message_post(body=body)
 
     def _get_refund_arn_from_notification(self, notification_data):

@@ -66,3 +66,126 @@ REFERENCE_FETCH_DELAYS = (
     timedelta(days=8),
 )
 REFERENCE_FETCH_GIVE_UP_DAYS = 30
+
+# === DISPUTES (payment.dispute) === #
+
+# The state changes a dispute may go through, and only those (`payment.dispute.
+# _set_state`; provider events that would break them are logged and change nothing).
+#   needs_response  opened by the bank: the merchant answers before the due date
+#   under_review    answered (or nothing to answer): the bank decides
+#   won             decided for the merchant (a reversal is not always final: a second
+#                   chargeback or a pre-arbitration reopens it)
+#   lost            decided for the customer (pre-arbitration and arbitration reopen it)
+#   closed          ended without a decision: an inquiry answered, withdrawn or refunded
+DISPUTE_STATE_TRANSITIONS = {
+    "needs_response": ("under_review", "won", "lost", "closed"),
+    "under_review": ("needs_response", "won", "lost", "closed"),
+    "won": ("needs_response", "under_review", "lost"),
+    "lost": ("needs_response", "under_review", "won"),
+    "closed": (),
+}
+# A dispute in one of these states is open: the bank has not decided yet.
+DISPUTE_OPEN_STATES = ("needs_response", "under_review")
+# Kinds of dispute whose money the bank took back (or will): refunding on top of them
+# pays the customer twice. An inquiry only asks: a full refund ends it.
+DISPUTE_CHARGEBACK_KINDS = ("chargeback", "pre_arbitration")
+# How far a dispute's kind may go, and only forward (an inquiry escalated to a
+# chargeback, a chargeback to pre-arbitration).
+DISPUTE_KIND_ORDER = ("inquiry", "chargeback", "pre_arbitration")
+# The fields a refund manager gives when recording a dispute from a bank letter
+# (`payment.dispute.create`); everything else is the server's.
+DISPUTE_LETTER_FIELDS = frozenset(
+    {
+        "source_transaction_id",
+        "provider_reference",
+        "amount",
+        "currency_id",
+        "card_network",
+        "reason_code",
+        "kind",
+        "evidence_due_date",
+        "note",
+    }
+)
+# What a refund manager writes on a dispute afterwards; its state, kind, amount and
+# references change through its actions and the provider's events only.
+DISPUTE_USER_EDITABLE_FIELDS = frozenset({"note", "evidence_due_date"})
+# Context key of the dispute's one path of state changes.
+DISPUTE_TRANSITION_KEY = "refund_proof_dispute_transition"
+
+# The card networks' reason codes most disputes carry, with a readable label
+# (`payment.dispute.reason_display`). Sources: Visa, "Dispute Management Guidelines
+# for Visa Merchants" (Visa Claims Resolution reason codes 10.x fraud, 11.x
+# authorisation, 12.x processing errors, 13.x consumer disputes,
+# https://usa.visa.com/dam/VCOM/global/support-legal/documents/merchants-dispute-management-guidelines.pdf);
+# Mastercard, "Chargeback Guide" (message reason codes 48xx; since 2017 most consumer
+# disputes run under 4853 and 4860 is a legacy code still reported,
+# https://www.mastercard.us/content/dam/public/mastercardcom/na/global-site/documents/chargeback-guide.pdf).
+# The labels stay in the networks' own (English) words: acquirers' letters and
+# dashboards use them so, whatever the merchant's language.
+CARD_NETWORKS = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "discover": "Discover",
+    "other": "Other network",
+}
+# Spellings providers use for a network (Stripe's card brand, Adyen's
+# chargebackSchemeCode).
+CARD_NETWORK_ALIASES = {
+    "visa": "visa",
+    "mc": "mastercard",
+    "mastercard": "mastercard",
+    "amex": "amex",
+    "american_express": "amex",
+    "americanexpress": "amex",
+    "discover": "discover",
+}
+DISPUTE_REASONS = {
+    "visa": {
+        "10.1": "EMV liability shift counterfeit fraud",
+        "10.2": "EMV liability shift non-counterfeit fraud",
+        "10.3": "Other fraud: card-present environment",
+        "10.4": "Other fraud: card-absent environment",
+        "10.5": "Visa Fraud Monitoring Program",
+        "11.1": "Card recovery bulletin",
+        "11.2": "Declined authorization",
+        "11.3": "No authorization",
+        "12.1": "Late presentment",
+        "12.2": "Incorrect transaction code",
+        "12.3": "Incorrect currency",
+        "12.4": "Incorrect account number",
+        "12.5": "Incorrect amount",
+        "12.6.1": "Duplicate processing",
+        "12.6.2": "Paid by other means",
+        "12.7": "Invalid data",
+        "13.1": "Merchandise/services not received",
+        "13.2": "Cancelled recurring",
+        "13.3": "Not as described or defective merchandise/services",
+        "13.4": "Counterfeit merchandise",
+        "13.5": "Misrepresentation",
+        "13.6": "Credit not processed",
+        "13.7": "Cancelled merchandise/services",
+        "13.8": "Original credit transaction not accepted",
+        "13.9": "Non-receipt of cash or load transaction value",
+    },
+    "mastercard": {
+        "4808": "Authorization-related chargeback",
+        "4812": "Account number not on file",
+        "4831": "Transaction amount differs",
+        "4834": "Point-of-interaction error",
+        "4837": "No cardholder authorization",
+        "4840": "Fraudulent processing of transactions",
+        "4841": "Cancelled recurring or digital goods transactions",
+        "4842": "Late presentment",
+        "4846": "Correct transaction currency code not provided",
+        "4849": "Questionable merchant activity",
+        "4853": "Cardholder dispute",
+        "4855": "Goods or services not provided",
+        "4859": "Addendum, no-show or ATM dispute",
+        "4860": "Credit not processed",
+        "4863": "Cardholder does not recognize: potential fraud",
+        "4870": "Chip liability shift",
+        "4871": "Chip/PIN liability shift",
+    },
+}

@@ -942,12 +942,25 @@ class PaymentRefund(models.Model):
         self.ensure_one()
         if self.state == "done":
             self._schedule_customer_mail("done")
+            self._close_refunded_inquiries()
         elif self.state == "failed":
             self._notify_failure()
         elif self.state == "to_approve":
             self._request_approval()
         elif self.state == "cancelled":
             self._close_todo_activities(_("Cancelled"))
+
+    def _close_refunded_inquiries(self):
+        """Close the open inquiries of the payment once its refunds returned all of
+        it: the bank's question is answered by the money.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        source = self.source_transaction_id
+        if source.refund_status != "full":
+            return
+        source._get_open_disputes(("inquiry",))._close_as_refunded(self)
 
     def _set_arn(self, arn):
         """Record the ARN or bank reference of refunds (server side: a user's write

@@ -43,3 +43,41 @@ HANDLED_EVENT_CODES = REFUND_FAILURE_EVENT_CODES + DISPUTE_EVENT_CODES
 
 # The Checkout API endpoint of refunds (payment_adyen's `API_ENDPOINT_VERSIONS` key).
 REFUND_ENDPOINT = "/payments/{}/refunds"
+
+# Adyen's dispute events as refund_proof's (kind, state) of a `payment.dispute` (None:
+# unchanged), after Adyen's dispute notifications
+# (https://docs.adyen.com/risk-management/disputes-api/dispute-notifications): a
+# request for information is an inquiry; a notification of chargeback opens the
+# dispute and CHARGEBACK deducts the funds (its `disputeStatus` may say more,
+# DISPUTE_STATUS_MAPPING); CHARGEBACK_REVERSED is a win that is not final; a second
+# chargeback is the issuer's second round after the defence, the funds deducted
+# again: pre-arbitration, lost (a pre-arbitration it opens reopens it). Events that are
+# not a phase of the dispute (issuer comments, fraud notifications of the scheme) are
+# only logged on the payment.
+DISPUTE_EVENT_MAPPING = {
+    "REQUEST_FOR_INFORMATION": ("inquiry", "needs_response"),
+    "NOTIFICATION_OF_CHARGEBACK": ("chargeback", "needs_response"),
+    "DISPUTE_OPENED_WITH_CHARGEBACK": ("chargeback", "needs_response"),
+    "CHARGEBACK": ("chargeback", "needs_response"),
+    "INFORMATION_SUPPLIED": (None, "under_review"),
+    "CHARGEBACK_REVERSED": ("chargeback", "won"),
+    "SECOND_CHARGEBACK": ("pre_arbitration", "lost"),
+    "PREARBITRATION_OPEN": ("pre_arbitration", "needs_response"),
+    "PREARBITRATION_WON": ("pre_arbitration", "won"),
+    "PREARBITRATION_LOST": ("pre_arbitration", "lost"),
+    "PREARBITRATION_ACCEPTED": ("pre_arbitration", "lost"),
+    "PREARBITRATION_ISSUER_WITHDRAWN": ("pre_arbitration", "won"),
+    "SCHEME_ARBITRATION": ("pre_arbitration", "under_review"),
+    "SCHEME_ARBITRATION_WON": ("pre_arbitration", "won"),
+    "SCHEME_ARBITRATION_LOST": ("pre_arbitration", "lost"),
+}
+# `additionalData.disputeStatus` of a CHARGEBACK event, when it says more than "funds
+# deducted, defend it" (Undefended): defended and waiting, or decided.
+DISPUTE_STATUS_MAPPING = {
+    "Pending": "under_review",
+    "Responded": "under_review",
+    "Won": "won",
+    "Lost": "lost",
+    "Accepted": "lost",
+    "Expired": "lost",
+}

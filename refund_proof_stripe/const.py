@@ -32,3 +32,16 @@ REFERENCE_UNAVAILABLE = "unavailable"
 
 # How many refunds of a charge Stripe lists per page (its maximum).
 REFUNDS_PAGE_SIZE = 100
+
+# A Stripe dispute's `status` as refund_proof's (kind, state) of a `payment.dispute`:
+# the `warning_*` statuses are inquiries (Stripe's "inquiry", `case_type` inquiry),
+# the others chargebacks (https://docs.stripe.com/api/disputes/object#dispute_object-status).
+DISPUTE_STATUS_MAPPING = {
+    "warning_needs_response": ("inquiry", "needs_response"),
+    "warning_under_review": ("inquiry", "under_review"),
+    "warning_closed": ("inquiry", "closed"),
+    "needs_response": ("chargeback", "needs_response"),
+    "under_review": ("chargeback", "under_review"),
+    "won": ("chargeback", "won"),
+    "lost": ("chargeback", "lost"),
+}

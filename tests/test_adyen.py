@@ -71,8 +71,10 @@ def adyen_signature(item, hmac_key):
     return base64.b64encode(digest).decode()
 
 
-@tagged("-at_install", "post_install")
-class TestAdyen(MailCase):
+class AdyenCase(MailCase):
+    """An Adyen provider in test mode whose Checkout API is the local fake server,
+    and Adyen's signed events (shared with test_dispute_adyen.py)."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -218,6 +220,9 @@ class TestAdyen(MailCase):
             lambda m: "Dispute event from" in (m.body or "")
         )
 
+
+@tagged("-at_install", "post_install")
+class TestAdyen(AdyenCase):
     # Tests.
 
     def test_refund_is_sent_to_adyen_and_made_done_by_its_signed_event(self):

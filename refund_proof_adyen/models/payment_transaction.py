@@ -1,4 +1,5 @@
 import logging
+from datetime import datetime, timezone
 
 from odoo import _, fields, models
 from odoo.exceptions import ValidationError
@@ -229,6 +230,73 @@ class PaymentTransaction(models.Model):
         self._refund_proof_log_dispute_event(
             summary, reference=notification_data.get("pspReference"), amount=amount
         )
+        if event_code in const.DISPUTE_EVENT_MAPPING and notification_data.get(
+            "pspReference"
+        ):
+            self._refund_proof_upsert_dispute(
+                self._refund_proof_adyen_get_dispute_values(notification_data, summary)
+            )
+
+    def _refund_proof_adyen_get_dispute_values(self, notification_data, summary):
+        """The values of refund_proof's `payment.dispute` in an Adyen dispute event
+        (`_refund_proof_upsert_dispute`): the event as kind and state
+        (`const.DISPUTE_EVENT_MAPPING`, a CHARGEBACK's `disputeStatus`), the scheme's
+        reason code, the amount in its currency, the end of the defence period.
+
+        Note: self.ensure_one()
+
+        :param dict notification_data: A NotificationRequestItem of Adyen's webhook.
+        :param str summary: What the event says, for the dispute's chatter.
+        :rtype: dict
+        """
+        self.ensure_one()
+        event_code = notification_data["eventCode"]
+        additional_data = notification_data.get("additionalData") or {}
+        kind, state = const.DISPUTE_EVENT_MAPPING[event_code]
+        if event_code == "CHARGEBACK":
+            state = const.DISPUTE_STATUS_MAPPING.get(
+                additional_data.get("disputeStatus"), state
+            )
+        amount_data = notification_data.get("amount") or {}
+        value, code = amount_data.get("value"), amount_data.get("currency")
+        currency = code and self.env["res.currency"].with_context(
+            active_test=False
+        ).search([("name", "=", code)], limit=1)
+        amount = None
+        if isinstance(value, int) and currency:
+            amount = payment_utils.to_major_currency_units(
+                value,
+                currency,
+                arbitrary_decimal_number=adyen_const.CURRENCY_DECIMALS.get(code),
+            )
+        return {
+            "provider_reference": notification_data["pspReference"],
+            "amount": amount or None,
+            "currency": currency if amount else None,
+            "kind": kind,
+            "state": state,
+            "card_network": additional_data.get("chargebackSchemeCode")
+            or additional_data.get("paymentMethodVariant"),
+            "reason_code": str(additional_data.get("chargebackReasonCode") or ""),
+            "provider_reason": notification_data.get("reason"),
+            "evidence_due_date": self._refund_proof_adyen_parse_date(
+                additional_data.get("defensePeriodEndsAt")
+            ),
+            "summary": _("Adyen: %(summary)s", summary=summary),
+        }
+
+    @staticmethod
+    def _refund_proof_adyen_parse_date(value):
+        """A naive UTC datetime of Adyen's ISO 8601 date, or None."""
+        if not value or not isinstance(value, str):
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if moment.tzinfo:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        return moment
 
     def _refund_proof_adyen_get_event_label(self, event_code):
         """What an Adyen event that Odoo does not process means, in the user's

@@ -1,5 +1,6 @@
 import logging
 import pprint
+from datetime import datetime, timezone
 
 from odoo import _, api, models
 
@@ -11,6 +12,7 @@ from odoo.addons.refund_proof.models.payment_transaction import superuser_savepo
 
 from ..const import (
     DISPUTE_EVENTS,
+    DISPUTE_STATUS_MAPPING,
     ODOO_REFUND_EVENTS,
     REFERENCE_AVAILABLE,
     REFERENCE_UNAVAILABLE,
@@ -454,10 +456,50 @@ class PaymentTransaction(models.Model):
             reason=dispute.get("reason") or "-",
         )
         amount = dispute.get("amount")
-        self._refund_proof_log_dispute_event(
-            summary,
-            reference=dispute.get("id"),
-            amount=payment_utils.to_major_currency_units(amount, self.currency_id)
+        amount = (
+            payment_utils.to_major_currency_units(amount, self.currency_id)
             if isinstance(amount, int)
-            else None,
+            else None
         )
+        self._refund_proof_log_dispute_event(
+            summary, reference=dispute.get("id"), amount=amount
+        )
+        if dispute.get("id"):
+            self._refund_proof_upsert_dispute(
+                self._refund_proof_stripe_get_dispute_values(dispute, amount, summary)
+            )
+
+    def _refund_proof_stripe_get_dispute_values(self, dispute, amount, summary):
+        """The values of refund_proof's `payment.dispute` in Stripe's dispute object
+        (`_refund_proof_upsert_dispute`): its status as kind and state
+        (`const.DISPUTE_STATUS_MAPPING`; a compliance case is a chargeback), the card
+        network's reason code, Stripe's reason, the evidence's due date.
+
+        Note: self.ensure_one()
+
+        :param dict dispute: Stripe's dispute object.
+        :param float amount: The disputed amount in major units, or None.
+        :param str summary: What the event says, for the dispute's chatter.
+        :rtype: dict
+        """
+        self.ensure_one()
+        kind, state = DISPUTE_STATUS_MAPPING.get(dispute.get("status"), (None, None))
+        card = (dispute.get("payment_method_details") or {}).get("card") or {}
+        due_by = (dispute.get("evidence_details") or {}).get("due_by")
+        currency = dispute.get("currency")
+        return {
+            "provider_reference": dispute["id"],
+            "amount": amount,
+            "currency": currency if isinstance(currency, str) else None,
+            "kind": kind,
+            "state": state,
+            "card_network": card.get("brand"),
+            "reason_code": card.get("network_reason_code"),
+            "provider_reason": dispute.get("reason"),
+            "evidence_due_date": datetime.fromtimestamp(due_by, tz=timezone.utc)
+            .replace(tzinfo=None)
+            .replace(microsecond=0)
+            if isinstance(due_by, int)
+            else None,
+            "summary": _("Stripe: %(summary)s", summary=summary),
+        }

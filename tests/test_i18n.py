@@ -14,6 +14,11 @@ LANGS = {"fr": "fr_FR", "ro": "ro_RO"}
 SAME_AS_SOURCE = {
     "fr": {
         "ARN",
+        # The card networks' names (payment.dispute.card_network).
+        "American Express",
+        "Discover",
+        "Mastercard",
+        "Visa",
         "Configuration",
         "Date",
         "Description",
@@ -29,6 +34,10 @@ SAME_AS_SOURCE = {
     },
     "ro": {
         "ARN",
+        "American Express",
+        "Discover",
+        "Mastercard",
+        "Visa",
         "E-mail:",
         "ID",
         "Logo",

@@ -52,7 +52,6 @@ class PaymentDispute(models.Model):
         related="source_transaction_id.provider_id", store=True, precompute=True
     )
     provider_reference = fields.Char(
-        string="Provider Reference",
         index="trigram",
         copy=False,
         help="The dispute's reference at the provider (Stripe du_..., Adyen's "
@@ -97,7 +96,6 @@ class PaymentDispute(models.Model):
             ("discover", "Discover"),
             ("other", "Other network"),
         ],
-        string="Card Network",
     )
     reason_code = fields.Char(
         help="The card network's reason code (Visa 13.6, Mastercard 4853...).",

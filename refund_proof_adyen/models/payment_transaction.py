@@ -282,7 +282,7 @@ class PaymentTransaction(models.Model):
             "evidence_due_date": self._refund_proof_adyen_parse_date(
                 additional_data.get("defensePeriodEndsAt")
             ),
-            "summary": _("Adyen: %(summary)s", summary=summary),
+            "summary": summary,
         }
 
     @staticmethod

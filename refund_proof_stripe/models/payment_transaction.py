@@ -501,5 +501,5 @@ class PaymentTransaction(models.Model):
             .replace(microsecond=0)
             if isinstance(due_by, int)
             else None,
-            "summary": _("Stripe: %(summary)s", summary=summary),
+            "summary": summary,
         }

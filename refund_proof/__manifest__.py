@@ -19,6 +19,7 @@
         "report/refund_proof_report.xml",
         "report/report_refund_proof_layout.xml",
         "report/report_refund_proof_templates.xml",
+        "report/report_dispute_evidence_templates.xml",
         "wizards/payment_refund_request_views.xml",
         "wizards/payment_refund_wizard_views.xml",
         "wizards/payment_refund_reject_views.xml",

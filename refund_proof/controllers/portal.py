@@ -98,6 +98,10 @@ class RefundProofPortal(CustomerPortal):
                 refund_sudo.state == "done" and refund_sudo._get_current_proof()
             ):
                 return request.redirect(refund_sudo.get_portal_url())
+            if not request.env.user._is_internal():
+                # The customer's own download (a back-office preview is not one): the
+                # evidence pack of a dispute counts them.
+                refund_sudo._get_current_proof()._log_download()
             return self._show_report(
                 model=refund_sudo,
                 report_type=report_type,

@@ -3,6 +3,7 @@ from . import payment_refund
 from . import payment_refund_approval
 from . import payment_refund_reference
 from . import payment_dispute
+from . import payment_dispute_evidence
 from . import payment_transaction
 from . import account_payment
 from . import res_users

@@ -112,6 +112,11 @@ DISPUTE_LETTER_FIELDS = frozenset(
 DISPUTE_USER_EDITABLE_FIELDS = frozenset({"note", "evidence_due_date"})
 # Context key of the dispute's one path of state changes.
 DISPUTE_TRANSITION_KEY = "refund_proof_dispute_transition"
+# How far ahead of a dispute's due date the refund managers and the failure address
+# are told (`payment.dispute._cron_alert_dispute_deadlines`).
+DISPUTE_DEADLINE_ALERT = timedelta(days=2)
+# The evidence pack of a dispute: the report's xml id (report_action, rendering).
+EVIDENCE_REPORT = "refund_proof.action_report_dispute_evidence"
 
 # The card networks' reason codes most disputes carry, with a readable label
 # (`payment.dispute.reason_display`). Sources: Visa, "Dispute Management Guidelines

@@ -403,6 +403,14 @@ class PaymentDispute(models.Model):
                     ),
                     note=escape(dispute.reason_display or ""),
                 )
+            dispute._notify_failure_address(
+                _(
+                    "New %(kind)s %(name)s",
+                    kind=dispute._get_kind_label().lower(),
+                    name=dispute.name,
+                ),
+                dispute._get_open_alert_text(),
+            )
             if dispute._is_chargeback():
                 dispute._flag_refunds_in_flight()
 

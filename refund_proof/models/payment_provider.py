@@ -37,3 +37,15 @@ class PaymentProvider(models.Model):
         """
         self.ensure_one()
         return False
+
+    def _refund_proof_can_submit_dispute_evidence(self):
+        """Whether the evidence pack of a dispute can be sent to this provider
+        (`payment.transaction._refund_proof_submit_dispute_evidence`). Provider
+        bridges override it.
+
+        Note: self.ensure_one()
+
+        :rtype: bool
+        """
+        self.ensure_one()
+        return False

@@ -24,6 +24,15 @@ class PaymentRefundProof(models.Model):
     )
     sha256 = fields.Char(string="SHA-256", required=True, index=True)
     arn = fields.Char(string="ARN at Issue", readonly=True)
+    download_ids = fields.One2many(
+        comodel_name="payment.refund.proof.download",
+        inverse_name="proof_id",
+        string="Portal Downloads",
+        readonly=True,
+    )
+    download_count = fields.Integer(
+        string="Downloads", compute="_compute_download_count"
+    )
     arn_unavailable = fields.Boolean(
         string="No ARN at Issue",
         readonly=True,
@@ -38,6 +47,26 @@ class PaymentRefundProof(models.Model):
             "This proof was already stored.",
         ),
     ]
+
+    def _compute_download_count(self):
+        counts = dict(
+            self.env["payment.refund.proof.download"]
+            .sudo()
+            ._read_group(
+                [("proof_id", "in", self.ids)], ["proof_id"], ["__count"]
+            )
+        )
+        for proof in self:
+            proof.download_count = counts.get(proof, 0)
+
+    def _log_download(self):
+        """Record that the customer downloaded this proof from the portal (the evidence
+        pack of a dispute counts them). In sudo mode: the customer reads the proof
+        and writes nothing else; this line is the server's own log of it."""
+        self.ensure_one()
+        self.env["payment.refund.proof.download"].sudo().create(
+            {"proof_id": self.id}
+        )
 
     def _store(self, refund, pdf):
         """Store `pdf` as an issued proof of `refund` (once per distinct content)."""
@@ -78,3 +107,24 @@ class PaymentRefundProof(models.Model):
                 "arn_unavailable": refund.arn_unavailable,
             }
         )
+
+
+class PaymentRefundProofDownload(models.Model):
+    """A download of an issued proof by its customer, from the portal."""
+
+    _name = "payment.refund.proof.download"
+    _description = "Download of a Proof of Refund"
+    _order = "id"
+    _log_access = False
+
+    proof_id = fields.Many2one(
+        comodel_name="payment.refund.proof",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
+    )
+    company_id = fields.Many2one(related="proof_id.company_id", store=True)
+    download_date = fields.Datetime(
+        string="Downloaded On", required=True, readonly=True, default=fields.Datetime.now
+    )

@@ -704,6 +704,27 @@ class PaymentTransaction(models.Model):
         if self_sudo.payment_id:
             self_sudo.payment_id.message_post(body=body)
 
+    def _refund_proof_submit_dispute_evidence(self, dispute, attachment):
+        """Send the evidence of `dispute` (a dispute of this payment) to the provider,
+        and submit it. Bridges whose provider can
+        (`payment.provider._refund_proof_can_submit_dispute_evidence`) override it;
+        a provider error raises, and the dispute records nothing.
+
+        Note: self.ensure_one()
+
+        :param recordset dispute: The `payment.dispute`, in sudo mode.
+        :param recordset attachment: Its evidence pack (`ir.attachment`, a PDF).
+        :return: What was sent, field by field as the provider names them.
+        :rtype: dict
+        """
+        self.ensure_one()
+        raise UserError(
+            _(
+                "%(provider)s cannot receive evidence from Odoo.",
+                provider=self.provider_id.name,
+            )
+        )
+
     def _refund_proof_upsert_dispute(self, values):
         """Create or update the `payment.dispute` of this payment that a provider's
         event reports (found by its provider reference). Server side: bridges call it

@@ -58,6 +58,22 @@ class ResCompany(models.Model):
         "never come, and a pending refund holds its amount. 0 means never.",
     )
 
+    refund_policy_text = fields.Text(
+        string="Refund Policy",
+        help="Your refund policy as your customers see it (terms of sale, shop page). "
+        "Printed in the evidence pack of a dispute: the bank checks the refund against "
+        "it.",
+    )
+    dispute_rate_threshold = fields.Float(
+        string="Dispute Rate Warning (%)",
+        default=0.9,
+        digits=(5, 2),
+        help="The dispute rate report warns when a month's disputes reach this share "
+        "of its paid transactions. 0.9% is Visa's historical early-warning level, "
+        "below Mastercard's 1% (Chargeback-Monitored Merchant) and Visa's VAMP "
+        "thresholds; your acquirer may use its own.",
+    )
+
     def _get_refund_timezone(self):
         """The time zone of the company's refund days (daily limits, refund window):
         its partner's, never a user's own, which users may change on themselves."""

@@ -39,3 +39,9 @@ class ResConfigSettings(models.TransientModel):
     refund_pending_alert_days = fields.Integer(
         related="company_id.refund_pending_alert_days", readonly=False
     )
+    refund_policy_text = fields.Text(
+        related="company_id.refund_policy_text", readonly=False
+    )
+    dispute_rate_threshold = fields.Float(
+        related="company_id.dispute_rate_threshold", readonly=False
+    )

@@ -14,3 +14,17 @@ class ReportRefundProof(models.AbstractModel):
         # invoice, the card's last digits, the provider's descriptor); the reader's
         # access to the refunds was checked above.
         return {"doc_ids": docids, "doc_model": "payment.refund", "docs": docs.sudo()}
+
+
+class ReportDisputeEvidence(models.AbstractModel):
+    _name = "report.refund_proof.report_dispute_evidence"
+    _description = "Dispute Evidence"
+
+    @api.model
+    def _get_report_values(self, docids, data=None):
+        docs = self.env["payment.dispute"].browse(docids)
+        docs.check_access("read")
+        # In sudo mode: the pack states facts of records its reader may not read (the
+        # mail queue, the proofs' downloads, the payment's card); the reader's access
+        # to the disputes was checked above.
+        return {"doc_ids": docids, "doc_model": "payment.dispute", "docs": docs.sudo()}

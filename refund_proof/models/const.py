@@ -104,6 +104,7 @@ DISPUTE_LETTER_FIELDS = frozenset(
         "reason_code",
         "kind",
         "evidence_due_date",
+        "opened_date",
         "note",
     }
 )

@@ -142,6 +142,13 @@ class PaymentDispute(models.Model):
         tracking=True,
         help="The last moment to send the evidence to the provider or the bank.",
     )
+    opened_date = fields.Datetime(
+        string="Opened On",
+        required=True,
+        default=fields.Datetime.now,
+        copy=False,
+        help="When the bank opened the dispute (the provider's date, the letter's).",
+    )
     state_date = fields.Datetime(
         string="State Since", readonly=True, copy=False, default=fields.Datetime.now
     )

@@ -62,11 +62,10 @@ class PaymentDispute(models.Model):
 
     # === COMPUTE METHODS === #
 
-    @api.depends("refund_ids.state", "refund_ids.refund_date", "create_date")
+    @api.depends("refund_ids.state", "refund_ids.refund_date", "opened_date")
     def _compute_credit_processed(self):
-        now = fields.Datetime.now()
         for dispute in self:
-            refunds = dispute._get_credits_before_dispute(opened=dispute.create_date or now)
+            refunds = dispute._get_credits_before_dispute()
             dispute.credit_processed_date = (
                 max(refunds.mapped("refund_date")) if refunds else False
             )
@@ -83,7 +82,7 @@ class PaymentDispute(models.Model):
                 and dispute.provider_id.sudo()._refund_proof_can_submit_dispute_evidence()
             )
 
-    def _get_credits_before_dispute(self, opened=None):
+    def _get_credits_before_dispute(self):
         """The done refunds of the payment processed before the dispute was opened.
 
         Note: self.ensure_one()
@@ -91,7 +90,7 @@ class PaymentDispute(models.Model):
         :rtype: recordset of `payment.refund`
         """
         self.ensure_one()
-        opened = opened or self.create_date or fields.Datetime.now()
+        opened = self.opened_date or fields.Datetime.now()
         return self.sudo().refund_ids.filtered(
             lambda r: r.state == "done" and r.refund_date and r.refund_date <= opened
         )
@@ -363,4 +362,3 @@ class PaymentRefund(models.Model):
         """When Odoo's mail queue sent `mail` (its last write, as it marks it sent),
         or False while it is not sent."""
         return mail.write_date if mail.state == "sent" else False
-

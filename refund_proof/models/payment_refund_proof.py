@@ -52,9 +52,7 @@ class PaymentRefundProof(models.Model):
         counts = dict(
             self.env["payment.refund.proof.download"]
             .sudo()
-            ._read_group(
-                [("proof_id", "in", self.ids)], ["proof_id"], ["__count"]
-            )
+            ._read_group([("proof_id", "in", self.ids)], ["proof_id"], ["__count"])
         )
         for proof in self:
             proof.download_count = counts.get(proof, 0)
@@ -64,9 +62,7 @@ class PaymentRefundProof(models.Model):
         pack of a dispute counts them). In sudo mode: the customer reads the proof
         and writes nothing else; this line is the server's own log of it."""
         self.ensure_one()
-        self.env["payment.refund.proof.download"].sudo().create(
-            {"proof_id": self.id}
-        )
+        self.env["payment.refund.proof.download"].sudo().create({"proof_id": self.id})
 
     def _store(self, refund, pdf):
         """Store `pdf` as an issued proof of `refund` (once per distinct content)."""
@@ -126,5 +122,8 @@ class PaymentRefundProofDownload(models.Model):
     )
     company_id = fields.Many2one(related="proof_id.company_id", store=True)
     download_date = fields.Datetime(
-        string="Downloaded On", required=True, readonly=True, default=fields.Datetime.now
+        string="Downloaded On",
+        required=True,
+        readonly=True,
+        default=fields.Datetime.now,
     )

@@ -10,6 +10,7 @@ contacts and refund policy. Bridges that can send it to their provider say so
 """
 
 import base64
+
 import psycopg2
 from markupsafe import Markup, escape
 
@@ -74,12 +75,13 @@ class PaymentDispute(models.Model):
     @api.depends("provider_id", "provider_reference", "state")
     def _compute_can_submit_evidence(self):
         for dispute in self:
+            provider = dispute.provider_id.sudo()
             dispute.can_submit_evidence = bool(
                 dispute.state == "needs_response"
                 and dispute.origin == "provider"
                 and dispute.provider_reference
-                and dispute.provider_id
-                and dispute.provider_id.sudo()._refund_proof_can_submit_dispute_evidence()
+                and provider
+                and provider._refund_proof_can_submit_dispute_evidence()
             )
 
     def _get_credits_before_dispute(self):

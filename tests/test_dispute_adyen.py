@@ -87,6 +87,9 @@ class TestDisputeAdyen(AdyenCase):
             self._disputes(tx), [{"kind": "pre_arbitration", "state": "lost"}]
         )
         self.assertFalse(tx.refund_ids)
+        # Opened when the first event says (2026-03-08T09:00:00+01:00), whatever
+        # the later events' dates.
+        self.assertEqual(self._disputes(tx).opened_date, datetime(2026, 3, 8, 8, 0))
 
     def test_refund_refused_under_an_adyen_chargeback(self):
         """Under an open Adyen chargeback a refund is refused; nothing is sent."""

@@ -739,8 +739,9 @@ class PaymentTransaction(models.Model):
             ``card_network`` (a brand or scheme code: "visa", "mc"...),
             ``reason_code``, ``provider_reason``, ``kind`` (inquiry, chargeback,
             pre_arbitration), ``state`` (needs_response, under_review, won, lost,
-            closed), ``evidence_due_date`` (datetime), ``summary`` (what happened,
-            posted on the dispute, escaped).
+            closed), ``evidence_due_date`` (datetime), ``opened_date`` (when the
+            bank opened it, datetime; kept from the first event), ``summary`` (what
+            happened, posted on the dispute, escaped).
         :return: The dispute.
         :rtype: recordset of `payment.dispute`
         """
@@ -748,6 +749,7 @@ class PaymentTransaction(models.Model):
         values = dict(values)
         reference = values.pop("provider_reference")
         summary = values.pop("summary", None)
+        opened_date = values.pop("opened_date", None)
         state = values.pop("state", None)
         kind = values.pop("kind", None)
         currency = values.pop("currency", None)
@@ -787,6 +789,7 @@ class PaymentTransaction(models.Model):
                     "origin": "provider",
                     "kind": kind or "chargeback",
                     "state": state or "needs_response",
+                    **({"opened_date": opened_date} if opened_date else {}),
                     **values,
                 }
             )

@@ -282,6 +282,9 @@ class PaymentTransaction(models.Model):
             "evidence_due_date": self._refund_proof_adyen_parse_date(
                 additional_data.get("defensePeriodEndsAt")
             ),
+            "opened_date": self._refund_proof_adyen_parse_date(
+                notification_data.get("eventDate")
+            ),
             "summary": summary,
         }
 

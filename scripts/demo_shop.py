@@ -36,6 +36,9 @@ def dress_shop(env):
                 "refund_support_email": "refunds@myshop.example",
                 "refund_support_phone": "+33 1 84 88 00 01",
                 "refund_support_url": "https://myshop.example/contact",
+                "refund_policy_text": "Returns are accepted within 30 days of "
+                "delivery. Refunds go back to the original payment method within 5 "
+                "business days of the return's arrival.",
             }
         )
     company.partner_id.tz = "Europe/Paris"

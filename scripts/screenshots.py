@@ -129,6 +129,7 @@ def main():
         admin, "payment.refund", "search_read", [], ["name", "state", "arn"], order="id"
     )
     done = next(r for r in refunds if r["state"] == "done" and r["arn"])
+    dispute = rpc(admin, "payment.dispute", "search_read", [], ["id"], limit=1)[0]
     pending = next(r for r in refunds if r["state"] == "to_approve")
     url = rpc(admin, "payment.refund", "read", [done["id"]], ["verification_url"])[0][
         "verification_url"
@@ -148,6 +149,12 @@ def main():
             cookie,
             ready=".o_form_view .o_statusbar_status",
         )
+        chrome.shot(
+            f"{BASE}/odoo/action-refund_proof.payment_dispute_action/{dispute['id']}",
+            "dispute-credit-processed.png",
+            cookie,
+            ready=".o_form_view .o_statusbar_status",
+        )
         customer = session("refund_proof_customer")
         chrome.shot(
             f"{BASE}/my/refunds",
@@ -162,26 +169,29 @@ def main():
         phone.shot(url, "verification-page.png", ready=".card")
     finally:
         phone.close()
-    # The proof, rendered by the server's wkhtmltopdf, then turned into a PNG.
-    pdf = admin.get(
-        f"{BASE}/report/pdf/refund_proof.report_refund_proof/{done['id']}", timeout=60
-    ).content
-    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
-        f.write(pdf)
-        f.flush()
-        subprocess.run(
-            [
-                "pdftoppm",
-                "-png",
-                "-r",
-                "80",
-                "-singlefile",
-                f.name,
-                os.path.join(DOCS, "proof-of-refund"),
-            ],
-            check=True,
-        )
-    print("wrote proof-of-refund.png")
+    # The proof and the dispute's evidence pack, rendered by the server's wkhtmltopdf,
+    # then turned into PNGs (first page).
+    for report, record_id, name in (
+        ("refund_proof.report_refund_proof", done["id"], "proof-of-refund"),
+        ("refund_proof.report_dispute_evidence", dispute["id"], "dispute-evidence"),
+    ):
+        pdf = admin.get(f"{BASE}/report/pdf/{report}/{record_id}", timeout=60).content
+        with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+            f.write(pdf)
+            f.flush()
+            subprocess.run(
+                [
+                    "pdftoppm",
+                    "-png",
+                    "-r",
+                    "80",
+                    "-singlefile",
+                    f.name,
+                    os.path.join(DOCS, name),
+                ],
+                check=True,
+            )
+        print(f"wrote {name}.png")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,12 @@ class TestDemoData(RefundProofCommon):
         self.assertTrue(
             refunds.filtered(lambda r: r.state == "pending" and r.outcome_unknown)
         )
+        # A chargeback on a payment refunded before it: the credit-processed case.
+        dispute = env["payment.dispute"].search([("company_id", "=", main.id)])
+        self.assertEqual(len(dispute), 1)
+        self.assertEqual(dispute.state, "needs_response")
+        self.assertTrue(dispute.credit_processed_date)
+        self.assertTrue(main.refund_policy_text)
         requesters = refunds.mapped("requested_by_id.login")
         for login in ("refund_proof_manager", "refund_proof_support"):
             self.assertIn(login, requesters)

@@ -234,4 +234,20 @@ class PaymentRefund(models.Model):
         rejected.with_user(manager).action_reject(
             reason="Used product, outside our policy"
         )
+        # A chargeback "credit not processed" on a payment refunded days before,
+        # recorded from the bank's letter: the evidence pack answers it.
+        env["payment.dispute"].with_user(manager).create(
+            {
+                "source_transaction_id": txs[0].id,
+                "provider_reference": "CB-2026-118204",
+                "amount": txs[0].amount,
+                "card_network": "visa",
+                "reason_code": "13.6",
+                "kind": "chargeback",
+                "opened_date": now - timedelta(days=2),
+                "evidence_due_date": now + timedelta(days=12),
+                "note": "Letter from the acquirer: the customer says the refund never "
+                "arrived.",
+            }
+        )
         return True

@@ -234,6 +234,35 @@ class TestDispute(DisputeCase):
             self._refund(tx, 10.0)
         self.assertFalse(tx.refund_ids)
 
+    def test_refund_wizard_links_the_dispute_and_the_server_still_refuses(self):
+        """The transaction's Refund wizard names the open chargeback (a link to it)
+        and hides its button; confirming anyway is refused by the server. Under an
+        inquiry it names the inquiry and allows the full refund."""
+        tx = self._create_paid_transaction(100.0)
+        dispute = self._dispute(tx, kind="chargeback")
+        wizard = (
+            self.env["payment.refund.request"]
+            .with_user(self.refund_user)
+            .create({"source_transaction_id": tx.id})
+        )
+        self.assertEqual(wizard.dispute_id, dispute)
+        self.assertTrue(wizard.is_charged_back)
+        with self.assertRaisesRegex(UserError, dispute.name):
+            wizard.action_confirm()
+        self.assertFalse(tx.refund_ids)
+        other = self._create_paid_transaction(80.0)
+        inquiry = self._dispute(other, kind="inquiry", provider_reference="INQ-1")
+        wizard = (
+            self.env["payment.refund.request"]
+            .with_user(self.refund_user)
+            .create({"source_transaction_id": other.id})
+        )
+        self.assertEqual(wizard.dispute_id, inquiry)
+        self.assertFalse(wizard.is_charged_back)
+        wizard.action_confirm()
+        self.assertEqual(other.refund_ids.amount, 80.0)
+        self.assertEqual(inquiry.state, "closed")
+
     def test_refund_refused_under_pre_arbitration_under_review(self):
         """Pre-arbitration under review blocks refunds as a chargeback does."""
         tx = self._create_paid_transaction(100.0)

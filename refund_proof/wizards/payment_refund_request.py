@@ -54,6 +54,15 @@ class PaymentRefundRequest(models.TransientModel):
         default="bank_transfer",
     )
     refund_date = fields.Datetime(string="Paid On", default=fields.Datetime.now)
+    dispute_id = fields.Many2one(
+        comodel_name="payment.dispute",
+        string="Open Dispute",
+        compute="_compute_dispute_id",
+        help="The open dispute of the payment: under a chargeback the bank already "
+        "took the money back and no refund is allowed; under an inquiry only a full "
+        "refund, which ends it.",
+    )
+    is_charged_back = fields.Boolean(compute="_compute_dispute_id")
     policy_verdict = fields.Char(compute="_compute_verdict")
     within_policy = fields.Boolean(compute="_compute_verdict")
     approval_reasons = fields.Text(compute="_compute_verdict")
@@ -79,6 +88,15 @@ class PaymentRefundRequest(models.TransientModel):
                     tx, wizard.amount, wizard.reason_id
                 )
             )
+
+    @api.depends("source_transaction_id")
+    def _compute_dispute_id(self):
+        for wizard in self:
+            tx = wizard.source_transaction_id
+            disputes = tx._get_open_disputes() if tx else self.env["payment.dispute"]
+            chargebacks = disputes.filtered(lambda d: d._is_chargeback())
+            wizard.dispute_id = (chargebacks or disputes)[:1].id
+            wizard.is_charged_back = bool(chargebacks)
 
     @api.depends("source_transaction_id")
     def _compute_support_refund(self):

@@ -30,3 +30,21 @@ DISPUTE_EVENTS = (
     "payment.dispute.under_review",
     "payment.dispute.action_required",
 )
+
+# "Disputes Entity": its phase as refund_proof's dispute kind (a retrieval request asks
+# for information; pre-arbitration and arbitration are the bank's later rounds) and its
+# status as the dispute's state. An action_required event asks for evidence again.
+DISPUTE_PHASE_MAPPING = {
+    "retrieval": "inquiry",
+    "fraud": "chargeback",
+    "chargeback": "chargeback",
+    "pre_arbitration": "pre_arbitration",
+    "arbitration": "pre_arbitration",
+}
+DISPUTE_STATUS_MAPPING = {
+    "open": "needs_response",
+    "under_review": "under_review",
+    "won": "won",
+    "lost": "lost",
+    "closed": "closed",
+}

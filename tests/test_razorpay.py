@@ -10,9 +10,10 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from odoo import Command, fields
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -453,6 +454,60 @@ class TestRazorpay(MailCase):
         self.assertEqual(len(self._invoice_messages(tx, "disp_RPTest0000001")), 6)
         self.assertEqual(len(self._invoice_messages(tx, "status: lost")), 1)
         self.assertFalse(tx.refund_ids)
+
+    def test_dispute_events_record_the_payment_dispute(self):
+        """A signed payment.dispute.created records one chargeback needing a
+        response, with Razorpay's reason, respond_by and created_at; later events
+        follow its status; a retrieval is an inquiry."""
+        tx = self._paid(100.0)
+        dispute = {"payment_id": tx.provider_reference}
+        self._post(self._event("payment.dispute.created", **dispute))
+        record = self.env["payment.dispute"].search(
+            [("source_transaction_id", "=", tx.id)]
+        )
+        self.assertRecordValues(
+            record,
+            [
+                {
+                    "provider_reference": "disp_RPTest0000001",
+                    "origin": "provider",
+                    "kind": "chargeback",
+                    "state": "needs_response",
+                    "amount": 100.0,
+                    "provider_reason": "The customer says the refund was not received.",
+                    "evidence_due_date": datetime(2026, 1, 8, 0, 0),
+                    "opened_date": datetime(2026, 1, 1, 0, 0),
+                }
+            ],
+        )
+        under_review = self._event(
+            "payment.dispute.created", status="under_review", **dispute
+        )
+        under_review["event"] = "payment.dispute.under_review"
+        self._post(under_review)
+        self.assertEqual(record.state, "under_review")
+        with self.assertRaisesRegex(UserError, record.name):
+            self._refund(tx, 10.0)
+        lost = self._event("payment.dispute.created", status="lost", **dispute)
+        lost["event"] = "payment.dispute.lost"
+        self._post(lost)
+        self.assertEqual(record.state, "lost")
+        other = self._paid(50.0)
+        self._post(
+            self._event(
+                "payment.dispute.created",
+                id="disp_RPTest0000002",
+                payment_id=other.provider_reference,
+                phase="retrieval",
+                amount=5000,
+            )
+        )
+        inquiry = self.env["payment.dispute"].search(
+            [("source_transaction_id", "=", other.id)]
+        )
+        self.assertRecordValues(
+            inquiry, [{"kind": "inquiry", "state": "needs_response", "amount": 50.0}]
+        )
         self.assertFalse(tx.child_transaction_ids)
         self.assertAlmostEqual(tx.refund_remaining_amount, 100.0)
 

@@ -1,5 +1,6 @@
 import logging
 import pprint
+from datetime import datetime, timezone
 
 from odoo import _, api, models
 
@@ -210,8 +211,10 @@ class PaymentTransaction(models.Model):
 
     def _razorpay_log_dispute_event(self, event, dispute_data):
         """Log a Razorpay dispute event on the documents of this payment: a dispute is
-        never a refund (`refund_proof`'s `_refund_proof_log_dispute_event`). Server
-        side: called after the event's signature was checked.
+        never a refund (`refund_proof`'s `_refund_proof_log_dispute_event`); then
+        record it as the payment's `payment.dispute` (its phase as kind, its status
+        as state, `respond_by` as the due date). Server side: called after the
+        event's signature was checked.
 
         Note: self.ensure_one()
 
@@ -253,3 +256,31 @@ class PaymentTransaction(models.Model):
             reference=reference if isinstance(reference, str) else None,
             amount=amount,
         )
+        if isinstance(reference, str) and reference:
+            state = const.DISPUTE_STATUS_MAPPING.get(dispute_data.get("status"))
+            if event == "payment.dispute.action_required":
+                state = "needs_response"
+            self._refund_proof_upsert_dispute(
+                {
+                    "provider_reference": reference,
+                    "amount": amount,
+                    "kind": const.DISPUTE_PHASE_MAPPING.get(dispute_data.get("phase")),
+                    "state": state,
+                    "provider_reason": dispute_data.get("reason_description")
+                    or dispute_data.get("reason_code"),
+                    "evidence_due_date": self._razorpay_parse_timestamp(
+                        dispute_data.get("respond_by")
+                    ),
+                    "opened_date": self._razorpay_parse_timestamp(
+                        dispute_data.get("created_at")
+                    ),
+                    "summary": summary,
+                }
+            )
+
+    @staticmethod
+    def _razorpay_parse_timestamp(value):
+        """A naive UTC datetime of Razorpay's Unix timestamp, or None."""
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            return None
+        return datetime.fromtimestamp(value, tz=timezone.utc).replace(tzinfo=None)

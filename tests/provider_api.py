@@ -9,6 +9,7 @@ answers each request from a route table the test fills, with payloads read from
 reference of the version named in the file), and keeps every request it received.
 """
 
+import email
 import json
 import re
 import threading
@@ -37,7 +38,9 @@ class ProviderAPIServer:
     """Answers `(method, path regex)` routes with `(status, json)`; records requests.
 
     `received` lists dicts: method, path, query (dict of lists), headers (dict),
-    body (raw bytes), json (decoded body when JSON), form (decoded when form-encoded).
+    body (raw bytes), json (decoded body when JSON), form (decoded when form-encoded,
+    or the text fields of a multipart body), files (a multipart body's files: name ->
+    filename, content_type, content as bytes).
     """
 
     def __init__(self):
@@ -109,10 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
             "body": body,
             "json": None,
             "form": None,
+            "files": None,
         }
         content_type = self.headers.get("Content-Type", "")
         if body and "json" in content_type:
             request["json"] = json.loads(body)
+        elif body and content_type.startswith("multipart/form-data"):
+            request["form"], request["files"] = _parse_multipart(content_type, body)
         elif body and "form" in content_type:
             request["form"] = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
         api.received.append(request)
@@ -128,6 +134,34 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - quiet: no stderr per request
         return
+
+
+def _parse_multipart(content_type, body):
+    """The text fields and the files of a `multipart/form-data` body (RFC 7578),
+    each part's content kept byte for byte.
+
+    :return: (form: name -> str, files: name -> dict of filename, content_type,
+             content)
+    """
+    boundary = email.message_from_string(
+        f"Content-Type: {content_type}\r\n\r\n"
+    ).get_param("boundary")
+    form, files = {}, {}
+    for chunk in body.split(b"--" + boundary.encode())[1:-1]:
+        # Each part: CRLF, its headers, an empty line, its content, CRLF.
+        head, _sep, content = chunk[2:-2].partition(b"\r\n\r\n")
+        part = email.message_from_bytes(head + b"\r\n\r\n")
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        if filename is None:
+            form[name] = content.decode()
+        else:
+            files[name] = {
+                "filename": filename,
+                "content_type": part.get_content_type(),
+                "content": content,
+            }
+    return form, files
 
 
 @contextmanager

@@ -45,3 +45,19 @@ DISPUTE_STATUS_MAPPING = {
     "won": ("chargeback", "won"),
     "lost": ("chargeback", "lost"),
 }
+
+# Stripe's API, and the host of its file uploads (another host, multipart encoded:
+# https://docs.stripe.com/file-upload), where the evidence pack of a dispute goes.
+API_URL = "https://api.stripe.com/v1/"
+FILES_URL = "https://files.stripe.com/v1/files"
+# The seconds a request to Stripe may take (as payment_stripe's own requests).
+REQUEST_TIMEOUT = 60
+
+# The evidence of a dispute (https://docs.stripe.com/api/disputes/update): the purpose
+# and largest size of its files (the file upload guide: PDF, JPEG or PNG up to 5 MB),
+# the longest text of a long text field (20,000 characters) and of a short one (the
+# customer's name and e-mail: 5,000); all text fields together stay under 150,000.
+EVIDENCE_FILE_PURPOSE = "dispute_evidence"
+EVIDENCE_FILE_MAX_SIZE = 5 * 1024 * 1024
+EVIDENCE_TEXT_MAX_LENGTH = 20000
+EVIDENCE_SHORT_TEXT_MAX_LENGTH = 5000

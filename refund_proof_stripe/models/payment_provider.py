@@ -1,9 +1,18 @@
 import json
+import logging
 
-from odoo import models
+import requests
+
+from odoo import _, models
+from odoo.exceptions import UserError
 from odoo.tools.misc import file_open
 
-from ..const import WEBHOOK_EVENTS
+from odoo.addons.payment_stripe import const as stripe_const
+from odoo.addons.payment_stripe import utils as stripe_utils
+
+from ..const import REQUEST_TIMEOUT, WEBHOOK_EVENTS
+
+_logger = logging.getLogger(__name__)
 
 # Context keys between the overrides below and `payment_stripe`'s own methods, which
 # build the requests: the webhook endpoint being created; the refund being sent (its
@@ -32,6 +41,77 @@ class PaymentProvider(models.Model):
         (`GET refunds/<id>`, `destination_details`)."""
         self.ensure_one()
         return self.code == "stripe" or super()._refund_proof_can_fetch_reference()
+
+    def _refund_proof_can_submit_dispute_evidence(self):
+        """Override of `refund_proof`: Stripe takes a dispute's evidence through its
+        API (a file upload, then `POST disputes/<id>`), with the secret key.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        if self.code != "stripe":
+            return super()._refund_proof_can_submit_dispute_evidence()
+        return bool(stripe_utils.get_secret_key(self))
+
+    def _refund_proof_stripe_post(self, url, data, files=None, idempotency_key=None):
+        """POST to Stripe as `payment_stripe` authenticates its requests (the secret
+        key, its API version and extra headers), form-encoded or, with `files`,
+        multipart (the files host, which `_stripe_make_request` cannot reach), and
+        answer Stripe's object. Stripe's error is raised with Stripe's own message
+        (and logged at INFO: the user reads it); a failure to reach Stripe is raised
+        too, and logged at WARNING.
+
+        Note: self.ensure_one()
+
+        :param str url: The full URL (`const.API_URL`... or `const.FILES_URL`).
+        :param dict data: The form fields.
+        :param dict files: The files, as `requests` takes them: name -> (filename,
+                           content, content type).
+        :param str idempotency_key: Stripe's `Idempotency-Key`: Stripe performs the
+                                    request once per key, and answers a second one
+                                    with the first one's result.
+        :return: Stripe's answer.
+        :rtype: dict
+        :raise UserError: When Stripe cannot be reached, or refuses the request.
+        """
+        self.ensure_one()
+        headers = {
+            "Authorization": f"Bearer {stripe_utils.get_secret_key(self)}",
+            "Stripe-Version": stripe_const.API_VERSION,
+            **self._get_stripe_extra_request_headers(),
+        }
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        try:
+            response = requests.post(
+                url, data=data, files=files, headers=headers, timeout=REQUEST_TIMEOUT
+            )
+        except requests.exceptions.RequestException as error:
+            _logger.warning("Stripe: no answer from %s: %s", url, error)
+            raise UserError(
+                _("Stripe did not answer. Please try again in a moment.")
+            ) from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if response.ok and isinstance(answer, dict) and not error:
+            return answer
+        message = error.get("message") if isinstance(error, dict) else None
+        _logger.info(
+            "Stripe answered the request to %s with an error (HTTP %s): %s",
+            url,
+            response.status_code,
+            message,
+        )
+        raise UserError(
+            _(
+                "Stripe answered with an error (HTTP %(status)s): %(message)s",
+                status=response.status_code,
+                message=message or _("no details given"),
+            )
+        )
 
     def _stripe_make_request(
         self, endpoint, payload=None, method="POST", offline=False, idempotency_key=None

@@ -1,8 +1,15 @@
+import hashlib
+import json
 import logging
 import pprint
 from datetime import datetime, timezone
+from urllib.parse import quote
+
+from werkzeug.utils import secure_filename
 
 from odoo import _, api, models
+from odoo.exceptions import UserError
+from odoo.tools import float_repr
 
 from odoo.addons.payment import utils as payment_utils
 from odoo.addons.payment_stripe import const as stripe_const
@@ -11,8 +18,14 @@ from odoo.addons.payment_stripe.controllers.main import StripeController
 from odoo.addons.refund_proof.models.payment_transaction import superuser_savepoint
 
 from ..const import (
+    API_URL,
     DISPUTE_EVENTS,
     DISPUTE_STATUS_MAPPING,
+    EVIDENCE_FILE_MAX_SIZE,
+    EVIDENCE_FILE_PURPOSE,
+    EVIDENCE_SHORT_TEXT_MAX_LENGTH,
+    EVIDENCE_TEXT_MAX_LENGTH,
+    FILES_URL,
     ODOO_REFUND_EVENTS,
     REFERENCE_AVAILABLE,
     REFERENCE_UNAVAILABLE,
@@ -35,6 +48,13 @@ FAILED_REFUND_STATUSES = (
     *stripe_const.STATUS_MAPPING["error"],
     *stripe_const.STATUS_MAPPING["cancel"],
 )
+
+
+def _fit(text, limit):
+    """`text` stripped and cut to `limit` characters, an ellipsis marking the cut:
+    Stripe refuses a longer text in an evidence field."""
+    text = (text or "").strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 class PaymentTransaction(models.Model):
@@ -503,3 +523,212 @@ class PaymentTransaction(models.Model):
             else None,
             "summary": summary,
         }
+
+    # === BUSINESS METHODS - DISPUTE EVIDENCE === #
+
+    def _refund_proof_submit_dispute_evidence(self, dispute, attachment):
+        """Override of `refund_proof`: upload the evidence pack to Stripe's files
+        (purpose `dispute_evidence`), then submit it to the bank with the facts of
+        the refunds (`POST disputes/<id>`, evidence fields and `submit=true`).
+
+        Each request carries an idempotency key derived from what it sends
+        (`_refund_proof_stripe_evidence_key`): the same request sent again (a retry
+        after Stripe's answer was lost) is performed once by Stripe, which answers it
+        as it answered the first; another one (a pack rendered again) is a new
+        request, which Stripe refuses once the evidence is submitted.
+
+        Note: self.ensure_one()
+
+        :param recordset dispute: The `payment.dispute`, in sudo mode.
+        :param recordset attachment: Its evidence pack (`ir.attachment`, a PDF).
+        :return: The fields sent to Stripe (`evidence[...]`, `submit`), as sent.
+        :rtype: dict
+        :raise UserError: When the pack is too large for Stripe, Stripe cannot be
+                          reached or refuses the evidence.
+        """
+        if self.provider_code != "stripe":
+            return super()._refund_proof_submit_dispute_evidence(dispute, attachment)
+        self.ensure_one()
+        pdf = attachment.raw
+        if len(pdf) > EVIDENCE_FILE_MAX_SIZE:
+            raise UserError(
+                _(
+                    "The evidence pack of %(name)s is larger than the %(limit)s MB "
+                    "Stripe accepts: print it and send its main pages from Stripe's "
+                    "dashboard.",
+                    name=dispute.name,
+                    limit=EVIDENCE_FILE_MAX_SIZE // (1024 * 1024),
+                )
+            )
+        # In sudo mode: the requests read the provider's secret key; the refund
+        # manager's right was checked by the dispute's action.
+        provider = self.provider_id.sudo()
+        uploaded = provider._refund_proof_stripe_post(
+            FILES_URL,
+            {"purpose": EVIDENCE_FILE_PURPOSE},
+            files={
+                "file": (
+                    secure_filename(attachment.name) or "evidence.pdf",
+                    pdf,
+                    "application/pdf",
+                )
+            },
+            idempotency_key=self._refund_proof_stripe_evidence_key(
+                dispute, "file", pdf
+            ),
+        )
+        file_id = uploaded.get("id")
+        if not isinstance(file_id, str) or not file_id:
+            raise UserError(
+                _("Stripe did not answer with the uploaded file. Please try again.")
+            )
+        payload = self._refund_proof_stripe_get_evidence_payload(dispute, file_id)
+        answer = provider._refund_proof_stripe_post(
+            f"{API_URL}disputes/{quote(dispute.provider_reference, safe='')}",
+            payload,
+            idempotency_key=self._refund_proof_stripe_evidence_key(
+                dispute, "evidence", json.dumps(payload, sort_keys=True).encode()
+            ),
+        )
+        if answer.get("id") != dispute.provider_reference:
+            raise UserError(
+                _(
+                    "Stripe answered about another object than the dispute "
+                    "%(reference)s. Please check the dispute in Stripe's dashboard.",
+                    reference=dispute.provider_reference,
+                )
+            )
+        _logger.info(
+            "Payment %s: evidence of dispute %s (%s) submitted to Stripe with file "
+            "%s; Stripe's status: %s",
+            self.reference,
+            dispute.name,
+            dispute.provider_reference,
+            file_id,
+            answer.get("status"),
+        )
+        return payload
+
+    def _refund_proof_stripe_get_evidence_payload(self, dispute, file_id):
+        """The fields of Stripe's dispute update that submit the evidence: the pack,
+        the customer, the refund policy and the facts of the refunds; empty ones left
+        out, each text cut to Stripe's limit.
+
+        Note: self.ensure_one()
+
+        :param recordset dispute: The `payment.dispute`.
+        :param str file_id: The uploaded pack's Stripe file.
+        :rtype: dict
+        """
+        self.ensure_one()
+        partner = dispute.partner_id
+        values = {
+            # The pack is the merchant's record of the refunds (statement, proofs,
+            # e-mails to the customer), none of the documents Stripe names for a
+            # "credit not processed" dispute (`receipt` is the charge's,
+            # `refund_policy` the policy as shown at purchase,
+            # `customer_communication` the messages themselves): Stripe's field for
+            # any other evidence.
+            "evidence[uncategorized_file]": file_id,
+            "evidence[customer_name]": _fit(
+                partner.name or self.partner_name, EVIDENCE_SHORT_TEXT_MAX_LENGTH
+            ),
+            "evidence[customer_email_address]": _fit(
+                partner.email or self.partner_email, EVIDENCE_SHORT_TEXT_MAX_LENGTH
+            ),
+            # The policy as the customers see it, in Stripe's text field about the
+            # refund policy (`refund_policy` takes a file).
+            "evidence[refund_policy_disclosure]": _fit(
+                dispute.company_id.refund_policy_text, EVIDENCE_TEXT_MAX_LENGTH
+            ),
+            "evidence[uncategorized_text]": _fit(
+                self._refund_proof_stripe_get_refund_statement(dispute),
+                EVIDENCE_TEXT_MAX_LENGTH,
+            ),
+        }
+        payload = {key: value for key, value in values.items() if value}
+        payload["submit"] = "true"
+        return payload
+
+    def _refund_proof_stripe_get_refund_statement(self, dispute):
+        """The facts of the refunds of this payment done before `dispute` was opened,
+        for the bank: a line for each (number, amount, date in UTC, ARN), in the
+        user's language; empty without any.
+
+        Note: self.ensure_one()
+
+        :param recordset dispute: The `payment.dispute`.
+        :rtype: str
+        """
+        self.ensure_one()
+        credits = dispute._get_credits_before_dispute().sorted(
+            lambda refund: (refund.refund_date, refund.id)
+        )
+        if not credits:
+            return ""
+        reference_labels = dict(
+            credits._fields["arn_type"]._description_selection(self.env)
+        )
+        lines = [
+            _(
+                "Before the dispute was opened, these refunds of the payment "
+                "%(payment)s of %(amount)s were processed:",
+                payment=self.reference,
+                amount=self._refund_proof_stripe_format_amount(
+                    self.amount, self.currency_id
+                ),
+            )
+        ]
+        for refund in credits:
+            if refund.arn:
+                reference = f"{reference_labels.get(refund.arn_type, '')} {refund.arn}"
+            elif refund.arn_unavailable:
+                reference = _("no ARN from the card network")
+            else:
+                reference = _("ARN not given by the card network yet")
+            lines.append(
+                _(
+                    "Refund %(name)s of %(amount)s processed on %(date)s, "
+                    "%(reference)s.",
+                    name=refund.name,
+                    amount=self._refund_proof_stripe_format_amount(
+                        refund.amount, refund.currency_id
+                    ),
+                    date=refund.refund_date.strftime("%Y-%m-%d %H:%M UTC"),
+                    reference=reference.strip(),
+                )
+            )
+        lines.append(
+            _(
+                "Refunded in total: %(amount)s. The attached evidence pack shows each "
+                "refund with its proof and the e-mails sent to the customer.",
+                amount=self._refund_proof_stripe_format_amount(
+                    sum(credits.mapped("amount")), credits[:1].currency_id
+                ),
+            )
+        )
+        return "\n".join(lines)
+
+    @api.model
+    def _refund_proof_stripe_format_amount(self, amount, currency):
+        """An amount as a bank reads it in any language: `40.00 USD`."""
+        return (
+            f"{float_repr(currency.round(amount), currency.decimal_places)} "
+            f"{currency.name}"
+        )
+
+    def _refund_proof_stripe_evidence_key(self, dispute, step, content):
+        """Stripe's idempotency key of a request submitting the evidence of
+        `dispute`: the same for the same content, another for other content;
+        derived from the database too, so that two databases (a copy, a restored
+        backup) never share one.
+
+        :param recordset dispute: The `payment.dispute`.
+        :param str step: The request (`file`, `evidence`).
+        :param bytes content: What the request sends.
+        :rtype: str
+        """
+        # In sudo mode: the database's identity is a system parameter.
+        uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
+        digest = hashlib.sha256(content).hexdigest()[:32]
+        return f"refund_proof-{uuid[:8]}-dispute-{dispute.id}-{step}-{digest}"

@@ -49,6 +49,8 @@ class TestDisputeStripe(StripeCase):
         self.assertEqual(dispute.reason_display, "Visa 13.6 — Credit not processed")
         due = datetime.fromtimestamp(1782201600, tz=timezone.utc).replace(tzinfo=None)
         self.assertEqual(dispute.evidence_due_date, due)
+        opened = datetime.fromtimestamp(1780473600, tz=timezone.utc)
+        self.assertEqual(dispute.opened_date, opened.replace(tzinfo=None))
         self.assertFalse(tx.refund_ids)
         self.assertFalse(tx.child_transaction_ids)
 

@@ -4,6 +4,7 @@ submitted to the bank with the facts of the refunds (POST /v1/disputes/<id>,
 submit=true), each request under an idempotency key; Stripe's refusal is shown with
 Stripe's message and records nothing."""
 
+import time
 from datetime import datetime, timedelta
 
 import requests
@@ -66,7 +67,10 @@ class TestDisputeStripeEvidence(StripeCase):
         with freeze_time(now - timedelta(days=8)):
             refund = self._refund_and_answer(tx, 40.0, name="refund_available")
         self.assertRecordValues(refund, [{"state": "done", "arn": ARN}])
-        response = self._post_event("charge.dispute.created", load("stripe", "dispute"))
+        response = self._post_event(
+            "charge.dispute.created",
+            load("stripe", "dispute", created=int(time.time())),
+        )
         self.assertEqual(response.status_code, 200)
         dispute = self.env["payment.dispute"].search(
             [("source_transaction_id", "=", tx.id)]

@@ -506,6 +506,7 @@ class PaymentTransaction(models.Model):
         kind, state = DISPUTE_STATUS_MAPPING.get(dispute.get("status"), (None, None))
         card = (dispute.get("payment_method_details") or {}).get("card") or {}
         due_by = (dispute.get("evidence_details") or {}).get("due_by")
+        created = dispute.get("created")
         currency = dispute.get("currency")
         return {
             "provider_reference": dispute["id"],
@@ -520,6 +521,11 @@ class PaymentTransaction(models.Model):
             .replace(tzinfo=None)
             .replace(microsecond=0)
             if isinstance(due_by, int)
+            else None,
+            "opened_date": datetime.fromtimestamp(created, tz=timezone.utc).replace(
+                tzinfo=None
+            )
+            if isinstance(created, int)
             else None,
             "summary": summary,
         }

@@ -2,7 +2,7 @@
     "name": "Refund Proof",
     "summary": "Every refund of a payment is a record, with permissions, approval "
     "and a verifiable proof of refund for the customer",
-    "version": "18.0.1.2.0",
+    "version": "18.0.1.3.0",
     "category": "Accounting/Payment Providers",
     "website": "https://github.com/refund-proof/refund_proof",
     "author": "refund_proof contributors",

@@ -3,7 +3,7 @@
     "summary": "Adyen for refund_proof: ARN from refund events, failed and reversed "
     "refunds revoke their proof, disputes never become refunds, idempotent refund "
     "requests",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Accounting/Payment Providers",
     "website": "https://github.com/refund-proof/refund_proof",
     "author": "refund_proof contributors",

@@ -71,4 +71,4 @@ class TestPackaging(TestCase):
                 cwd=tmp,
             ).stdout.split()
         self.assertEqual(out[0], os.path.join(site, "odoo", "addons", "refund_proof"))
-        self.assertEqual(out[1], "18.0.1.2.0")
+        self.assertEqual(out[1], "18.0.1.3.0")

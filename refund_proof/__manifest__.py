@@ -25,6 +25,7 @@
         "wizards/payment_refund_reject_views.xml",
         "views/payment_refund_views.xml",
         "views/payment_dispute_views.xml",
+        "views/payment_dispute_rate_report_views.xml",
         "views/payment_refund_reason_views.xml",
         "views/payment_transaction_views.xml",
         "views/res_users_views.xml",

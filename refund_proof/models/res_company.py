@@ -68,10 +68,12 @@ class ResCompany(models.Model):
         string="Dispute Rate Warning (%)",
         default=0.9,
         digits=(5, 2),
-        help="The dispute rate report warns when a month's disputes reach this share "
-        "of its paid transactions. 0.9% is Visa's historical early-warning level, "
-        "below Mastercard's 1% (Chargeback-Monitored Merchant) and Visa's VAMP "
-        "thresholds; your acquirer may use its own.",
+        help="The dispute rate report shows in red a month whose disputes reach this "
+        "share of its paid transactions (per provider); 0 turns the warning off. The "
+        "card networks flag a merchant higher up: Visa's VAMP at 2.2% (1.5% from "
+        "April 2026) of fraud reports plus disputes with at least 1,500 of them a "
+        "month, Mastercard at 1.5% and 100 chargebacks. 0.9% was Visa's former "
+        "dispute programme (VDMP) threshold; acquirers often enforce lower limits.",
     )
 
     def _get_refund_timezone(self):

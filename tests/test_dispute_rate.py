@@ -14,7 +14,7 @@ from datetime import datetime
 
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tools import SQL, mute_logger
+from odoo.tools import mute_logger
 
 from .common import RefundProofCommon
 from .test_refund_guards_rpc import RpcError
@@ -72,28 +72,19 @@ class DisputeRateCase(RefundProofCommon):
         )
 
     def _dispute(self, when, network, code, kind="chargeback", provider=None):
-        """A dispute reported by the provider's hook on a payment of January,
-        opened at `when` (its creation date, which the report reads)."""
+        """A dispute the bank opened at `when`, reported by the provider's hook on a
+        payment of January."""
         tx = self._paid(1, JANUARY, provider=provider)
-        dispute = tx._refund_proof_upsert_dispute(
+        return tx._refund_proof_upsert_dispute(
             {
                 "provider_reference": f"DP-{tx.reference}",
                 "amount": 10.0,
                 "card_network": network,
                 "reason_code": code,
                 "kind": kind,
+                "opened_date": when,
             }
         )
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                "UPDATE payment_dispute SET create_date = %s WHERE id = %s",
-                when,
-                dispute.id,
-            )
-        )
-        dispute.invalidate_recordset(["create_date"])
-        return dispute
 
     def _two_months(self, provider=None):
         """The months of the module docstring."""

@@ -460,3 +460,51 @@ class TestDisputeRpc(DisputeCase, HttpCase):
             self._rpc(self.refund_user, "payment.transaction", "action_refund", [tx.id])
         self.assertIn("took the money back", caught.exception.message)
         self.assertFalse(tx.refund_ids)
+
+    def test_answering_over_rpc_follows_the_same_rules(self):
+        """Over JSON-RPC: the evidence fields are the server's (a manager cannot
+        write them); a refund user and a portal customer cannot submit; the portal
+        reads no download log and cannot print the pack, a refund user prints it."""
+        dispute = self._letter(self._create_paid_transaction(100.0))
+        for field, value in (
+            ("evidence_submit_date", "2030-01-01 00:00:00"),
+            ("evidence_submission", "evidence[uncategorized_text]: forged"),
+            ("deadline_alert_date", "2030-01-01 00:00:00"),
+            ("opened_date", "2020-01-01 00:00:00"),
+        ):
+            with self.subTest(field=field), self.assertRaises(RpcError) as caught:
+                self._rpc(
+                    self.refund_manager,
+                    "payment.dispute",
+                    "write",
+                    [dispute.id],
+                    {field: value},
+                )
+            self.assertIn("AccessError", caught.exception.name)
+        for user in (self.refund_user, self.portal_customer):
+            with self.subTest(user=user.login), self.assertRaises(RpcError):
+                self._rpc(
+                    user, "payment.dispute", "action_submit_evidence", [dispute.id]
+                )
+        with self.assertRaises(RpcError):
+            self._rpc(
+                self.portal_customer,
+                "payment.refund.proof.download",
+                "search_read",
+                [],
+                ["download_date"],
+            )
+        with self.assertRaises(RpcError):
+            self._rpc(
+                self.portal_customer,
+                "payment.dispute",
+                "action_print_evidence",
+                [dispute.id],
+            )
+        action = self._rpc(
+            self.refund_user, "payment.dispute", "action_print_evidence", [dispute.id]
+        )
+        self.assertEqual(action["report_name"], "refund_proof.report_dispute_evidence")
+        dispute.invalidate_recordset()
+        self.assertFalse(dispute.evidence_submit_date)
+        self.assertEqual(dispute.state, "needs_response")

@@ -72,7 +72,7 @@ class PaymentDispute(models.Model):
             )
             dispute.credit_processed_amount = sum(refunds.mapped("amount"))
 
-    @api.depends("provider_id", "provider_reference", "state")
+    @api.depends("provider_id", "provider_reference", "state", "origin")
     def _compute_can_submit_evidence(self):
         for dispute in self:
             provider = dispute.provider_id.sudo()

@@ -70,9 +70,9 @@ class ResCompany(models.Model):
         digits=(5, 2),
         help="The dispute rate report shows in red a month whose disputes reach this "
         "share of its paid transactions (per provider); 0 turns the warning off. The "
-        "card networks flag a merchant higher up: Visa's VAMP at 2.2% (1.5% from "
-        "April 2026) of fraud reports plus disputes with at least 1,500 of them a "
-        "month, Mastercard at 1.5% and 100 chargebacks. 0.9% was Visa's former "
+        "card networks flag a merchant higher up: Visa's VAMP at 1.5% since April "
+        "2026 (2.2% before) of fraud reports plus disputes, with more than 1,500 of "
+        "them a month; Mastercard at 1.5% and 100 chargebacks. 0.9% was Visa's former "
         "dispute programme (VDMP) threshold; acquirers often enforce lower limits.",
     )
 

@@ -42,7 +42,9 @@ def dress_shop(env):
             }
         )
     company.partner_id.tz = "Europe/Paris"
-    # --load-language makes the first loaded language the admin's: keep English.
+    # --load-language makes the first loaded language the admin's, and leaves English
+    # inactive (a user of an inactive language gets the first active one): keep English.
+    env["res.lang"]._activate_lang("en_US")
     env.ref("base.user_admin").lang = "en_US"
     # Odoo's demo provider (payment_demo), in test mode with the company's bank journal.
     provider = env.ref("payment.payment_provider_demo")

@@ -71,6 +71,7 @@ class TestDemoData(RefundProofCommon):
         self.assertEqual(main.name, "Myshop Online")
         self.assertEqual(main.refund_statement_descriptor, "MYSHOP.EXAMPLE")
         self.assertEqual(env.ref("base.user_admin").lang, "en_US")
+        self.assertTrue(env.ref("base.lang_en").active)
         refunds = env["payment.refund"].search([("company_id", "=", main.id)])
         self.assertTrue(
             {"done", "to_approve", "pending", "failed", "cancelled"}

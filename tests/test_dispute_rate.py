@@ -12,6 +12,8 @@ average of the months' rates would say 0.75%).
 import json
 from datetime import datetime
 
+from freezegun import freeze_time
+
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
@@ -136,6 +138,34 @@ class TestDisputeRate(DisputeRateCase):
             {"March 2024": (2, 200, 1.0), "April 2024": (2, 400, 0.5)},
         )
         self.assertEqual([g["inquiry_count"] for g in groups], [1, 0])
+
+    def test_months_as_the_clock_made_them(self):
+        """With a frozen clock, payments confirmed through the provider's flow and
+        disputes reported without a date of their own (opened now) fall in the month
+        the clock says: 1 dispute over 2 payments in May 2024, none over 1 in June."""
+        with freeze_time("2024-05-20 10:00:00"):
+            paid = self._create_paid_transaction(50.0)
+            self._create_paid_transaction(60.0)
+            paid._refund_proof_upsert_dispute(
+                {"provider_reference": "DP-CLOCK", "card_network": "visa"}
+            )
+        with freeze_time("2024-06-02 09:00:00"):
+            self._create_paid_transaction(70.0)
+        groups = self.Report.read_group(
+            [("date", ">=", "2024-05-01"), ("date", "<", "2024-07-01")],
+            MEASURES,
+            ["date:month"],
+            lazy=False,
+        )
+        self.assertEqual(
+            [
+                (g["date:month"], g["dispute_count"], g["transaction_count"])
+                for g in groups
+            ],
+            [("May 2024", 1, 2), ("June 2024", 0, 1)],
+        )
+        self.assertAlmostEqual(groups[0]["dispute_rate"], 50.0)
+        self.assertAlmostEqual(groups[1]["dispute_rate"], 0.0)
 
     def test_rate_of_all_months_is_a_ratio_of_sums_not_an_average(self):
         """The total of the two months is 4 / 600, not the average of 1.0 and

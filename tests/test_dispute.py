@@ -7,9 +7,9 @@ test_dispute_adyen.py.
 """
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -193,6 +193,81 @@ class TestDispute(DisputeCase):
         with self.assertRaises(AccessError):
             dispute.with_user(outsider).read(["name"])
 
+    def test_letter_of_another_company_or_not_a_payment_is_refused(self):
+        """A manager records letters on payments they may read only: not another
+        company's (even with that company in the context), not a draft or a card
+        validation; nothing is created, the other company's payment stays
+        refundable."""
+        other_company = self.env["res.company"].create({"name": "Other Co"})
+        foreign = self._create_paid_transaction(100.0)
+        foreign.sudo().company_id = other_company
+        for user_env in (
+            self.Dispute.with_user(self.refund_manager),
+            self.Dispute.with_user(self.refund_manager).with_context(
+                allowed_company_ids=[other_company.id]
+            ),
+        ):
+            with self.assertRaises(AccessError):
+                user_env.create({"source_transaction_id": foreign.id, "amount": 10.0})
+        self.assertFalse(foreign.sudo()._get_open_disputes())
+        draft = self._create_transaction("direct", reference=self._next_reference())
+        validation = self._create_paid_transaction(0.0, operation="validation")
+        for tx in (draft, validation):
+            with self.assertRaisesRegex(ValidationError, "not a confirmed payment"):
+                self._letter(tx, amount=1.0)
+        self.assertFalse(
+            self.Dispute.search(
+                [("source_transaction_id", "in", (draft | validation).ids)]
+            )
+        )
+
+    def test_letter_facts_are_checked(self):
+        """A letter in another currency, above the payment, opened in the future,
+        due before it was opened, or recorded twice is refused; a due date moved
+        before the opening too."""
+        tx = self._create_paid_transaction(100.0)
+        euro = self.env.ref("base.EUR")
+        if euro == tx.currency_id:
+            euro = self.env.ref("base.USD")
+        now = datetime.now()
+        for values, message in (
+            ({"currency_id": euro.id}, "payment's currency"),
+            ({"amount": 100.01}, "cannot exceed the payment"),
+            ({"opened_date": now + timedelta(days=3)}, "in the future"),
+            (
+                {
+                    "opened_date": now - timedelta(days=2),
+                    "evidence_due_date": now - timedelta(days=5),
+                },
+                "due before",
+            ),
+        ):
+            with self.subTest(values=values):
+                with self.assertRaisesRegex(ValidationError, message):
+                    self._letter(tx, **values)
+        dispute = self._letter(tx, provider_reference="CB-1")
+        with self.assertRaisesRegex(ValidationError, dispute.name):
+            self._letter(tx, provider_reference="CB-1")
+        with self.assertRaisesRegex(ValidationError, "due before"):
+            dispute.with_user(self.refund_manager).evidence_due_date = (
+                dispute.opened_date - timedelta(days=1)
+            )
+        self.assertEqual(
+            self.Dispute.search_count([("source_transaction_id", "=", tx.id)]), 1
+        )
+
+    def test_refund_wizard_of_another_company_payment_shows_nothing(self):
+        """The Refund wizard of a payment the user may not read is refused: no
+        amount, no dispute of it."""
+        other_company = self.env["res.company"].create({"name": "Other Co"})
+        foreign = self._create_paid_transaction(100.0)
+        foreign.sudo().company_id = other_company
+        self._dispute(foreign)
+        with self.assertRaises(AccessError):
+            self.env["payment.refund.request"].with_user(self.refund_user).create(
+                {"source_transaction_id": foreign.id}
+            )
+
     # --- the provider hook --- #
 
     def test_provider_hook_creates_then_updates_one_dispute(self):
@@ -309,6 +384,18 @@ class TestDispute(DisputeCase):
                 lambda m: "Closed: refunded" in m.body and refund.name in m.body
             )
         )
+
+    def test_full_refund_under_an_inquiry_closes_it_with_another_still_pending(self):
+        """The refund of all that remains closes the inquiry when it is done, even
+        while an earlier refund is still pending at the provider."""
+        tx = self._create_paid_transaction(100.0)
+        # Reported by the provider, not confirmed yet.
+        tx.sudo()._create_child_transaction(40.0, is_refund=True)
+        pending = tx.refund_ids
+        dispute = self._dispute(tx, kind="inquiry")
+        refund = self._refund(tx, 60.0)
+        self.assertEqual((refund.state, pending.state), ("done", "pending"))
+        self.assertEqual(dispute.state, "closed")
 
     def test_refunds_in_flight_are_flagged_when_a_chargeback_arrives(self):
         """A refund awaiting approval when a chargeback arrives gets a to-do for the

@@ -265,8 +265,10 @@ class TestDisputeEvidence(EvidenceCase):
 
     # --- portal downloads --- #
 
-    def test_only_the_customer_downloads_are_counted(self):
-        """A back-office preview through the portal route is not a download."""
+    def test_downloads_by_the_customer_and_through_the_link(self):
+        """A back-office preview through the portal route is not a download; the
+        customer signed in and a holder of the e-mailed link are told apart; reloading
+        within ten minutes does not count again, later it does."""
         tx = self._paid()
         refund = self._refund(tx, 10.0)
         proof = refund.with_context(force_report_rendering=True)._ensure_proof()
@@ -281,7 +283,48 @@ class TestDisputeEvidence(EvidenceCase):
         )
         self.assertEqual(self.url_open(url).content, proof.attachment_id.raw)
         self.url_open(url)
-        self.assertEqual(proof.download_count, 2)
+        other = new_test_user(
+            self.env, login="another_customer", groups="base.group_portal"
+        )
+        self.authenticate(other.login, other.login)
+        self.url_open(url)  # Another customer holding the link: the link's.
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        self.url_open(f"/my/refunds/{refund.id}?report_type=pdf&download=1")
+        self.url_open(f"/my/refunds/{refund.id}?report_type=pdf")
+        self.assertEqual(proof.download_ids.mapped("channel"), ["link", "customer"])
+        proof.download_ids.write(
+            {"download_date": fields.Datetime.now() - timedelta(minutes=11)}
+        )
+        self.url_open(f"/my/refunds/{refund.id}?report_type=pdf")
+        self.assertEqual(
+            proof.download_ids.mapped("channel"), ["link", "customer", "customer"]
+        )
+        html = self._evidence_html(self._dispute(tx))
+        self.assertIn("By the customer, signed in", html)
+        self.assertIn("Through the e-mailed link", html)
+
+    def test_proofs_and_downloads_of_another_company_are_invisible(self):
+        """Issued proofs and their downloads follow the companies of the reader."""
+        tx = self._paid()
+        refund = self._refund(tx, 10.0)
+        proof = refund.with_context(force_report_rendering=True)._ensure_proof()
+        proof._log_download(self.portal_user)
+        other_company = self.env["res.company"].create({"name": "Other Shop"})
+        outsider = new_test_user(
+            self.env,
+            login="proof_outsider",
+            groups="base.group_user,refund_proof.group_refund_user",
+            company_id=other_company.id,
+            company_ids=[other_company.id],
+        )
+        for model in ("payment.refund.proof", "payment.refund.proof.download"):
+            self.assertFalse(self.env[model].with_user(outsider).search([]))
+        self.assertEqual(
+            self.env["payment.refund.proof"]
+            .with_user(self.refund_user)
+            .search([("id", "=", proof.id)]),
+            proof,
+        )
 
     # --- alerts --- #
 

@@ -99,9 +99,9 @@ class RefundProofPortal(CustomerPortal):
             ):
                 return request.redirect(refund_sudo.get_portal_url())
             if not request.env.user._is_internal():
-                # The customer's own download (a back-office preview is not one): the
-                # evidence pack of a dispute counts them.
-                refund_sudo._get_current_proof()._log_download()
+                # The customer's download (a back-office preview is not one): the
+                # evidence pack of a dispute lists them.
+                refund_sudo._get_current_proof()._log_download(request.env.user)
             return self._show_report(
                 model=refund_sudo,
                 report_type=report_type,

@@ -1,9 +1,11 @@
 import logging
+from datetime import timedelta
 
 from markupsafe import escape
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools.misc import format_amount
 
 from .const import (
     CARD_NETWORK_ALIASES,
@@ -158,6 +160,15 @@ class PaymentDispute(models.Model):
     )
     note = fields.Text()
 
+    _sql_constraints = [
+        (
+            "provider_reference_uniq",
+            "unique (source_transaction_id, provider_reference)",
+            "This payment already has a dispute with this reference: open it instead "
+            "of recording the letter again.",
+        ),
+    ]
+
     # === COMPUTE METHODS === #
 
     @api.depends("source_transaction_id")
@@ -238,6 +249,7 @@ class PaymentDispute(models.Model):
                         )
                     )
                 vals["origin"] = "manual"
+                self._check_letter(vals)
         for vals in vals_list:
             if not vals.get("name") or vals["name"] == _("New"):
                 vals["name"] = self.env["ir.sequence"].sudo().next_by_code(
@@ -248,6 +260,84 @@ class PaymentDispute(models.Model):
         disputes = super(PaymentDispute, self.sudo()).create(vals_list)
         disputes._on_open()
         return disputes.with_env(self.env)
+
+    def _check_letter(self, vals):
+        """Refuse a bank letter that the user could not have: on a payment they may
+        not read (another company's), on what is not a confirmed payment, in another
+        currency than the payment's, above its amount, opened in the future, or due
+        before it was opened. The record itself is created in sudo mode: these are
+        the checks its rules and field domain would have made.
+
+        :param dict vals: The letter's values.
+        """
+        tx = self.env["payment.transaction"].browse(vals.get("source_transaction_id"))
+        if not tx:
+            raise ValidationError(_("A dispute is recorded on the disputed payment."))
+        # As the user: the payment's company rules decide whether they may see it.
+        tx.check_access("read")
+        if tx.company_id not in self.env.companies:
+            raise AccessError(
+                _(
+                    "%(reference)s belongs to %(company)s: record its disputes from "
+                    "that company.",
+                    reference=tx.reference,
+                    company=tx.company_id.name,
+                )
+            )
+        tx = tx.sudo()
+        if tx.operation in ("refund", "validation") or tx.state != "done":
+            raise ValidationError(
+                _(
+                    "%(reference)s is not a confirmed payment: only payments are "
+                    "disputed.",
+                    reference=tx.reference,
+                )
+            )
+        currency = self.env["res.currency"].browse(vals.get("currency_id")) or (
+            tx.currency_id
+        )
+        if currency != tx.currency_id:
+            raise ValidationError(
+                _(
+                    "The dispute is recorded in the payment's currency (%(currency)s): "
+                    "convert the letter's amount.",
+                    currency=tx.currency_id.name,
+                )
+            )
+        if currency.compare_amounts(vals.get("amount") or 0.0, tx.amount) > 0:
+            raise ValidationError(
+                _(
+                    "The disputed amount cannot exceed the payment (%(amount)s).",
+                    amount=format_amount(self.env, tx.amount, currency),
+                )
+            )
+        reference = vals.get("provider_reference")
+        if reference:
+            existing = self.sudo().search(
+                [
+                    ("source_transaction_id", "=", tx.id),
+                    ("provider_reference", "=", reference),
+                ],
+                limit=1,
+            )
+            if existing:
+                raise ValidationError(
+                    _(
+                        "%(reference)s already has the dispute %(dispute)s with this "
+                        "reference: open it instead of recording the letter again.",
+                        reference=tx.reference,
+                        dispute=existing.name,
+                    )
+                )
+        now = fields.Datetime.now()
+        opened = fields.Datetime.to_datetime(vals.get("opened_date")) or now
+        if opened > now + timedelta(days=1):
+            raise ValidationError(_("A dispute cannot be opened in the future."))
+        due = fields.Datetime.to_datetime(vals.get("evidence_due_date"))
+        if due and due < opened:
+            raise ValidationError(
+                _("The response cannot be due before the dispute was opened.")
+            )
 
     def copy(self, default=None):
         if not self.env.su:
@@ -271,6 +361,11 @@ class PaymentDispute(models.Model):
                         "actions instead.",
                         fields=self._get_field_labels(server_fields),
                     )
+                )
+            due = fields.Datetime.to_datetime(vals.get("evidence_due_date"))
+            if due and any(d.opened_date and due < d.opened_date for d in self):
+                raise ValidationError(
+                    _("The response cannot be due before the dispute was opened.")
                 )
         if "state" in vals and not self.env.context.get(DISPUTE_TRANSITION_KEY):
             raise UserError(

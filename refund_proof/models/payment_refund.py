@@ -951,14 +951,18 @@ class PaymentRefund(models.Model):
             self._close_todo_activities(_("Cancelled"))
 
     def _close_refunded_inquiries(self):
-        """Close the open inquiries of the payment once its refunds returned all of
-        it: the bank's question is answered by the money.
+        """Close the open inquiries of the payment once its refunds cover all of it
+        (this one done, the others done or still on their way): the bank's question
+        is answered by the money. Under an inquiry only a refund of all that remains
+        is allowed (`payment.transaction._check_refund_inquiry`), so this is that
+        refund.
 
         Note: self.ensure_one()
         """
         self.ensure_one()
         source = self.source_transaction_id
-        if source.refund_status != "full":
+        source.invalidate_recordset(["refund_remaining_amount"])
+        if source.currency_id.compare_amounts(source.refund_remaining_amount, 0) > 0:
             return
         source._get_open_disputes(("inquiry",))._close_as_refunded(self)
 

@@ -1,4 +1,5 @@
 import hashlib
+from datetime import timedelta
 
 from odoo import _, fields, models
 from odoo.exceptions import UserError
@@ -57,12 +58,37 @@ class PaymentRefundProof(models.Model):
         for proof in self:
             proof.download_count = counts.get(proof, 0)
 
-    def _log_download(self):
-        """Record that the customer downloaded this proof from the portal (the evidence
-        pack of a dispute counts them). In sudo mode: the customer reads the proof
-        and writes nothing else; this line is the server's own log of it."""
+    def _log_download(self, user):
+        """Record a download of this proof from the portal by `user` (the evidence
+        pack of a dispute lists them): signed in as the refund's customer, or through
+        the link of its e-mails (anyone holding it). One line per proof, channel and
+        ten minutes: reloading the page does not count again. In sudo mode: the
+        visitor reads the proof and writes nothing else; this line is the server's own
+        log of it.
+
+        :param recordset user: The `res.users` downloading (the public user through
+            the link).
+        """
         self.ensure_one()
-        self.env["payment.refund.proof.download"].sudo().create({"proof_id": self.id})
+        customer = self.sudo().refund_id.partner_id.commercial_partner_id
+        channel = (
+            "customer"
+            if not user._is_public()
+            and user.partner_id.commercial_partner_id == customer
+            else "link"
+        )
+        Download = self.env["payment.refund.proof.download"].sudo()
+        now = fields.Datetime.now()
+        if Download.search_count(
+            [
+                ("proof_id", "=", self.id),
+                ("channel", "=", channel),
+                ("download_date", ">", now - timedelta(minutes=10)),
+            ],
+            limit=1,
+        ):
+            return
+        Download.create({"proof_id": self.id, "channel": channel})
 
     def _store(self, refund, pdf):
         """Store `pdf` as an issued proof of `refund` (once per distinct content)."""
@@ -126,4 +152,13 @@ class PaymentRefundProofDownload(models.Model):
         required=True,
         readonly=True,
         default=fields.Datetime.now,
+    )
+    channel = fields.Selection(
+        selection=[
+            ("customer", "By the customer, signed in"),
+            ("link", "Through the e-mailed link"),
+        ],
+        required=True,
+        readonly=True,
+        default="link",
     )

@@ -12,13 +12,18 @@ class PaymentRefundRequest(models.TransientModel):
         readonly=True,
         ondelete="cascade",
     )
-    currency_id = fields.Many2one(related="source_transaction_id.currency_id")
+    # Read as the user (compute_sudo=False): the wizard shows nothing of a payment
+    # its user may not read (another company's).
+    currency_id = fields.Many2one(
+        related="source_transaction_id.currency_id", compute_sudo=False
+    )
     source_amount = fields.Monetary(
-        related="source_transaction_id.amount", string="Paid"
+        related="source_transaction_id.amount", string="Paid", compute_sudo=False
     )
     remaining_amount = fields.Monetary(
         related="source_transaction_id.refund_remaining_amount",
         string="Refundable",
+        compute_sudo=False,
     )
     support_refund = fields.Selection(
         selection=[
@@ -89,11 +94,21 @@ class PaymentRefundRequest(models.TransientModel):
                 )
             )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        """The payment must be one the user may read (its company's rules)."""
+        wizards = super().create(vals_list)
+        wizards.source_transaction_id.check_access("read")
+        return wizards
+
     @api.depends("source_transaction_id")
     def _compute_dispute_id(self):
         for wizard in self:
             tx = wizard.source_transaction_id
-            disputes = tx._get_open_disputes() if tx else self.env["payment.dispute"]
+            readable = tx and tx.with_env(self.env).has_access("read")
+            disputes = (
+                tx._get_open_disputes() if readable else self.env["payment.dispute"]
+            )
             chargebacks = disputes.filtered(lambda d: d._is_chargeback())
             wizard.dispute_id = (chargebacks or disputes)[:1].id
             wizard.is_charged_back = bool(chargebacks)
@@ -101,7 +116,8 @@ class PaymentRefundRequest(models.TransientModel):
     @api.depends("source_transaction_id")
     def _compute_support_refund(self):
         for wizard in self:
-            wizard.support_refund = wizard.source_transaction_id._get_refund_support()
+            tx = wizard.source_transaction_id
+            wizard.support_refund = tx._get_refund_support() if tx else "none"
 
     @api.depends("source_transaction_id", "support_refund")
     def _compute_amount(self):

@@ -6,6 +6,7 @@ from . import payment_dispute
 from . import payment_dispute_evidence
 from . import payment_transaction
 from . import account_payment
+from . import account_move
 from . import res_users
 from . import res_company
 from . import res_config_settings

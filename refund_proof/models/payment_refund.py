@@ -171,6 +171,20 @@ class PaymentRefund(models.Model):
         tracking=True,
         ondelete="restrict",
     )
+    # Written by the request path only (`payment.transaction._request_refund`), never
+    # by users (not in USER_EDITABLE_FIELDS): the credit note's open amount caps its
+    # refunds, and the refund's attempts carry it to Odoo's reconciliation
+    # (models/account_move.py).
+    credit_note_id = fields.Many2one(
+        comodel_name="account.move",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="restrict",
+        check_company=True,
+        help="The customer credit note this refund pays back: when the refund is "
+        "done, its payment is reconciled with it.",
+    )
     note = fields.Text(groups=INTERNAL)
     arn = fields.Char(
         string="ARN / Bank Reference",
@@ -762,6 +776,12 @@ class PaymentRefund(models.Model):
             source._ensure_provider_is_not_disabled()
             source._lock_for_refund()
             source._check_refund_amount(refund.amount, exclude=refund)
+            if refund.credit_note_id:
+                # In sudo mode: the requester chose the credit note; what is checked
+                # again is its open amount (models/account_move.py).
+                refund.sudo().credit_note_id._refund_proof_check_refund(
+                    source, refund.amount, exclude=refund
+                )
             reasons = []
             if not refund.sudo().approved_by_id:
                 self._lock_user_limits()

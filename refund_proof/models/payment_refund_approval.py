@@ -293,6 +293,12 @@ class PaymentRefund(models.Model):
             source._lock_for_refund()
             manual = refund.origin == "manual"
             source._check_refund_amount(refund.amount, manual=manual, exclude=refund)
+            if refund.credit_note_id:
+                # In sudo mode: the requester chose the credit note; what is checked
+                # again is its open amount (models/account_move.py).
+                refund.sudo().credit_note_id._refund_proof_check_refund(
+                    source, refund.amount, manual=manual, exclude=refund
+                )
             if not manual:
                 source._ensure_provider_is_not_disabled()
             # In sudo mode: the approver's right was checked by `_check_can_decide`.

@@ -1,7 +1,7 @@
 import logging
 from contextlib import contextmanager
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.misc import format_amount
@@ -481,6 +481,7 @@ class PaymentTransaction(models.Model):
         manual=False,
         manual_method=None,
         refund_date=None,
+        credit_note=None,
     ):
         """The one path of a refund decided in Odoo; every entry point ends here.
 
@@ -500,6 +501,10 @@ class PaymentTransaction(models.Model):
                             (default: now).
         :param str manual_method: How a manual refund was paid.
         :param datetime refund_date: When a manual refund was paid.
+        :param recordset credit_note: The customer credit note (`account.move`) the
+                                      refund pays back, if any: the refund is capped by
+                                      its open amount, and its payment is reconciled
+                                      with it when done.
         :return: The refund: done, pending or failed when issued; to_approve when the
                  user's limits or the refund policy require a manager's approval
                  (nothing is sent).
@@ -512,6 +517,9 @@ class PaymentTransaction(models.Model):
             self._ensure_provider_is_not_disabled()
         self._lock_for_refund()
         amount = self._check_refund_amount(amount_to_refund, manual=manual)
+        if credit_note:
+            # Locks the credit note too: its open amount caps what is refunded on it.
+            credit_note._refund_proof_check_refund(self, amount, manual=manual)
         Refund = self.env["payment.refund"]
         Refund._lock_user_limits()
         approval_reasons = Refund._get_approval_reasons(self, amount, reason)
@@ -523,6 +531,7 @@ class PaymentTransaction(models.Model):
             origin="manual" if manual else "odoo",
             manual_method=manual_method if manual else False,
             refund_date=refund_date if manual else False,
+            credit_note_id=credit_note.id if credit_note else False,
             state="to_approve" if approval_reasons else "draft",
             approval_reasons="\n".join(approval_reasons) or False,
             **({} if approval_reasons else Refund._get_limit_values()),
@@ -557,6 +566,7 @@ class PaymentTransaction(models.Model):
             # request created the transaction (users may not write it).
             if refund_id:
                 tx.sudo().refund_id = refund_id
+                tx._refund_proof_link_credit_note()
                 continue
             # The answer to a refund sent in Odoo whose outcome was unknown, else a
             # refund made outside Odoo.
@@ -587,8 +597,24 @@ class PaymentTransaction(models.Model):
                     provider=tx.provider_id.name,
                 )
             tx.sudo().refund_id = refund
+            tx._refund_proof_link_credit_note()
             refund._sync_state_from_attempts()
             refund.message_post(body=body)
+
+    def _refund_proof_link_credit_note(self):
+        """Give this refund transaction the credit note its refund pays back as its
+        invoice, before the transaction is post-processed: account_payment's
+        `_create_payment` then reconciles the refund's payment with it (Odoo's own
+        reconciliation of a transaction's payment with its `invoice_ids`; no move line
+        is written here).
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        # In sudo mode: the link is the server's record, like `refund_id`.
+        credit_note = self.sudo().refund_id.credit_note_id
+        if credit_note:
+            self.sudo().invoice_ids = [Command.link(credit_note.id)]
 
     def _get_refund_of_unknown_outcome(self):
         """The refund of the source that this refund transaction reported by the

@@ -1230,6 +1230,16 @@ class PaymentRefund(models.Model):
             tx.sale_order_ids.mapped("name") if "sale_order_ids" in tx._fields else []
         )
 
+    def _get_proof_credit_note_name(self):
+        """The number of the credit note this refund pays back, or False.
+
+        :rtype: str | bool
+        """
+        self.ensure_one()
+        # In sudo mode: the proof names it whoever renders it (refund users need not
+        # read invoices).
+        return self.sudo().credit_note_id.name or False
+
     def _get_proof_qr_data_uri(self):
         """The QR code of the verification page, as a data URI for the proof.
 

@@ -249,6 +249,51 @@ class AccountMove(models.Model):
         credit note, even on different payments, are decided one after the other."""
         self.env["payment.transaction"]._lock_rows_for_refund("account_move", self.ids)
 
+    def _refund_proof_get_link_error(self, source, manual=False):
+        """Why a refund on `source` may not pay back this credit note, or False: the
+        one list of the rules, read by the request path (`_refund_proof_check_refund`)
+        and by the refund wizards' proposals
+        (`payment.transaction._refund_proof_get_open_credit_notes`).
+
+        Note: self.ensure_one()
+
+        :param recordset source: The `payment.transaction` refunded.
+        :param bool manual: Whether the refund is paid outside the provider.
+        :rtype: str | bool
+        """
+        self.ensure_one()
+        move = self.sudo()
+        if move.move_type != "out_refund" or move.state != "posted":
+            return _(
+                "Only posted customer credit notes can be refunded to the customer."
+            )
+        if manual:
+            # No payment comes out of a manual refund: nothing would reconcile it.
+            return _(
+                "A refund paid outside the payment provider creates no payment in "
+                "Odoo: register the payment of %(name)s instead.",
+                name=move.name,
+            )
+        source = source.sudo()
+        if move.commercial_partner_id != source.partner_id.commercial_partner_id:
+            # Its payment would be the payer's, reconciled with another's credit note.
+            return _(
+                "%(name)s is a credit note of %(partner)s, not of the customer who "
+                "made %(reference)s.",
+                name=move.name,
+                partner=move.commercial_partner_id.display_name,
+                reference=source.reference,
+            )
+        if source not in move._refund_proof_get_source_transactions():
+            return _(
+                "%(reference)s did not pay %(invoice)s, which %(name)s reverses: "
+                "it cannot pay back this credit note.",
+                reference=source.reference,
+                invoice=move.reversed_entry_id.name or "-",
+                name=move.name,
+            )
+        return False
+
     def _refund_proof_check_refund(self, source, amount, manual=False, exclude=None):
         """Raise unless a refund of `amount` on `source` may pay back this credit
         note; lock the credit note. Called by the request path with the source locked
@@ -265,29 +310,9 @@ class AccountMove(models.Model):
         if not self.env.su:
             self.check_access("read")
         move = self.sudo()
-        if move.move_type != "out_refund" or move.state != "posted":
-            raise UserError(
-                _("Only posted customer credit notes can be refunded to the customer.")
-            )
-        if manual:
-            # No payment comes out of a manual refund: nothing would reconcile it.
-            raise UserError(
-                _(
-                    "A refund paid outside the payment provider creates no payment in "
-                    "Odoo: register the payment of %(name)s instead.",
-                    name=move.name,
-                )
-            )
-        if source not in move._refund_proof_get_source_transactions():
-            raise UserError(
-                _(
-                    "%(reference)s did not pay %(invoice)s, which %(name)s reverses: "
-                    "it cannot pay back this credit note.",
-                    reference=source.reference,
-                    invoice=move.reversed_entry_id.name or "-",
-                    name=move.name,
-                )
-            )
+        error = move._refund_proof_get_link_error(source, manual=manual)
+        if error:
+            raise UserError(error)
         move._refund_proof_lock()
         currency = move.currency_id
         open_amount = move._refund_proof_get_open_amount(exclude=exclude)

@@ -518,6 +518,9 @@ class PaymentTransaction(models.Model):
         self._lock_for_refund()
         amount = self._check_refund_amount(amount_to_refund, manual=manual)
         if credit_note:
+            # Read as the requester, whichever environment it was passed in.
+            credit_note = credit_note.with_env(self.env)
+        if credit_note:
             # Locks the credit note too: its open amount caps what is refunded on it.
             credit_note._refund_proof_check_refund(self, amount, manual=manual)
         Refund = self.env["payment.refund"]

@@ -11,8 +11,11 @@ post-processing reconciles the refund's payment with it: no move line is written
 refund_proof.
 """
 
+from markupsafe import Markup
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import plaintext2html
 from odoo.tools.misc import format_amount
 
 from .const import GROUP_USER, RESERVING_STATES
@@ -326,6 +329,36 @@ class AccountMove(models.Model):
                     open=format_amount(self.env, open_amount, currency),
                 )
             )
+
+    def _refund_proof_log_refund_request(self, refund):
+        """Post on this credit note's chatter the refund requested to pay it back,
+        with its reason and note (the requester's text: escaped).
+
+        Note: self.ensure_one()
+
+        :param recordset refund: The `payment.refund` just requested.
+        """
+        self.ensure_one()
+        refund = refund.sudo()
+        body = Markup("<p>%s</p>") % _(
+            "%(user)s requested %(refund)s: %(amount)s of this credit note refunded "
+            "to the customer on %(payment)s.",
+            user=refund.requested_by_id.name,
+            refund=refund._get_html_link(),
+            amount=format_amount(self.env, refund.amount, refund.currency_id),
+            payment=refund.source_transaction_id.reference,
+        )
+        if refund.reason_id:
+            body += Markup("<p>%s</p>") % _(
+                "Reason: %(reason)s", reason=refund.reason_id.name
+            )
+        if refund.note:
+            body += Markup("<p>%s</p>%s") % (_("Note:"), plaintext2html(refund.note))
+        # In sudo mode: refund users need not write on credit notes; the request
+        # path checked their right to refund this one.
+        self.sudo().message_post(
+            body=body, message_type="comment", subtype_xmlid="mail.mt_note"
+        )
 
     def _refund_proof_check_no_refund_in_flight(self):
         """Raise while a refund of one of these credit notes has no payment yet."""

@@ -550,6 +550,9 @@ class PaymentTransaction(models.Model):
             .create(values)
             .with_env(self.sudo().env)  # Not for the records created from here on.
         )
+        if credit_note:
+            # Its accountants read there why it is refunded (models/account_move.py).
+            credit_note._refund_proof_log_refund_request(refund)
         if approval_reasons:
             refund._request_approval()  # Nothing is sent to the provider.
         else:

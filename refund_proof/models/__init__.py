@@ -5,6 +5,7 @@ from . import payment_refund_reference
 from . import payment_dispute
 from . import payment_dispute_evidence
 from . import payment_transaction
+from . import payment_transaction_credit_note
 from . import account_payment
 from . import account_move
 from . import res_users

@@ -482,6 +482,7 @@ class PaymentTransaction(models.Model):
         manual_method=None,
         refund_date=None,
         credit_note=None,
+        create_credit_note=False,
     ):
         """The one path of a refund decided in Odoo; every entry point ends here.
 
@@ -505,6 +506,9 @@ class PaymentTransaction(models.Model):
                                       refund pays back, if any: the refund is capped by
                                       its open amount, and its payment is reconciled
                                       with it when done.
+        :param bool create_credit_note: Create the invoice's credit note (the full
+                                        refund of a payment that alone paid it) and
+                                        refund it, as with ``credit_note``.
         :return: The refund: done, pending or failed when issued; to_approve when the
                  user's limits or the refund policy require a manager's approval
                  (nothing is sent).
@@ -520,6 +524,16 @@ class PaymentTransaction(models.Model):
         if credit_note:
             # Read as the requester, whichever environment it was passed in.
             credit_note = credit_note.with_env(self.env)
+        if create_credit_note:
+            if credit_note:
+                raise UserError(
+                    _("Choose the credit note to refund or create one, not both.")
+                )
+            # Odoo's reversal wizard makes it, then it is checked as a chosen one
+            # (models/payment_transaction_credit_note.py).
+            credit_note = self._refund_proof_create_credit_note(
+                amount, reason=reason, manual=manual
+            )
         if credit_note:
             # Locks the credit note too: its open amount caps what is refunded on it.
             credit_note._refund_proof_check_refund(self, amount, manual=manual)

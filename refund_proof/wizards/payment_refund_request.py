@@ -3,7 +3,9 @@ from odoo import _, api, fields, models
 
 class PaymentRefundRequest(models.TransientModel):
     _name = "payment.refund.request"
+    _inherit = ["payment.refund.credit.note.choice"]
     _description = "Refund a Payment"
+    _refund_proof_source_field = "source_transaction_id"
 
     source_transaction_id = fields.Many2one(
         comodel_name="payment.transaction",
@@ -35,7 +37,7 @@ class PaymentRefundRequest(models.TransientModel):
     )
     manual = fields.Boolean(
         string="Manual Refund",
-        compute="_compute_amount",
+        compute="_compute_manual",
         store=True,
         readonly=False,
         help="The customer is paid back outside the payment provider (cash, bank "
@@ -119,11 +121,29 @@ class PaymentRefundRequest(models.TransientModel):
             tx = wizard.source_transaction_id
             wizard.support_refund = tx._get_refund_support() if tx else "none"
 
-    @api.depends("source_transaction_id", "support_refund")
+    @api.depends("support_refund")
+    def _compute_manual(self):
+        for wizard in self:
+            wizard.manual = wizard.support_refund == "none"
+
+    @api.depends(
+        "source_transaction_id",
+        "support_refund",
+        "credit_note_id",
+        "create_credit_note",
+    )
     def _compute_amount(self):
         for wizard in self:
-            wizard.amount = wizard.remaining_amount
-            wizard.manual = wizard.support_refund == "none"
+            wizard.amount = wizard._get_credit_note_amount(wizard.remaining_amount)
+
+    @api.depends("source_transaction_id", "manual")
+    def _compute_credit_note_id(self):
+        """Override of `payment.refund.credit.note.choice`: a manual refund pays back
+        no credit note (no payment would come of it)."""
+        res = super()._compute_credit_note_id()
+        for wizard in self.filtered("manual"):
+            wizard.credit_note_id = False
+        return res
 
     def action_confirm(self):
         self.ensure_one()
@@ -135,6 +155,7 @@ class PaymentRefundRequest(models.TransientModel):
             manual=self.manual,
             manual_method=self.manual_method,
             refund_date=self.refund_date,
+            **self._get_credit_note_request_values(),
         )
         return {
             "type": "ir.actions.act_window",

@@ -95,6 +95,14 @@ class TestDemoData(RefundProofCommon):
         self.assertEqual(dispute.state, "needs_response")
         self.assertTrue(dispute.credit_processed_date)
         self.assertTrue(main.refund_policy_text)
+        # A refund that paid back the credit note it created: the credit note paid.
+        credited = refunds.filtered("credit_note_id")
+        self.assertEqual(len(credited), 1)
+        self.assertEqual(credited.state, "done")
+        self.assertIn(
+            credited.credit_note_id.payment_state,
+            ("paid", credited.credit_note_id._get_invoice_in_payment_state()),
+        )
         requesters = refunds.mapped("requested_by_id.login")
         for login in ("refund_proof_manager", "refund_proof_support"):
             self.assertIn(login, requesters)

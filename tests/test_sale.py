@@ -124,6 +124,27 @@ class TestSaleOrderRefunds(SaleRefundCase):
         self.assertEqual(order_as_user.refund_proof_refund_in_progress_amount, 0.0)
         self.assertEqual(self._refunds_of(order, self.shop_refund_user), done | request)
 
+    def test_refunds_in_another_currency_are_converted(self):
+        """A payment of the order in another currency: its refunds are counted in
+        the order's currency, at today's rate."""
+        other = self.setup_other_currency("EUR", rates=[("2000-01-01", 2.0)])
+        self.assertNotEqual(other, self.env.company.currency_id)
+        order = self._order()
+        tx = self._create_transaction(
+            "direct",
+            amount=100.0,
+            currency_id=other.id,
+            reference=f"{order.name}-EUR",
+            sale_order_ids=[Command.set(order.ids)],
+        )
+        tx._handle_notification_data(
+            "demo", {"reference": tx.reference, "simulated_state": "done"}
+        )
+        self._refund(tx, 40.0)
+        order_as_user = order.with_user(self.shop_refund_user)
+        self.assertEqual(order.currency_id, self.env.company.currency_id)
+        self.assertEqual(order_as_user.refund_proof_refunded_amount, 20.0)
+
     def test_order_without_refund_counts_none(self):
         """A paid order never refunded, and a quotation, show no refund."""
         paid = self._order()

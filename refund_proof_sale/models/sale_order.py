@@ -52,26 +52,21 @@ class SaleOrder(models.Model):
         tx_ids_by_order = {
             order.id: set(order.sudo().transaction_ids.ids) for order in self
         }
+        all_tx_ids = set().union(*tx_ids_by_order.values())
         groups = self.env["payment.refund"]._read_group(
-            [
-                (
-                    "source_transaction_id",
-                    "in",
-                    list(set().union(*tx_ids_by_order.values())),
-                )
-            ],
+            [("source_transaction_id", "in", list(all_tx_ids))],
             ["source_transaction_id", "state", "currency_id"],
             ["amount:sum", "__count"],
         )
         for order in self:
             count, refunded, in_progress = 0, 0.0, 0.0
-            for tx, state, currency, amount, group_count in groups:
+            for tx, state, currency, amount_sum, group_count in groups:
                 if tx.id not in tx_ids_by_order[order.id]:
                     continue
                 count += group_count
                 if state not in RESERVING_STATES:
-                    continue
-                amount = order._refund_proof_to_order_currency(amount, currency)
+                    continue  # failed or cancelled: nothing left the shop
+                amount = order._refund_proof_to_order_currency(amount_sum, currency)
                 if state == "done":
                     refunded += amount
                 else:

@@ -130,6 +130,14 @@ def main():
     )
     done = next(r for r in refunds if r["state"] == "done" and r["arn"])
     dispute = rpc(admin, "payment.dispute", "search_read", [], ["id"], limit=1)[0]
+    credit_note = rpc(
+        admin,
+        "account.move",
+        "search_read",
+        [("move_type", "=", "out_refund"), ("refund_proof_refund_ids", "!=", False)],
+        ["id"],
+        limit=1,
+    )[0]
     pending = next(r for r in refunds if r["state"] == "to_approve")
     url = rpc(admin, "payment.refund", "read", [done["id"]], ["verification_url"])[0][
         "verification_url"
@@ -152,6 +160,12 @@ def main():
         chrome.shot(
             f"{BASE}/odoo/action-refund_proof.payment_dispute_action/{dispute['id']}",
             "dispute-credit-processed.png",
+            cookie,
+            ready=".o_form_view .o_statusbar_status",
+        )
+        chrome.shot(
+            f"{BASE}/odoo/action-account.action_move_out_refund_type/{credit_note['id']}",
+            "credit-note-refunded.png",
             cookie,
             ready=".o_form_view .o_statusbar_status",
         )

@@ -217,14 +217,15 @@ class TestSaleOrderRefunds(SaleRefundCase):
 @tagged("-at_install", "post_install")
 class TestSaleOrderRefundMail(SaleRefundCase, MailCase):
     def test_customer_mail_and_its_proof_name_the_order(self):
-        """The customer's e-mail of the refund names the order (the payment's
-        reference is the order's number), and so does the proof attached."""
+        """The customer's e-mail of the refund names the order on a line of its own
+        (not only through the payment's reference, the order's number), and so does
+        the proof attached."""
         order = self._order()
         refund = self._refund(self._pay(order), 30.0)
         self._run_mail_cron()
         mail = self._customer_mails(refund)
         self.assertEqual(len(mail), 1)
-        self.assertIn(order.name, mail.body_html)
+        self.assertIn(f"Order: {order.name}", mail.body_html)
         text = self._pdf_text(mail.attachment_ids.raw)
         self.assertIn(order.name, text)
 

@@ -254,8 +254,12 @@ class PaymentRefund(models.Model):
         # (Odoo's reversal) and pays it back; its payment, made by Odoo's
         # post-processing, is reconciled with it.
         txs[3]._post_process()  # The invoice paid by the payment, as the cron does.
-        credited = txs[3].with_user(manager)._request_refund(
-            reason=reasons["product_returned"], create_credit_note=True
+        credited = (
+            txs[3]
+            .with_user(manager)
+            ._request_refund(
+                reason=reasons["product_returned"], create_credit_note=True
+            )
         )
         credited.transaction_ids._post_process()
         dated(credited, 2)

@@ -6,15 +6,12 @@ The bridges' signed webhooks are tested in test_dispute_stripe.py and
 test_dispute_adyen.py.
 """
 
-import json
 from datetime import datetime, timedelta
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tools import mute_logger
 
-from .common import RefundProofCommon
-from .test_refund_guards_rpc import RpcError
+from .common import JsonRpcMixin, RefundProofCommon, RpcError
 
 
 class DisputeCase(RefundProofCommon):
@@ -428,7 +425,7 @@ class TestDispute(DisputeCase):
 
 
 @tagged("-at_install", "post_install")
-class TestDisputeRpc(DisputeCase, HttpCase):
+class TestDisputeRpc(JsonRpcMixin, DisputeCase, HttpCase):
     """Disputes through Odoo's real JSON-RPC: a manager records one from a letter; a
     refund user and a portal customer cannot."""
 
@@ -438,36 +435,6 @@ class TestDisputeRpc(DisputeCase, HttpCase):
         cls.portal_customer = new_test_user(
             cls.env, login="portal_customer", groups="base.group_portal"
         )
-
-    def _rpc(self, user, model, method, *args, **kwargs):
-        payload = {
-            "jsonrpc": "2.0",
-            "method": "call",
-            "id": 1,
-            "params": {
-                "service": "object",
-                "method": "execute_kw",
-                "args": [
-                    self.env.cr.dbname,
-                    user.id,
-                    user.login,
-                    model,
-                    method,
-                    list(args),
-                    kwargs,
-                ],
-            },
-        }
-        with mute_logger("odoo.http"):
-            response = self.url_open(
-                "/jsonrpc",
-                data=json.dumps(payload),
-                headers={"Content-Type": "application/json"},
-            )
-        body = response.json()
-        if "error" in body:
-            raise RpcError(body["error"])
-        return body["result"]
 
     def _letter_values(self, tx):
         return {

@@ -9,17 +9,14 @@ pre-arbitration) and Mastercard 4853: 0.5%. The two months: 4 / 600 = 0.67% (an
 average of the months' rates would say 0.75%).
 """
 
-import json
 from datetime import datetime
 
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tools import mute_logger
 
-from .common import RefundProofCommon
-from .test_refund_guards_rpc import RpcError
+from .common import JsonRpcMixin, RefundProofCommon, RpcError
 
 MARCH = datetime(2024, 3, 15, 12, 0)
 APRIL = datetime(2024, 4, 15, 12, 0)
@@ -426,38 +423,8 @@ class TestDisputeRate(DisputeRateCase):
 
 
 @tagged("-at_install", "post_install")
-class TestDisputeRateRpc(DisputeRateCase, HttpCase):
+class TestDisputeRateRpc(JsonRpcMixin, DisputeRateCase, HttpCase):
     """The report's read_group through Odoo's real JSON-RPC, as the pivot calls it."""
-
-    def _rpc(self, user, model, method, *args, **kwargs):
-        payload = {
-            "jsonrpc": "2.0",
-            "method": "call",
-            "id": 1,
-            "params": {
-                "service": "object",
-                "method": "execute_kw",
-                "args": [
-                    self.env.cr.dbname,
-                    user.id,
-                    user.login,
-                    model,
-                    method,
-                    list(args),
-                    kwargs,
-                ],
-            },
-        }
-        with mute_logger("odoo.http"):
-            response = self.url_open(
-                "/jsonrpc",
-                data=json.dumps(payload),
-                headers={"Content-Type": "application/json"},
-            )
-        body = response.json()
-        if "error" in body:
-            raise RpcError(body["error"])
-        return body["result"]
 
     def test_views_render_in_the_browser(self):
         """A refund user opens Dispute Rate: the graph draws, the pivot shows this

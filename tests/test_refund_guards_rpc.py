@@ -22,7 +22,6 @@ starts from the same fixtures, whatever the previous call managed to do.
 import base64
 import inspect
 import itertools
-import json
 from collections import defaultdict
 from contextlib import closing
 
@@ -31,7 +30,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.refund_proof.utils import format_arn, normalize_arn
 
-from .common import RefundProofCommon
+from .common import JsonRpcMixin, RefundProofCommon, RpcError
 from .test_arn import VALID_ARN
 
 # A second valid ARN, set on a refund by the server to test replacing one.
@@ -97,25 +96,13 @@ PORTAL_HIDDEN_FIELDS = (
 PORTAL_VISIBLE_FIELDS = ("name", "amount", "currency_id", "state", "refund_date", "arn")
 
 
-class RpcError(Exception):
-    """The `error` member of a JSON-RPC answer."""
-
-    def __init__(self, error):
-        data = error.get("data") or {}
-        self.name = data.get("name") or ""
-        self.message = data.get("message") or error.get("message") or ""
-        super().__init__(f"{self.name}: {self.message}")
-
-    def __str__(self):
-        # The first line: the reports list hundreds of cases.
-        first = (self.message.strip().splitlines() or [""])[0]
-        return f"{self.name.rpartition('.')[2]}: {first[:120]}"
-
-
 @tagged("-at_install", "post_install")
-class TestRefundGuardsRpc(RefundProofCommon, HttpCase):
+class TestRefundGuardsRpc(JsonRpcMixin, RefundProofCommon, HttpCase):
     """Writes, creations, copies, deletions, method calls and reads of `payment.refund`
     over Odoo's JSON-RPC, by refund users, refund managers and portal customers."""
+
+    # A hostile value may make the ORM crash: its SQL error is logged too.
+    _rpc_muted_loggers = ("odoo.http", "odoo.sql_db")
 
     @classmethod
     def setUpClass(cls):
@@ -140,46 +127,8 @@ class TestRefundGuardsRpc(RefundProofCommon, HttpCase):
             groups="base.group_user,refund_proof.group_refund_user",
             refund_limit=5,
         )
-        cls._rpc_ids = itertools.count(1)
 
     # === HELPERS: RPC === #
-
-    def _rpc(self, user, model, method, *args, **kwargs):
-        """Call `model.method(*args, **kwargs)` as `user` through POST /jsonrpc.
-
-        Returns the result; raises RpcError with the error's name and message. Odoo's
-        request logging is muted: refused calls log a warning (or an error for the
-        crashes a hostile value may cause), which the answer reports anyway.
-        """
-        payload = {
-            "jsonrpc": "2.0",
-            "method": "call",
-            "id": next(self._rpc_ids),
-            "params": {
-                "service": "object",
-                "method": "execute_kw",
-                "args": [
-                    self.env.cr.dbname,
-                    user.id,
-                    user.login,  # new_test_user: password == login
-                    model,
-                    method,
-                    list(args),
-                    kwargs,
-                ],
-            },
-        }
-        with mute_logger("odoo.http", "odoo.sql_db"):
-            response = self.url_open(
-                "/jsonrpc",
-                data=json.dumps(payload),
-                headers={"Content-Type": "application/json"},
-            )
-        self.assertEqual(response.status_code, 200, response.text[:500])
-        body = response.json()
-        if "error" in body:
-            raise RpcError(body["error"])
-        return body.get("result")
 
     def _attempt(self, user, model, method, *args, **kwargs):
         """(result, None) or (None, RpcError) of an RPC call."""

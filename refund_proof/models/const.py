@@ -67,6 +67,17 @@ REFERENCE_FETCH_DELAYS = (
 )
 REFERENCE_FETCH_GIVE_UP_DAYS = 30
 
+# The refund's e-mails Odoo's mail queue could not hand to the outgoing server (it
+# could not connect: `mail.notification.failure_type` "mail_smtp") go back to the
+# queue, as the failed-mail view's retry does: the first time a minute after the
+# failure, then after a quarter of the mail's age at the failure, never more than an
+# hour later; given up two days after the mail was written (it stays failed in Odoo's
+# failed-mail view, for the back office to resend or cancel).
+CUSTOMER_MAIL_RETRY_MIN_DELAY = timedelta(minutes=1)
+CUSTOMER_MAIL_RETRY_AGE_FRACTION = 0.25
+CUSTOMER_MAIL_RETRY_MAX_DELAY = timedelta(hours=1)
+CUSTOMER_MAIL_RETRY_GIVE_UP = timedelta(days=2)
+
 # === DISPUTES (payment.dispute) === #
 
 # The state changes a dispute may go through, and only those (`payment.dispute.

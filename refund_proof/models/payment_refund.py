@@ -25,6 +25,10 @@ from ..utils import (
 )
 from .const import (
     ARN_LOCKED_STATES,
+    CUSTOMER_MAIL_RETRY_AGE_FRACTION,
+    CUSTOMER_MAIL_RETRY_GIVE_UP,
+    CUSTOMER_MAIL_RETRY_MAX_DELAY,
+    CUSTOMER_MAIL_RETRY_MIN_DELAY,
     GROUP_USER,
     INTERNAL,
     LIVE_ATTEMPT_STATES,
@@ -1326,7 +1330,9 @@ class PaymentRefund(models.Model):
         """Issue the new versions of proofs and send the pending customer e-mails
         (refund done, ARN known), one refund per transaction as Odoo's payment
         post-processing cron does: rendering a proof takes seconds, and a refund that
-        cannot be done now stays pending for a later run.
+        cannot be done now stays pending for a later run. Then put back in the queue
+        the e-mails the outgoing server could not be reached for, and come back while
+        some wait (`_retry_customer_mails_after_smtp_failure`).
 
         A full batch reports its progress to the cron (`ir.cron._notify_progress`),
         which runs the next batch at once: under load, e-mails go out as fast as
@@ -1368,8 +1374,12 @@ class PaymentRefund(models.Model):
                 # One refund per transaction, as Odoo's own payment crons do: this
                 # refund's e-mail is kept whatever happens to the next one.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+        next_run = self._retry_customer_mails_after_smtp_failure()
         if retry_later:
-            cron._trigger(fields.Datetime.now() + timedelta(minutes=1))
+            soon = fields.Datetime.now() + timedelta(minutes=1)
+            next_run = min(next_run, soon) if next_run else soon
+        if next_run:
+            cron._trigger(next_run)
         if len(refunds) == limit:
             # More than one batch: the cron runs the next one now (those that failed
             # here count as not remaining, so that they do not spin the loop).
@@ -1405,6 +1415,88 @@ class PaymentRefund(models.Model):
                 attachment_ids=attachment_ids,
             )
         self.customer_mail_pending = False
+
+    @api.model
+    def _retry_customer_mails_after_smtp_failure(self):
+        """Put back in Odoo's mail queue the refunds' e-mails it could not hand to
+        the outgoing server (no connection: every e-mail notification of the mail
+        failed with type "mail_smtp"), once their retry time has come
+        (`_get_customer_mail_retry_time`), as the failed-mail view's retry does. Odoo
+        never tries a failed mail again by itself; mails failed otherwise (invalid
+        recipient, refused message), delivered to a recipient already, or written
+        more than `CUSTOMER_MAIL_RETRY_GIVE_UP` ago stay failed, for the back office.
+
+        :return: when to look again: the next retry time, or when to check that the
+            mails waiting in the queue (requeued ones included) were sent; None when
+            no mail is waiting
+        :rtype: datetime or None
+        """
+        now = fields.Datetime.now()
+        # sudo: Odoo's mail queue belongs to no user; the cron only puts back what the
+        # queue failed to send for want of a connection.
+        mails = (
+            self.env["mail.mail"]
+            .sudo()
+            .search(
+                [
+                    ("model", "=", self._name),
+                    ("state", "in", ("outgoing", "exception")),
+                    ("create_date", ">", now - CUSTOMER_MAIL_RETRY_GIVE_UP),
+                ]
+            )
+        )
+        failed = mails.filtered(lambda mail: mail.state == "exception")
+        notifications = (
+            self.env["mail.notification"]
+            .sudo()
+            .search(
+                [
+                    ("mail_mail_id", "in", failed.ids),
+                    ("notification_type", "=", "email"),
+                ]
+            )
+        )
+        smtp_failed_ids = set(notifications.mail_mail_id.ids)
+        for notification in notifications:
+            if (
+                notification.notification_status != "exception"
+                or notification.failure_type != "mail_smtp"
+            ):
+                smtp_failed_ids.discard(notification.mail_mail_id.id)
+        smtp_failed = failed.filtered(lambda mail: mail.id in smtp_failed_ids)
+        due = smtp_failed.filtered(
+            lambda mail: self._get_customer_mail_retry_time(mail, now) <= now
+        )
+        if due:
+            due.mark_outgoing()
+            _logger.info(
+                "Refund e-mails back in the mail queue after a connection failure: %s",
+                due.ids,
+            )
+        return min(
+            (
+                self._get_customer_mail_retry_time(mail, now)
+                for mail in (mails - failed) | smtp_failed
+            ),
+            default=None,
+        )
+
+    @api.model
+    def _get_customer_mail_retry_time(self, mail, now):
+        """When to try a refund's e-mail again or look at it: a failed mail a while
+        after its failure (its last write), a queued one a while after now; the while
+        grows with the mail's age (`CUSTOMER_MAIL_RETRY_AGE_FRACTION` of it, between
+        `CUSTOMER_MAIL_RETRY_MIN_DELAY` and `CUSTOMER_MAIL_RETRY_MAX_DELAY`).
+
+        :param mail: a `mail.mail` of a refund, failed or queued
+        :param datetime now: the current time
+        :rtype: datetime
+        """
+        since = mail.write_date if mail.state == "exception" else now
+        delay = (since - mail.create_date) * CUSTOMER_MAIL_RETRY_AGE_FRACTION
+        return since + min(
+            max(delay, CUSTOMER_MAIL_RETRY_MIN_DELAY), CUSTOMER_MAIL_RETRY_MAX_DELAY
+        )
 
     @api.model
     def _cron_alert_stuck_pending(self):

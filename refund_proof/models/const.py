@@ -206,3 +206,12 @@ DISPUTE_REASONS = {
         "4871": "Chip/PIN liability shift",
     },
 }
+
+# How long a refund request waits for another request on the same payment, or of the
+# same user, to finish.
+REFUND_LOCK_TIMEOUT = "10s"
+# The first key of the advisory lock serialising one user's limit decisions
+# (`payment.refund._lock_user_limits`; the second key is the user's id): a fixed
+# number of refund_proof's own: zlib.crc32(b"refund_proof.user_limits") as a signed
+# int4.
+USER_LIMITS_LOCK_CLASS = -174986427

@@ -9,6 +9,7 @@ small hook that a module may override; the request path
 the user's limits, then ask for the approval reasons.
 """
 
+from collections import defaultdict
 from datetime import datetime
 
 import pytz
@@ -16,9 +17,10 @@ from markupsafe import escape
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 from odoo.tools.misc import format_amount
 
-from .const import GROUP_MANAGER
+from .const import GROUP_MANAGER, REFUND_LOCK_TIMEOUT, USER_LIMITS_LOCK_CLASS
 
 
 class PaymentRefund(models.Model):
@@ -87,19 +89,34 @@ class PaymentRefund(models.Model):
     def _lock_user_limits(self):
         """Serialise the limit decisions of the current user, across payments.
 
-        The same UPDATE trick as `payment.transaction._lock_for_refund`, on the user's
-        row: two requests of one user on different payments wait for each other, and
-        one whose snapshot predates the other's commit fails with a serialization
-        error, retried by the request handler with a fresh snapshot. Without it,
-        parallel requests would each read the day's total without the others' refunds
-        and pass the daily limit together. Refund managers, system calls and users
-        without a daily limit have no total to decide on: no lock.
+        A transaction-level advisory lock keyed on the user: two requests of one user
+        on different payments wait for each other, in turn (PostgreSQL queues lock
+        waiters), at most REFUND_LOCK_TIMEOUT. Waiting leaves this transaction's
+        snapshot older than the other request's commit, so the day's total is read
+        after the lock through a fresh snapshot (`_get_issued_today`), not from this
+        one. (Writing the user's row instead, as `_lock_for_refund` does on a
+        payment, made every waiter fail with a serialization error and start over:
+        a user with ten requests in flight had some fail after the request handler's
+        five tries.) Without the lock, parallel requests would each read the day's
+        total without the others' refunds and pass the daily limit together. Refund
+        managers, system calls and users without a daily limit have no total to
+        decide on: no lock.
         """
         if self._is_refund_manager() or not self.env.user.sudo().refund_daily_limit:
             return
-        self.env["payment.transaction"]._lock_rows_for_refund(
-            "res_users", [self.env.uid]
+        self.env.flush_all()
+        self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
+        # Lock timeouts are expected under load and retried by the request handler:
+        # not logged as bad queries.
+        self.env.cr.execute(
+            SQL(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                USER_LIMITS_LOCK_CLASS,
+                self.env.uid,
+            ),
+            log_exceptions=False,
         )
+        self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
 
     @api.model
     def _get_limit_values(self):
@@ -125,18 +142,31 @@ class PaymentRefund(models.Model):
         tz = pytz.timezone(company._get_refund_timezone())
         midnight = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
         since = midnight.astimezone(pytz.utc).replace(tzinfo=None)
-        groups = self.sudo()._read_group(
-            [
-                ("limit_user_id", "=", self.env.uid),
-                ("limit_date", ">=", since),
-                ("state", "in", ("draft", "pending", "done")),
-            ],
-            ["currency_id"],
-            ["amount:sum"],
+        query = SQL(
+            "SELECT id, currency_id, amount, state IN ('draft', 'pending', 'done') "
+            "FROM payment_refund WHERE limit_user_id = %s AND limit_date >= %s",
+            self.env.uid,
+            since,
         )
+        # This transaction's view holds its own refunds not committed yet; a fresh
+        # snapshot (taken now, after `_lock_user_limits`) holds the ones other
+        # requests committed since this transaction began, and their latest state.
+        self.flush_model(["limit_user_id", "limit_date", "state", "amount"])
+        self.env.cr.execute(query)
+        rows = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        with self.env.registry.cursor() as fresh_cr:
+            fresh_cr.execute(query)
+            rows.update({row[0]: row[1:] for row in fresh_cr.fetchall()})
+        totals = defaultdict(float)
+        for currency_id, amount, counted in rows.values():
+            if counted:
+                totals[currency_id] += amount
         today = fields.Date.context_today(self)
         return sum(
-            ccy._convert(total, currency, company, today) for ccy, total in groups
+            self.env["res.currency"]
+            .browse(currency_id)
+            ._convert(total, currency, company, today)
+            for currency_id, total in totals.items()
         )
 
     @api.model

@@ -10,13 +10,11 @@ from .const import (
     DISPUTE_CHARGEBACK_KINDS,
     DISPUTE_OPEN_STATES,
     GROUP_USER,
+    REFUND_LOCK_TIMEOUT,
     RESERVING_STATES,
 )
 
 _logger = logging.getLogger(__name__)
-
-# How long a refund request waits for another request on the same payment to finish.
-REFUND_LOCK_TIMEOUT = "10s"
 
 
 @contextmanager

@@ -1326,7 +1326,7 @@ class PaymentRefund(models.Model):
         self.env["ir.cron"].browse(cron_id)._trigger()
 
     @api.model
-    def _cron_send_customer_mails(self, limit=50):
+    def _cron_send_customer_mails(self, limit=20):
         """Issue the new versions of proofs and send the pending customer e-mails
         (refund done, ARN known), one refund per transaction as Odoo's payment
         post-processing cron does: rendering a proof takes seconds, and a refund that
@@ -1334,9 +1334,11 @@ class PaymentRefund(models.Model):
         the e-mails the outgoing server could not be reached for, and come back while
         some wait (`_retry_customer_mails_after_smtp_failure`).
 
-        A full batch reports its progress to the cron (`ir.cron._notify_progress`),
-        which runs the next batch at once: under load, e-mails go out as fast as
-        proofs render, not one batch per trigger.
+        After a full batch the cron is triggered again at once, for a run of its own:
+        under load, e-mails go out as fast as proofs render (not one batch a minute),
+        and each run stays well within the cron workers' time limit
+        (`--limit-time-real`), which Odoo's in-run batching (`_notify_progress`, ten
+        batches a run) would not.
         """
         cron = self.env.ref("refund_proof.ir_cron_refund_customer_mail")
         domain = [
@@ -1380,11 +1382,8 @@ class PaymentRefund(models.Model):
             next_run = min(next_run, soon) if next_run else soon
         if next_run:
             cron._trigger(next_run)
-        if len(refunds) == limit:
-            # More than one batch: the cron runs the next one now (those that failed
-            # here count as not remaining, so that they do not spin the loop).
-            remaining = self.sudo().search_count(domain) - (len(refunds) - done)
-            self.env["ir.cron"]._notify_progress(done=done, remaining=max(remaining, 0))
+        if len(refunds) == limit and done:
+            cron._trigger()
         # The notifications are queued: let Odoo's mail queue send them now.
         self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
 

@@ -6,8 +6,11 @@ scripts it, and signing the webhook notifications the test then posts to Odoo.
 import hashlib
 import hmac
 import json
+import queue
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
 
 
 class FakePSPServer:
@@ -16,18 +19,30 @@ class FakePSPServer:
     A refund request takes the next scripted answer (`make_refund`, `decline`,
     `stall`); without one, the refund is made and succeeds. Every request is kept in
     `received`, every refund made in `refunds` (by PSP id), as the PSP's
-    dashboard would list them."""
+    dashboard would list them.
 
-    def __init__(self, webhook_secret):
+    Two behaviours of real PSPs are opt-in (the load test uses them): payments
+    registered with `add_charge` are never refunded above their amount (an HTTP 400,
+    as Stripe's "amount is greater than unrefunded amount"), and with `webhook_urls`
+    every refund made is notified, signed, from a thread that retries until a URL
+    answers 2xx (round robin over the URLs)."""
+
+    def __init__(self, webhook_secret, webhook_urls=None):
         self.webhook_secret = webhook_secret
+        self.webhook_urls = list(webhook_urls or [])
         self.received = []
         self.refunds = {}
+        self.charges = {}
+        self.stalled = []  # (client address, refund id or None) of stalled requests
+        self.webhook_attempts = 0
         self._script = []
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._port = 0
         self._httpd = None
         self._thread = None
+        self._webhooks = queue.Queue()
+        self._webhook_thread = None
 
     @property
     def url(self):
@@ -45,6 +60,11 @@ class FakePSPServer:
             target=self._httpd.serve_forever, name="fakepsp", daemon=True
         )
         self._thread.start()
+        if self.webhook_urls and not self._webhook_thread:
+            self._webhook_thread = threading.Thread(
+                target=self._deliver_webhooks, name="fakepsp-webhooks", daemon=True
+            )
+            self._webhook_thread.start()
         return self
 
     def stop(self):
@@ -56,6 +76,28 @@ class FakePSPServer:
         self._httpd.server_close()
         self._thread.join()
         self._httpd = None
+        if self._webhook_thread:
+            self._webhooks.put(None)
+            self._webhook_thread.join()
+            self._webhook_thread = None
+
+    def add_charge(self, payment_reference, amount):
+        """Register a payment of `amount` (minor units): refunds of it are capped."""
+        self.charges[payment_reference] = amount
+
+    def refunded_amounts(self):
+        """{payment reference: minor units refunded}, failed refunds excluded."""
+        with self._lock:
+            totals = {}
+            for refund in self.refunds.values():
+                if refund["status"] != "failed":
+                    key = refund["payment_reference"]
+                    totals[key] = totals.get(key, 0) + refund["amount"]
+            return totals
+
+    def webhooks_pending(self):
+        """The number of notifications not delivered yet."""
+        return self._webhooks.unfinished_tasks
 
     # Scripting: the answers to the next refund requests, in order.
 
@@ -87,6 +129,9 @@ class FakePSPServer:
         """
         refund = self.refunds[refund_id]
         refund.update(changes)
+        return self._signed_event(refund)
+
+    def _signed_event(self, refund):
         body = json.dumps({"type": "refund.updated", "refund": refund}).encode()
         signature = hmac.new(
             self.webhook_secret.encode(), body, hashlib.sha256
@@ -96,7 +141,57 @@ class FakePSPServer:
             "FakePSP-Signature": signature,
         }
 
-    def _answer(self, method, path, body):
+    def _deliver_webhooks(self):
+        """Post each queued notification until one of the URLs answers 2xx, with
+        back-off (0.2 s doubling up to 5 s), as PSPs retry their webhooks."""
+        turn = 0
+        while True:
+            event = self._webhooks.get()
+            if event is None:
+                self._webhooks.task_done()
+                return
+            body, headers = event
+            delay = 0.2
+            while True:
+                url = self.webhook_urls[turn % len(self.webhook_urls)]
+                turn += 1
+                self.webhook_attempts += 1
+                try:
+                    response = requests.post(
+                        url, data=body, headers=headers, timeout=60
+                    )
+                    if response.ok:
+                        break
+                except requests.RequestException:
+                    pass
+                if self._release.wait(delay):
+                    break  # Stopped: undelivered.
+                delay = min(delay * 2, 5.0)
+            self._webhooks.task_done()
+
+    def _over_charge(self, payment_reference, amount):
+        """The error answer when `amount` exceeds what remains of a registered
+        charge, else None."""
+        charged = self.charges.get(payment_reference)
+        if charged is None:
+            return None
+        refunded = sum(
+            refund["amount"]
+            for refund in self.refunds.values()
+            if refund["payment_reference"] == payment_reference
+            and refund["status"] != "failed"
+        )
+        if refunded + amount <= charged:
+            return None
+        return 400, {
+            "error": {
+                "code": "amount_too_large",
+                "message": f"Refund amount ({amount}) is greater than unrefunded "
+                f"amount on charge ({charged - refunded})",
+            }
+        }
+
+    def _answer(self, method, path, body, client=None):
         """Return (HTTP status, JSON payload) for a request."""
         with self._lock:
             self.received.append({"method": method, "path": path, "json": body})
@@ -105,6 +200,9 @@ class FakePSPServer:
             amount = body.get("amount") if isinstance(body, dict) else None
             if not isinstance(amount, int) or amount <= 0:
                 return 400, {"error": {"message": "amount: a positive integer"}}
+            over = self._over_charge(body.get("payment_reference"), amount)
+            if over:
+                return over
             kind, arg = self._script.pop(0) if self._script else ("refund", {})
             made = (
                 kind == "refund"
@@ -125,12 +223,15 @@ class FakePSPServer:
                     **(arg if kind == "refund" else {}),
                 }
                 self.refunds[refund["id"]] = refund
+                if self.webhook_urls:
+                    self._webhooks.put(self._signed_event(dict(refund)))
                 if kind == "refund":
                     return 200, dict(refund)
             if kind == "error":
                 return arg
             if kind == "drop":
                 return None, None
+            self.stalled.append((client, refund["id"] if made else None))
         # A stall: without holding the lock.
         self._release.wait(arg[0])
         return 504, {"error": {"message": "Gateway timeout"}}
@@ -143,7 +244,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        status, payload = self.server.psp._answer(self.command, self.path, body)
+        status, payload = self.server.psp._answer(
+            self.command, self.path, body, client=self.client_address
+        )
         if status is None:  # Dropped: the connection closes without an answer.
             self.close_connection = True
             return

@@ -33,6 +33,14 @@ class FakePSPController(http.Controller):
         refund = event["refund"]
         tx_sudo = request.env["payment.transaction"].sudo()
         try:
+            source_tx_sudo = tx_sudo._get_tx_from_notification_data(
+                "fakepsp", {"reference": refund["payment_reference"]}
+            )
+            self._verify_signature(source_tx_sudo.provider_id)
+            # A refund being sent from Odoo holds this lock until its answer is
+            # committed: wait for it, so that its refund transaction is found rather
+            # than created twice (as the Stripe bridge does).
+            source_tx_sudo._lock_for_refund()
             refund_tx_sudo = tx_sudo.search(
                 [
                     ("provider_code", "=", "fakepsp"),
@@ -41,13 +49,7 @@ class FakePSPController(http.Controller):
                 ],
                 limit=1,
             )
-            if refund_tx_sudo:
-                self._verify_signature(refund_tx_sudo.provider_id)
-            else:
-                source_tx_sudo = tx_sudo._get_tx_from_notification_data(
-                    "fakepsp", {"reference": refund["payment_reference"]}
-                )
-                self._verify_signature(source_tx_sudo.provider_id)
+            if not refund_tx_sudo:
                 refund_tx_sudo = source_tx_sudo._create_child_transaction(
                     payment_utils.to_major_currency_units(
                         refund["amount"], source_tx_sudo.currency_id

@@ -10,7 +10,9 @@ import hashlib
 import hmac
 import json
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
@@ -123,6 +125,19 @@ class TestRazorpay(MailCase):
 
     # --- helpers --- #
 
+    @contextmanager
+    def _slow_network(self, seconds=0.5):
+        """Odoo waits 10 s for Razorpay's answer (`API_TIMEOUT`): here the network
+        gives up after `seconds`, which is what a Razorpay answering late (its
+        `stall` longer than `seconds`) looks like to Odoo."""
+        redirected = razorpay_provider.requests.post
+
+        def post(url, *args, **kwargs):
+            return redirected(url, *args, **{**kwargs, "timeout": seconds})
+
+        with patch.object(razorpay_provider.requests, "post", post):
+            yield
+
     def _paid(self, amount=100.0):
         """A Razorpay payment (pay_…) with its invoice."""
         type(self)._payments += 1
@@ -214,8 +229,9 @@ class TestRazorpay(MailCase):
         nothing marks it not refunded, and the retry sends the same key: Razorpay
         answers the refund it made, none is made twice."""
         tx = self._paid(100.0)
-        self.api.stall = 10.5  # Odoo's Razorpay timeout is 10 s.
-        refund = self._refund(tx, 40.0)
+        self.api.stall = 1.5  # Longer than the network's 0.5 s.
+        with self._slow_network(0.5):
+            refund = self._refund(tx, 40.0)
         self.assertRecordValues(refund, [{"state": "pending", "outcome_unknown": True}])
         refund.with_user(self.refund_manager).action_mark_not_refunded()
         self.assertEqual(refund.state, "failed")
@@ -239,8 +255,9 @@ class TestRazorpay(MailCase):
         attempt was rolled back, its `notes.reference` names nothing) settles that
         same refund, with its ARN."""
         tx = self._paid(100.0)
-        self.api.stall = 10.5
-        refund = self._refund(tx, 40.0)
+        self.api.stall = 1.5
+        with self._slow_network(0.5):
+            refund = self._refund(tx, 40.0)
         self.assertRecordValues(refund, [{"state": "pending", "outcome_unknown": True}])
         self.assertFalse(refund.transaction_ids, "the attempt was rolled back")
         [entity] = self.api.refunds.values()

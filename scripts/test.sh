@@ -6,10 +6,15 @@
 # tests; `make run`'s demo database does not.
 # Extra arguments go to pytest, e.g.  scripts/test.sh tests/test_refund_amounts.py -k partial
 # PYTEST_MARK selects by marker: "not slow" (default, make test) or "slow" (make test-slow).
+# PYTEST_WORKERS: pytest-xdist processes, each on its own copy of the test database
+# (pytest-odoo makes it), whole test classes each; default 2 for make test, 1 (no xdist)
+# for the slow tests, whose timings and concurrency loops want the machine alone.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 require_odoo
-[ -x "$PY" ] && "$PY" -c 'import odoo, pytest_odoo' 2>/dev/null \
+PYTEST_MARK=${PYTEST_MARK:-not slow}
+if [ "$PYTEST_MARK" = "not slow" ]; then PYTEST_WORKERS=${PYTEST_WORKERS:-2}; else PYTEST_WORKERS=${PYTEST_WORKERS:-1}; fi
+[ -x "$PY" ] && "$PY" -c 'import odoo, pytest_odoo, xdist' 2>/dev/null \
     || die "no usable venv at $VENV: run 'make setup' first"
 [ -f "$ODOO_CONF" ] || die "no $ODOO_CONF: run 'make setup' first"
 psql_app -d postgres -tAc 'SELECT 1' >/dev/null \
@@ -24,8 +29,8 @@ TEST_MODULES=refund_proof$BRIDGES,payment_fakepsp
 LOGDIR=${LOGDIR:-$RP_HOME/logs}
 mkdir -p "$LOGDIR"
 INSTALL_LOG="$LOGDIR/install.log"
-TEST_LOG="$LOGDIR/test.log"
-: >"$INSTALL_LOG"; : >"$TEST_LOG"
+TEST_LOG="$LOGDIR/test.log"  # Under xdist, each worker's: test-gw0.log, test-gw1.log...
+: >"$INSTALL_LOG"; : >"$TEST_LOG"; rm -f "$LOGDIR"/test-gw*.log
 odoo() { "$PY" "$ODOO_BIN" -c "$ODOO_CONF" --addons-path="$ADDONS" "$@"; }
 
 clone_db() {  # clone_db SOURCE TARGET: database and filestore
@@ -61,19 +66,21 @@ clone_db "$TEST_DB" "${TEST_DB}_seed"
 
 # 3. The tests. HttpCase and browser tours need --odoo-http; tests/conftest.py turns a skip
 #    into a failure, so nothing is silently left out.
-say "running pytest"
+XDIST=()
+[ "$PYTEST_WORKERS" -gt 1 ] && XDIST=(-n "$PYTEST_WORKERS" --dist loadscope)
+say "running pytest${XDIST:+ in $PYTEST_WORKERS processes}"
 set +e
 cd "$REPO_ROOT"
-REFUND_PROOF_SEED_DB="${TEST_DB}_seed" "$PY" -m pytest -p no:cacheprovider \
+REFUND_PROOF_SEED_DB="${TEST_DB}_seed" "$PY" -m pytest -p no:cacheprovider "${XDIST[@]}" \
     --odoo-config="$ODOO_CONF" --odoo-database="$TEST_DB" --odoo-addons-path="$ADDONS" \
     --odoo-http --odoo-log-level=info --odoo-extra="logfile=$TEST_LOG" \
-    -m "${PYTEST_MARK:-not slow}" "${@:-tests}"
+    -m "$PYTEST_MARK" "${@:-tests}"
 status=$?
 set -e
 
 # 4. Warning-clean run, as OCA's CI: any WARNING/ERROR/CRITICAL line in Odoo's logs fails,
 #    except lines matched by tests/log-allowlist.txt (one explained regex per line).
 "$PY" "$REPO_ROOT/scripts/checklog.py" "$REPO_ROOT/tests/log-allowlist.txt" "$INSTALL_LOG" "$TEST_LOG" \
-    || status=1
+    $(shopt -s nullglob; echo "$LOGDIR"/test-gw*.log) || status=1
 drop_db "${TEST_DB}_seed"
 exit $status

@@ -2,6 +2,8 @@
 scripts/test.sh).
 """
 
+import os
+
 import pytest
 
 # Asset bundles that the suite's HttpCase tests request many times: every real PDF
@@ -13,6 +15,21 @@ PREGENERATED_CSS = (
     "web.assets_web",
     "web.assets_web_print",
 )
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_cmdline_main(config):
+    """Under pytest-xdist (scripts/test.sh), each worker logs into a file of its own,
+    test.log -> test-gw0.log, which scripts/test.sh checks with the others: processes
+    appending to one file could glue a line to another's and hide its level."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    extra = getattr(config.option, "odoo_extra", None)
+    if worker and extra:
+        for i, option in enumerate(extra):
+            if option.startswith("logfile="):
+                root, ext = os.path.splitext(option)
+                extra[i] = f"{root}-{worker}{ext}"
+    yield
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -51,9 +51,16 @@ def _db_exists(name):
     return bool(_execute(SQL("SELECT 1 FROM pg_database WHERE datname = %s", name)))
 
 
+def _filestore(name):
+    """The filestore directory of database `name`. Not `config.filestore(name)`: in a
+    pytest-xdist worker, pytest-odoo makes that answer the test database's filestore
+    whatever the name (its copies share it), and dropping a clone would delete it."""
+    return os.path.join(config["data_dir"], "filestore", name)
+
+
 def _drop_db(name):
     _execute(SQL("DROP DATABASE IF EXISTS %s WITH (FORCE)", SQL.identifier(name)))
-    shutil.rmtree(config.filestore(name), ignore_errors=True)
+    shutil.rmtree(_filestore(name), ignore_errors=True)
 
 
 def _clone_db(source, target):
@@ -65,8 +72,8 @@ def _clone_db(source, target):
             SQL.identifier(source),
         )
     )
-    if os.path.isdir(config.filestore(source)):
-        shutil.copytree(config.filestore(source), config.filestore(target))
+    if os.path.isdir(_filestore(source)):
+        shutil.copytree(_filestore(source), _filestore(target))
 
 
 def _demo_logins(database):

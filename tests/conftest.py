@@ -3,6 +3,10 @@ scripts/test.sh).
 """
 
 import os
+import shutil
+from contextlib import ExitStack
+from functools import partial
+from unittest.mock import patch
 
 import pytest
 
@@ -71,13 +75,30 @@ def prepared_test_database(load_registry):
     import odoo
     from odoo.modules.registry import Registry
 
-    registry = Registry(odoo.tools.config["db_name"])
-    with registry.cursor() as cr:  # Committed on exit.
-        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        env["ir.config_parameter"].set_param("report.print_delay", "0")
-        qweb = env["ir.qweb"]
-        for bundle in PREGENERATED_JS:
-            qweb._get_asset_bundle(bundle, css=False, js=True).js()
-        for bundle in PREGENERATED_CSS:
-            qweb._get_asset_bundle(bundle, css=True, js=False).css()
-    yield
+    config = odoo.tools.config
+    db_name = config["db_name"]
+    with ExitStack() as stack:
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:
+            # pytest-odoo's workers share the filestore of the test database, but
+            # Odoo's test clean-up collects the files that its own database does not
+            # reference: one worker would delete the files another one just wrote.
+            # Each worker gets a copy of its own instead, as in a serial run.
+            filestore = partial(type(config).filestore, config)
+            source = filestore(db_name.removesuffix(f"-{worker}"))
+            target = filestore(db_name)
+            shutil.rmtree(target, ignore_errors=True)
+            if os.path.isdir(source):
+                shutil.copytree(source, target)
+            stack.callback(shutil.rmtree, target, ignore_errors=True)
+            stack.enter_context(patch.object(config, "filestore", filestore))
+        registry = Registry(db_name)
+        with registry.cursor() as cr:  # Committed on exit.
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            env["ir.config_parameter"].set_param("report.print_delay", "0")
+            qweb = env["ir.qweb"]
+            for bundle in PREGENERATED_JS:
+                qweb._get_asset_bundle(bundle, css=False, js=True).js()
+            for bundle in PREGENERATED_CSS:
+                qweb._get_asset_bundle(bundle, css=True, js=False).css()
+        yield

@@ -4,6 +4,7 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
+from odoo import fields
 from odoo.tests import tagged
 
 from odoo.addons.refund_proof.models.const import CUSTOMER_MAIL_RETRY_GIVE_UP
@@ -215,3 +216,32 @@ class TestRefundMailRetry(MailCase):
             with freeze_time(mail.write_date + timedelta(hours=1)):
                 self._run_mail_cron()
             self.assertEqual(mail.state, "exception")
+
+    def test_full_batch_runs_the_cron_again_at_once(self):
+        """Refunds left after a full batch: the cron is triggered for now, in a run
+        of its own (not a minute later); a batch that empties the queue does not."""
+        refunds = self._done_refund() | self._done_refund() | self._done_refund()
+        cron = self.env.ref(CRON)
+        self.env["ir.cron.trigger"].sudo().search([("cron_id", "=", cron.id)]).unlink()
+        with freeze_time("2026-12-01 10:00:00"), self.mock_mail_gateway():
+            self.env["payment.refund"].with_context(
+                force_report_rendering=True
+            )._cron_send_customer_mails(limit=2)
+            self.assertEqual(
+                len(refunds.filtered(lambda r: not r.customer_mail_pending)), 2
+            )
+            self.assertIn(
+                fields.Datetime.now(), self._cron_triggers(), "the next batch at once"
+            )
+            self.env["ir.cron.trigger"].sudo().search(
+                [("cron_id", "=", cron.id)]
+            ).unlink()
+            self.env["payment.refund"].with_context(
+                force_report_rendering=True
+            )._cron_send_customer_mails(limit=2)
+            self.assertFalse(refunds.filtered("customer_mail_pending"))
+            now = fields.Datetime.now()
+            self.assertFalse(
+                {call_at for call_at in self._cron_triggers() if call_at <= now},
+                "nothing left: no run at once",
+            )

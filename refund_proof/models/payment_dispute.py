@@ -493,7 +493,9 @@ class PaymentDispute(models.Model):
                 dispute.company_id
             )
             for manager in managers:
-                dispute.activity_schedule(
+                # Queued, not sent in the webhook's post-commit (see
+                # `payment.refund._notify_back_office`).
+                dispute.with_context(mail_notify_force_send=False).activity_schedule(
                     "mail.mail_activity_data_todo",
                     user_id=manager.id,
                     date_deadline=dispute.evidence_due_date
@@ -542,7 +544,8 @@ class PaymentDispute(models.Model):
         for refund in refunds.sudo():
             refund.message_post(body=note)
             for manager in managers:
-                refund.activity_schedule(
+                # Queued (see `payment.refund._notify_back_office`).
+                refund.with_context(mail_notify_force_send=False).activity_schedule(
                     "mail.mail_activity_data_todo",
                     user_id=manager.id,
                     summary=summary,

@@ -1559,7 +1559,10 @@ class PaymentRefund(models.Model):
         )
         note = escape(refund.failure_message or "")
         for user in users:
-            refund.activity_schedule(
+            # Queued (Odoo's mail cron sends it), not sent in the request's
+            # post-commit: an SMTP or database fault then would answer the request
+            # with an error although its refund is committed.
+            refund.with_context(mail_notify_force_send=False).activity_schedule(
                 "mail.mail_activity_data_todo",
                 user_id=user.id,
                 summary=subject,

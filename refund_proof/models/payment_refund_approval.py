@@ -395,7 +395,9 @@ class PaymentRefund(models.Model):
             )
             managers = self._get_refund_managers(refund.company_id)
             for manager in managers - refund.requested_by_id:
-                refund.activity_schedule(
+                # Queued, not sent in the request's post-commit (see
+                # `_notify_back_office`).
+                refund.with_context(mail_notify_force_send=False).activity_schedule(
                     "mail.mail_activity_data_todo",
                     user_id=manager.id,
                     summary=_("Approve refund %(name)s", name=refund.name),

@@ -215,3 +215,7 @@ REFUND_LOCK_TIMEOUT = "10s"
 # number of refund_proof's own: zlib.crc32(b"refund_proof.user_limits") as a signed
 # int4.
 USER_LIMITS_LOCK_CLASS = -174986427
+# How long one run of the proof e-mail cron may render proofs before it leaves the rest
+# to a run of its own (triggered at once): well within Odoo's --limit-time-real (120 s
+# by default) on a busy machine, where one render may take seconds.
+CUSTOMER_MAIL_RUN_SECONDS = 30

@@ -2,6 +2,7 @@ import base64
 import logging
 import re
 import secrets
+import time
 from datetime import timedelta
 
 import psycopg2
@@ -29,6 +30,7 @@ from .const import (
     CUSTOMER_MAIL_RETRY_GIVE_UP,
     CUSTOMER_MAIL_RETRY_MAX_DELAY,
     CUSTOMER_MAIL_RETRY_MIN_DELAY,
+    CUSTOMER_MAIL_RUN_SECONDS,
     GROUP_USER,
     INTERNAL,
     LIVE_ATTEMPT_STATES,
@@ -1334,11 +1336,11 @@ class PaymentRefund(models.Model):
         the e-mails the outgoing server could not be reached for, and come back while
         some wait (`_retry_customer_mails_after_smtp_failure`).
 
-        After a full batch the cron is triggered again at once, for a run of its own:
-        under load, e-mails go out as fast as proofs render (not one batch a minute),
-        and each run stays well within the cron workers' time limit
-        (`--limit-time-real`), which Odoo's in-run batching (`_notify_progress`, ten
-        batches a run) would not.
+        A run stops after `limit` refunds or `CUSTOMER_MAIL_RUN_SECONDS`, and the cron
+        is then triggered again at once, for a run of its own: under load, e-mails go
+        out as fast as proofs render (not one batch a minute), and each run stays well
+        within the cron workers' time limit (`--limit-time-real`, 120 s by default),
+        which Odoo's in-run batching (`_notify_progress`, ten batches a run) would not.
         """
         cron = self.env.ref("refund_proof.ir_cron_refund_customer_mail")
         domain = [
@@ -1350,7 +1352,10 @@ class PaymentRefund(models.Model):
         refunds = self.sudo().search(domain, limit=limit)
         done = 0
         retry_later = False
-        for refund in refunds:
+        deadline = time.monotonic() + CUSTOMER_MAIL_RUN_SECONDS
+        for index, refund in enumerate(refunds):
+            if index and time.monotonic() > deadline:
+                break  # Renders are slow now (a busy machine): the rest next run.
             try:
                 with self.env.cr.savepoint():
                     if refund.proof_pending:
@@ -1382,7 +1387,7 @@ class PaymentRefund(models.Model):
             next_run = min(next_run, soon) if next_run else soon
         if next_run:
             cron._trigger(next_run)
-        if len(refunds) == limit and done:
+        if done and self.sudo().search_count(domain, limit=1):
             cron._trigger()
         # The notifications are queued: let Odoo's mail queue send them now.
         self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()

@@ -10,7 +10,7 @@ setup:  ## system packages, venv, PostgreSQL role, Odoo config (idempotent)
 test:  ## fresh test database with refund_proof, then pytest-odoo on tests/ and the log check
 	scripts/test.sh $(ARGS)
 
-test-slow:  ## the long reliability loops (20 concurrent refunds x 50 transactions)
+test-slow:  ## the long reliability loops (20 concurrent refunds x 50 transactions) and the load test
 	PYTEST_MARK=slow scripts/test.sh $(ARGS)
 
 run:  ## demo server on http://localhost:8069 (admin / admin)

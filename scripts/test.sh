@@ -7,13 +7,14 @@
 # Extra arguments go to pytest, e.g.  scripts/test.sh tests/test_refund_amounts.py -k partial
 # PYTEST_MARK selects by marker: "not slow" (default, make test) or "slow" (make test-slow).
 # PYTEST_WORKERS: pytest-xdist processes, each on its own copy of the test database
-# (pytest-odoo makes it), whole test classes each; default 2 for make test, 1 (no xdist)
-# for the slow tests, whose timings and concurrency loops want the machine alone.
+# (pytest-odoo makes it), whole test classes (and modules) each; default 2. For the slow
+# tests too: the load test (its own servers and cluster, mostly waiting on them) runs
+# beside the concurrency loops; neither asserts a timing.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 require_odoo
 PYTEST_MARK=${PYTEST_MARK:-not slow}
-if [ "$PYTEST_MARK" = "not slow" ]; then PYTEST_WORKERS=${PYTEST_WORKERS:-2}; else PYTEST_WORKERS=${PYTEST_WORKERS:-1}; fi
+PYTEST_WORKERS=${PYTEST_WORKERS:-2}
 [ -x "$PY" ] && "$PY" -c 'import odoo, pytest_odoo, xdist' 2>/dev/null \
     || die "no usable venv at $VENV: run 'make setup' first"
 [ -f "$ODOO_CONF" ] || die "no $ODOO_CONF: run 'make setup' first"

@@ -19,7 +19,6 @@ import pytest
 
 from .fakepsp_server import FakePSPServer
 from .loadlib import LoadPlan, LoadSite, Visitors, cents, wait_for
-from .scratch import seed_db_name
 
 pytestmark = pytest.mark.slow
 
@@ -46,16 +45,18 @@ SETTLE_TIMEOUT = 600
 
 
 def _source():
+    """The suite's test database (this worker's copy under pytest-xdist): refund_proof
+    and the fake PSP installed, nothing committed by the tests."""
     from odoo.tools import config
 
-    dbname = seed_db_name()
+    dbname = config["db_name"]
     return {
         "host": config["db_host"] or "localhost",
         "port": config["db_port"] or 5432,
         "user": config["db_user"],
         "password": config["db_password"],
         "dbname": dbname,
-        "filestore": os.path.join(config["data_dir"], "filestore", dbname),
+        "filestore": config.filestore(dbname),
     }
 
 

@@ -6,10 +6,14 @@
 #   2. verification page vs /web/health, wrk on a --workers=2 server   (here) + profile_verify.py
 #   3. refund flow: queries and time per refund vs plain Odoo 18       bench_refund.py
 #      and searches with 100,000 refunds in the database              bench_bulk.py
+#   4. under load: refunds/s and latency, one and two servers in prefork,  bench_load.py
+#      refund_proof vs plain Odoo; public pages on two servers
 #
 # Databases: refund_proof_bench_{plain,proof}, clones of the cached template database (the
 # dependencies, built by `make test`); plain has no refund_proof. Dropped at the end unless
 # BENCH_KEEP=1. Ports: BENCH_PORT (8170) and BENCH_PORT+1 for HTTP, +10 and +11 for gevent.
+# Step 4 copies refund_proof_bench_load_{plain,proof} (pristine clones) into PostgreSQL
+# clusters of its own, with servers on free ports (tests/loadlib.py).
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 source "$BENCH_DIR/../scripts/env.sh"
@@ -22,9 +26,12 @@ OUT=${BENCH_OUT:-/tmp/refund_proof_bench}
 PORT=${BENCH_PORT:-8170}
 DB_PLAIN=refund_proof_bench_plain
 DB_PROOF=refund_proof_bench_proof
+DB_LOAD_PLAIN=refund_proof_bench_load_plain
+DB_LOAD_PROOF=refund_proof_bench_load_proof
 WRK_ARGS=(-t2 -c8 -d10s --latency)   # bounded load: 2 threads, 8 connections, 10 s
 mkdir -p "$OUT"
-rm -f "$OUT"/{figures.txt,raw.txt,wrk.txt,wrk-raw.txt,steps.txt,*.log,*.out,*.sql,profile_*.txt,explain_*.txt}
+rm -f "$OUT"/{figures.txt,raw.txt,wrk.txt,wrk-raw.txt,steps.txt,*.log,*.out,*.sql,profile_*.txt,explain_*.txt,load-*.txt}
+rm -rf "$OUT"/load-{plain,proof}
 export BENCH_ODOO_CONF="$ODOO_CONF" BENCH_ADDONS="$ADDONS" PYTHONDONTWRITEBYTECODE=1
 odoo() { "$PY" "$ODOO_BIN" -c "$ODOO_CONF" --addons-path="$ADDONS" "$@"; }
 step() { printf '[bench] %s (load average %s)\n' "$*" "$(cut -d' ' -f1-3 /proc/loadavg)" \
@@ -53,7 +60,7 @@ stop_server() {  # SIGTERM to the master: it stops its workers and waits for the
 cleanup() {
     stop_server
     if [ "${BENCH_KEEP:-0}" != 1 ]; then
-        drop_db "$DB_PLAIN"; drop_db "$DB_PROOF"
+        drop_db "$DB_PLAIN"; drop_db "$DB_PROOF"; drop_db "$DB_LOAD_PLAIN"; drop_db "$DB_LOAD_PROOF"
     fi
 }
 trap cleanup EXIT
@@ -114,6 +121,9 @@ clone_db "$TEMPLATE_DB" "$DB_PROOF"
 odoo -d "$DB_PROOF" -i refund_proof --stop-after-init --http-port=0 \
     --logfile="$OUT/install.log" --log-level=warn 2>>"$OUT/install.log" \
     || die "installing refund_proof failed, see $OUT/install.log"
+# The load step's sources, before the other steps add their data.
+clone_db "$TEMPLATE_DB" "$DB_LOAD_PLAIN"
+clone_db "$DB_PROOF" "$DB_LOAD_PROOF"
 
 # 1. Proof rendering. The server serves the report CSS to wkhtmltopdf (report.url).
 PORT_NOW=$PORT
@@ -169,4 +179,9 @@ p=$(value refund.plain.ms_median); r=$(value refund.proof.ms_median)
 fig "refund.time_ratio = $(awk -v r="$r" -v p="$p" 'BEGIN {printf "%.2f", r / p}') x  # median time per refund, refund_proof $r ms / plain $p ms (no target)"
 a=$(value refund.proof.queries_k10); b=$(value refund.proof.queries_k50); c=$(value refund.proof_100k.queries_k10)
 fig "refund.queries_constant = $a / $b / $c queries  # k=10, k=50, k=10 with 100,000 refunds in the database: $([ "$a" = "$b" ] && [ "$a" = "$c" ] && echo MET || echo MISSED)"
+
+# 4. Under load: two load sites (plain, proof), each two servers --workers=4 on a private
+#    PostgreSQL, refunds over JSON-RPC at 1 / 10 / 50 in flight, then wrk on the pages.
+step "4. under load: refund_proof vs plain Odoo, one and two servers in prefork (about 7 min)"
+bench load "$BENCH_DIR/bench_load.py" --plain "$DB_LOAD_PLAIN" --proof "$DB_LOAD_PROOF" --out "$OUT"
 step "done; details in $OUT"

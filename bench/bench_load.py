@@ -12,16 +12,20 @@ of `make test`: Odoo 18, account_payment, payment_demo, the providers and sale),
 in `plain` billing users, who may refund in plain Odoo).
 
 1. Refunds: `payment.transaction.action_refund(amount_to_refund=...)` over JSON-RPC
-   with a session (the Refund button), amounts 1.00 to 5.00, the payments in a new
-   order for each round (no two requests of a round on one payment) and the users in
-   turn (no user with two requests in flight), 1 / 10 / 50 requests in flight, on one
-   server (server a; b idle) and on both (round robin). Each point is sent in ROUNDS
-   rounds, the two sites alternated round by round (ABBA). First WARM_UP refunds on
-   each site through both servers; the mail cron of `proof` then issues their proofs
-   and e-mails (timed: `mail_cron_drain`). Then every cron of both sites is paused:
-   the deferred work (Odoo's post-processing of done transactions every 10 minutes,
-   refund_proof's proof PDF and e-mail of each refund) would run on the same CPUs at
-   moments of its own.
+   with a session (the Refund button), amounts 1.00 to 5.00, 1 / 10 / 50 clients in
+   flight (each sends its next refund when the last is answered), on one server
+   (server a; b idle) and on both (round robin); the payments in a new order each
+   round (no two requests in flight on one payment), the users in turn (no user with
+   two). Each point: ROUNDS rounds of its four cases (plain and proof, one and two
+   servers), interleaved, in the reverse order every other round; a round counts the
+   refunds answered in the last three quarters of its window (POINTS). Measured too:
+   the CPU time of each site's processes (Odoo servers and PostgreSQL) per refund,
+   and the machine's listen-queue drops. First WARM_UP refunds on each site through
+   both servers; the mail cron of `proof` then issues their proofs and e-mails
+   (timed: `mail_cron_drain`). Then every cron of both sites is paused: the deferred
+   work (Odoo's post-processing of done transactions every 10 minutes, refund_proof's
+   proof PDF and e-mail of each refund) would run on the same CPUs at moments of its
+   own, in some rounds and not others.
 2. Public pages on the two servers of `proof`: the verification page and the portal
    download of issued proofs against `/web/login` and `/web/health`, two wrk processes
    at once (one per server, `-t1 -c4 -d5s`, the paths of 20 refunds in turn).
@@ -77,7 +81,6 @@ SPEC = {
     "managers": ["bench_manager"],
     "print_delay": 0,
 }
-# (in flight, requests): a few hundred per point, fewer one at a time.
 # (in flight, seconds of one round): ROUNDS rounds of each (site, servers) case per
 # point, interleaved; a few hundred refunds per point at 10 and 50 in flight, about
 # 70 one at a time. A round's window is several latencies long.
@@ -710,7 +713,7 @@ def main():
         )
         for site in sites.values():
             pause_crons(site)
-        log(f"refunds, {POINTS} (in flight, requests) on one and two servers")
+        log(f"refunds, {POINTS} (in flight, seconds a round), one and two servers")
         refund_figures(measure_refunds(sites))
         log("public pages, two servers of the proof site")
         measure_pages(sites["proof"], tmp, args.out)

@@ -182,6 +182,6 @@ fig "refund.queries_constant = $a / $b / $c queries  # k=10, k=50, k=10 with 100
 
 # 4. Under load: two load sites (plain, proof), each two servers --workers=4 on a private
 #    PostgreSQL, refunds over JSON-RPC at 1 / 10 / 50 in flight, then wrk on the pages.
-step "4. under load: refund_proof vs plain Odoo, one and two servers in prefork (about 7 min)"
+step "4. under load: refund_proof vs plain Odoo, one and two servers in prefork (about 10 min)"
 bench load "$BENCH_DIR/bench_load.py" --plain "$DB_LOAD_PLAIN" --proof "$DB_LOAD_PROOF" --out "$OUT"
 step "done; details in $OUT"

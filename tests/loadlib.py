@@ -390,7 +390,7 @@ class Rpc:
         if "error" in payload:
             data = payload["error"].get("data") or {}
             raise RpcError(data.get("name", "?"), data.get("message", payload["error"]))
-        return payload["result"]
+        return payload.get("result")  # Odoo leaves it out when it is None
 
 
 @dataclass

@@ -7,7 +7,7 @@ order on one site; each ends with every invariant checked from the database, the
 PSP's ledger and the SMTP sink (`LoadSite.check`), and the servers' logs.
 
 Scaled for CI: LOAD_REQUESTS (default 200) requests with LOAD_IN_FLIGHT (default 50) in
-flight; `make bench` runs 1,000 (bench/bench_load.py).
+flight; `make bench` runs the same scenarios at 1,000 (bench/run.sh step 5).
 """
 
 import os

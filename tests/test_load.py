@@ -28,11 +28,16 @@ WEBHOOK_SECRET = "whsec_refund_proof_load"
 USERS = [
     # Above 35.00 a refund needs approval; above 600.00 a day too.
     {"login": f"refunder_{index}", "limit": 35.0, "daily": 600.0}
-    for index in range(1, 6)
+    for index in range(1, 11)
 ]
+# The load's 50 payments and first five users; each fault scenario has payments and
+# the other five users with room left whatever the load's scale (at 1,000 requests the
+# load refunds its payments to the cap, and its users to their daily limit).
+LOAD_PAYMENTS = 50
+FAULT_PAYMENTS = 15
 SPEC = {
     "provider": "fakepsp",
-    "payments": 50,
+    "payments": LOAD_PAYMENTS + 3 * FAULT_PAYMENTS,
     "amount": 100.0,
     "users": USERS,
     "managers": ["approver_1", "approver_2"],
@@ -90,7 +95,15 @@ def site():
 
 
 def _plan(site, count, seed):
-    return LoadPlan.random(count, list(site.rpcs), site.setup["payments"], seed=seed)
+    """The load's requests (seed 1), or fault scenario `seed - 1`'s."""
+    payments = site.setup["payments"]
+    users = list(site.rpcs)
+    if seed == 1:
+        payments, users = payments[:LOAD_PAYMENTS], users[:5]
+    else:
+        first = LOAD_PAYMENTS + (seed - 2) * FAULT_PAYMENTS
+        payments, users = payments[first : first + FAULT_PAYMENTS], users[5:]
+    return LoadPlan.random(count, users, payments, seed=seed)
 
 
 def _run(site, count, in_flight, seed):

@@ -4,12 +4,27 @@ users.
 
 import itertools
 import json
+import subprocess
+import tempfile
 
 from odoo import Command
 from odoo.tests import new_test_user
 from odoo.tools import mute_logger
 
 from odoo.addons.account_payment.tests.common import AccountPaymentCommon
+
+
+def pdf_to_text(pdf, layout=False):
+    """The text of a real PDF (bytes), as poppler's pdftotext extracts it."""
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(pdf)
+        f.flush()
+        return subprocess.run(
+            ["pdftotext", *(["-layout"] if layout else []), f.name, "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
 
 class RefundProofCommon(AccountPaymentCommon):

@@ -7,8 +7,6 @@ failure address are told of new disputes and of responses due within two days.
 Submitting the pack to Stripe is tested in test_dispute_stripe_evidence.py.
 """
 
-import subprocess
-import tempfile
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
@@ -16,6 +14,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
+from .common import pdf_to_text
 from .test_refund_mail import MailCase
 from .test_refund_proof import VALID_ARN
 
@@ -208,15 +207,7 @@ class TestDisputeEvidence(EvidenceCase):
         )
         self.assertEqual(kind, "pdf")
         self.assertTrue(pdf.startswith(b"%PDF"))
-        with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
-            f.write(pdf)
-            f.flush()
-            text = subprocess.run(
-                ["pdftotext", "-layout", f.name, "-"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
+        text = pdf_to_text(pdf, layout=True)
         for fact in (dispute.name, refund.name, "7 461234 5678 90123456789 3"):
             self.assertIn(fact, text)
         self.assertIn("Dispute evidence", text)

@@ -3,14 +3,13 @@ reads and an acquirer's evidence system indexes is in the PDF as text.
 """
 
 import re
-import subprocess
-import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from odoo.tests import tagged
 from odoo.tools import file_path, format_amount
 
+from .common import pdf_to_text
 from .test_refund_proof import REPORT, VALID_ARN, RealPdfCase
 
 WEB_FONT = "web/static/fonts/lato/Lato-Reg-webfont.ttf"
@@ -59,12 +58,7 @@ class TestRefundProofText(RealPdfCase):
             .with_context(force_report_rendering=True)
             ._render_qweb_pdf(REPORT, refund.ids)
         )
-        with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
-            f.write(pdf)
-            f.flush()
-            return subprocess.run(
-                ["pdftotext", f.name, "-"], capture_output=True, text=True, check=True
-            ).stdout
+        return pdf_to_text(pdf)
 
     def test_pdf_text_has_the_number_amount_and_arn(self):
         """pdftotext finds the refund number, the amount and the ARN in the real PDF,

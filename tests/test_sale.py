@@ -8,6 +8,7 @@ from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
+from .common import pdf_to_text
 from .test_refund_mail import MailCase
 from .test_refund_proof import ProofCommon
 
@@ -36,6 +37,15 @@ class SaleRefundCase(ProofCommon):
         )
 
     # === HELPERS === #
+
+    def _zero_limit_user(self, login):
+        """A refund user without a refund limit: every request of theirs waits for
+        approval."""
+        return new_test_user(
+            self.env,
+            login=login,
+            groups="base.group_user,refund_proof.group_refund_user",
+        )
 
     def _order(self, partner=None, price=100.0):
         """A quotation of one line at `price`, untaxed, of the salesman."""
@@ -107,12 +117,7 @@ class TestSaleOrderRefunds(SaleRefundCase):
         order = self._order()
         tx = self._pay(order)
         done = self._refund(tx, 30.0)
-        zero_limit = new_test_user(
-            self.env,
-            login="zero_limit_sale",
-            groups="base.group_user,refund_proof.group_refund_user",
-        )
-        request = self._refund(tx, 25.0, user=zero_limit)
+        request = self._refund(tx, 25.0, user=self._zero_limit_user("zero_limit_sale"))
         self.assertEqual(request.state, "to_approve")
         order_as_user = order.with_user(self.shop_refund_user)
         self.assertEqual(order_as_user.refund_proof_refunded_amount, 30.0)
@@ -226,19 +231,8 @@ class TestSaleOrderRefundMail(SaleRefundCase, MailCase):
         mail = self._customer_mails(refund)
         self.assertEqual(len(mail), 1)
         self.assertIn(f"Order: {order.name}", mail.body_html)
-        text = self._pdf_text(mail.attachment_ids.raw)
+        text = pdf_to_text(mail.attachment_ids.raw)
         self.assertIn(order.name, text)
-
-    def _pdf_text(self, pdf):
-        import subprocess
-        import tempfile
-
-        with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
-            f.write(pdf)
-            f.flush()
-            return subprocess.run(
-                ["pdftotext", f.name, "-"], capture_output=True, text=True, check=True
-            ).stdout
 
 
 @tagged("-at_install", "post_install")
@@ -300,12 +294,7 @@ class TestSaleOrderPortal(SaleRefundCase, MailCase):
         tx = self._pay_on_the_portal(order)
         first = self._refund(tx, 30.0)
         second = self._refund(tx, 20.0)
-        zero_limit = new_test_user(
-            self.env,
-            login="zero_limit_portal",
-            groups="base.group_user,refund_proof.group_refund_user",
-        )
-        request = self._refund(tx, 5.0, user=zero_limit)
+        request = self._refund(tx, 5.0, user=self._zero_limit_user("zero_limit_portal"))
         self.assertEqual(request.state, "to_approve")
         self._refund(
             self._create_paid_transaction(100.0, partner_id=self.portal_partner.id),

@@ -1,0 +1,941 @@
+"""A hostile client of Odoo's real JSON-RPC endpoint against what a refund stands on.
+
+test_refund_guards_rpc.py holds `payment.refund` itself to its verdict tables. But a
+refund's promises are computed from records next to it: the paid payment (amount,
+currency, state, date, customer, provider and company), its refund attempts, the
+company's settings and time zone, the users' limits and their currency, and the issued
+proof's file. Issue 22 found each of them writable by some role. These tests enumerate
+those records' fields at run time (`_fields`: a field Odoo or a module adds later is
+attacked by itself), write a plausible hostile value in each as each role over
+`/jsonrpc`, and after every call check the refund promises from the database:
+
+- the cap: what was paid (amount, currency, state) and what remains refundable;
+- the refund window's verdict of each payment;
+- each limited user's single and daily limits, in the company currency, the total
+  they issued today (the refund day) and their refund rights;
+- each refund's customer, company, currency, state and amount;
+- the issued proof's bytes (their SHA-256 equal to the stored one).
+
+The verdicts are issue 22's decisions (/tmp/issue22/design.md): users never write
+`payment.transaction` (1); the limits' currency is the users' own setting, and a
+manager sets limits only on users of their own companies (2); refund_proof's company
+settings are written by administrators only (3); an issued proof's and an evidence
+pack's files are immutable (4). Fields no decision covers (a contact's fields, a user's
+language) may be written: the promises must hold whatever is written.
+
+Each case runs inside a savepoint of the test transaction rolled back after it (the
+HTTP server works on the same transaction, HttpCase's test cursor): every case starts
+from the same fixtures. Findings 1-7 of the issue are reproduced one test each, as the
+issue tells them; findings 8 and 9 are test_refund_proof_files.py's.
+"""
+
+import base64
+import hashlib
+from collections import defaultdict
+from contextlib import closing
+from datetime import datetime, timedelta
+
+import pytz
+
+from odoo import Command, fields
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import SQL
+
+from .common import JsonRpcMixin, RefundProofCommon, RpcError
+
+GROUP_BILLING = "account.group_account_invoice"
+GROUP_REFUND_USER = "refund_proof.group_refund_user"
+GROUP_REFUND_MANAGER = "refund_proof.group_refund_manager"
+NOW = "now"  # Placeholder of a hostile datetime: the moment of the call.
+
+# Fields of res.company and res.users that the rules read besides refund_proof's own
+# (found by their module at run time): the currency of limits and caps, the company's
+# partner (its time zone was the refund day's), a user's companies, groups, language
+# and time zone.
+COMPANY_RULE_FIELDS = ("currency_id", "partner_id")
+USER_RULE_FIELDS = (
+    "company_id",
+    "company_ids",
+    "groups_id",
+    "tz",
+    "lang",
+    "active",
+    "partner_id",
+)
+
+
+def _tz_at_local_hour(names, low, high):
+    """The first time zone of `names` whose local time now is in [low, high) hours."""
+    now = datetime.now(pytz.utc)
+    for name in names:
+        try:
+            local = now.astimezone(pytz.timezone(name))
+        except pytz.UnknownTimeZoneError:
+            continue
+        if low <= local.hour + local.minute / 60 < high:
+            return name
+    raise AssertionError(f"no time zone at local hour {low}-{high}")
+
+
+def _is_current(field, current, value):
+    """Whether writing `value` in `field` would leave its `current` value as is."""
+    if field.type == "many2one":
+        return value == (current.id or False)
+    if field.relational:
+        return False
+    if value is False:
+        return not current
+    return value == current
+
+
+class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
+    """The world every family attacks: company A (USD) and company B (KWD) with a
+    provider each; paid payments of Camille with a done (proof issued), a pending and
+    a failed refund, their attempts; limited refund users with refunds issued earlier
+    today; the refund day in a time zone where it is about noon, the payments paid
+    one day outside the refund window."""
+
+    # A hostile value may make the ORM crash: its SQL error is logged too.
+    _rpc_muted_loggers = ("odoo.http", "odoo.sql_db")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        env = cls.env
+        env["ir.config_parameter"].sudo().set_param("report.url", cls.base_url())
+        cls.company_a = env.company
+        cls.usd = cls.company_a.currency_id
+        cls.eur = cls._prepare_currency("EUR")
+        cls.kwd = cls._prepare_currency("KWD")
+        # 1 USD = 0.35 KWD: 100 KWD is about 285 USD (the issue's figures).
+        env["res.currency.rate"].create(
+            {"currency_id": cls.kwd.id, "rate": 0.35, "name": "2020-01-01"}
+        )
+        cls.company_b = env["res.company"].create(
+            {"name": "Kuwait Shop B", "currency_id": cls.kwd.id}
+        )
+        cls.provider_b = cls._prepare_provider("demo", company=cls.company_b)
+        cls.other_provider_a = cls.dummy_provider  # Another provider of company A.
+
+        # The refund day at about noon; the attackers' time zones: just past midnight,
+        # late in the evening.
+        tz_names = [
+            key
+            for key, _label in env["res.partner"]
+            ._fields["tz"]
+            ._description_selection(env)
+        ]
+        cls.tz_noon = _tz_at_local_hour(tz_names, 10, 14)
+        cls.tz_midnight = _tz_at_local_hour(tz_names, 0, 1)
+        cls.tz_late = _tz_at_local_hour(tz_names, 20, 23)
+        # What an attacker writes in a time zone field: a new refund day that just
+        # began (the limits' day), a day boundary that moves a payment's age (the
+        # window).
+        cls.hostile_tzs = [cls.tz_midnight, cls.tz_late]
+        cls._set_refund_tz(cls.company_a, cls.tz_noon)
+
+        # Customers.
+        cls.camille = new_test_user(
+            env, login="camille", name="Camille Customer", groups="base.group_portal"
+        )
+        cls.emma = new_test_user(
+            env, login="emma", name="Emma Other", groups="base.group_portal"
+        )
+        cls.camille.partner_id.email = "camille@example.com"
+        cls.emma.partner_id.email = "emma@example.com"
+
+        # Roles. Company A only, unless said.
+        cls.refund_billing = new_test_user(
+            env,
+            login="refund_billing",
+            name="Rolf Refund-Billing",
+            groups=f"base.group_user,{GROUP_BILLING},{GROUP_REFUND_USER}",
+            refund_limit=1000,
+            refund_daily_limit=5000,
+        )
+        cls.manager_billing = new_test_user(
+            env,
+            login="manager_billing",
+            name="Mona Manager-Billing",
+            groups=f"base.group_user,{GROUP_BILLING},{GROUP_REFUND_MANAGER}",
+        )
+        cls.erp_manager = new_test_user(
+            env,
+            login="erp_manager",
+            name="Ed Access-Rights",
+            groups="base.group_user,base.group_erp_manager",
+        )
+        cls.admin_user = new_test_user(
+            env,
+            login="admin_user",
+            name="Ada Administrator",
+            groups="base.group_user,base.group_system",
+        )
+        cls.accountant = new_test_user(
+            env,
+            login="accountant",
+            name="Al Accountant",
+            groups="base.group_user,account.group_account_manager",
+        )
+        cls.contact_creator = new_test_user(
+            env,
+            login="contact_creator",
+            name="Cora Contacts",
+            groups="base.group_user,base.group_partner_manager",
+        )
+        # A refund user in companies A and B (finding 5): limits in USD.
+        cls.two_company_user = new_test_user(
+            env,
+            login="two_company_user",
+            name="Tom Two-Companies",
+            groups=f"base.group_user,{GROUP_REFUND_USER}",
+            company_id=cls.company_a.id,
+            company_ids=[Command.set((cls.company_a | cls.company_b).ids)],
+            refund_limit=100,
+            refund_daily_limit=300,
+        )
+        # A refund user of company B only (finding 7): limits in KWD.
+        cls.user_b = new_test_user(
+            env,
+            login="user_b",
+            name="Bea Company-B",
+            groups=f"base.group_user,{GROUP_REFUND_USER}",
+            company_id=cls.company_b.id,
+            company_ids=[Command.set(cls.company_b.ids)],
+            refund_limit=100,
+            refund_daily_limit=300,
+        )
+        cls.limited_users = cls.refund_billing | cls.two_company_user
+        for user in cls.limited_users | cls.user_b:
+            cls._init_limit_currency(user)
+
+        # Payments and refunds.
+        cls.payments = {}
+        cls.pay_done = cls._paid(152.0)
+        cls.refund_done = cls._refund_as(cls.pay_done, 10.0, cls.refund_billing)
+        cls.pay_pending = cls._paid(100.0)
+        attempt = cls.pay_pending._create_child_transaction(7.0, is_refund=True)
+        attempt._set_pending()
+        cls.refund_pending = cls.pay_pending.refund_ids
+        cls.pay_failed = cls._paid(100.0)
+        cls.refund_failed = cls._refund_as(cls.pay_failed, 4.0, cls.refund_billing)
+        cls.refund_failed.sudo().transaction_ids._set_error(
+            "Reversed by the bank", extra_allowed_states=("done",)
+        )
+        cls.pay_two = cls._paid(250.0)
+        cls.refund_two = cls._refund_as(cls.pay_two, 50.0, cls.two_company_user)
+        cls.pay_other = cls._paid(80.0, partner=cls.emma.partner_id)  # No refund.
+        cls.payments = {
+            "payment with a done refund": cls.pay_done,
+            "payment with a pending refund": cls.pay_pending,
+            "payment with a failed refund": cls.pay_failed,
+            "payment of a two-company user's refund": cls.pay_two,
+            "payment without refund": cls.pay_other,
+        }
+        cls.refunds = (
+            cls.refund_done | cls.refund_pending | cls.refund_failed | cls.refund_two
+        )
+        cls.attempts = {
+            "done refund attempt": cls.refund_done.transaction_ids,
+            "pending refund attempt": cls.refund_pending.transaction_ids,
+            "failed refund attempt": cls.refund_failed.transaction_ids,
+        }
+        env.invalidate_all()
+        for state, refund in (
+            ("done", cls.refund_done),
+            ("pending", cls.refund_pending),
+            ("failed", cls.refund_failed),
+            ("done", cls.refund_two),
+        ):
+            assert refund.state == state, f"fixture {refund.name} is {refund.state}"
+        for label, attempt in cls.attempts.items():
+            assert len(attempt) == 1 and attempt.operation == "refund", label
+
+        # The refunds counted today were issued two hours ago (in the company's day,
+        # not in the attacker's); the payments were paid a day too long ago.
+        cls._backdate_limit_dates(cls.refunds, timedelta(hours=2))
+        cls.paid_on = cls._window_border(cls.company_a.refund_window_days)
+        cls._backdate_payments(list(cls.payments.values()), cls.paid_on)
+
+        # The issued proof of the done refund, through the issue path.
+        cls.proof = cls.refund_done.with_context(
+            force_report_rendering=True
+        )._ensure_proof()
+        assert cls.proof.attachment_id.raw.startswith(b"%PDF"), "no proof issued"
+        cls.proofs = cls.proof
+        env.flush_all()
+        # The promises are sensitive to what the attacks move: each payment one day
+        # outside its window, refunds counted in today's totals.
+        Refund = env["payment.refund"].sudo()
+        for label, tx in cls.payments.items():
+            assert not Refund._get_policy_verdict(tx)[0], f"{label} in its window"
+        for user in cls.limited_users:
+            issued = (
+                env["payment.refund"]
+                .with_user(user)
+                ._get_issued_today(cls.usd, cls.company_a)
+            )
+            assert issued > 0, f"nothing counted today for {user.login}"
+
+    # === FIXTURES === #
+
+    @classmethod
+    def _set_refund_tz(cls, company, tz):
+        """The company's refund day time zone, wherever the code reads it: its own
+        setting (decision 3) and its partner's tz (before it)."""
+        company.partner_id.tz = tz
+        if "refund_tz" in company._fields:
+            company.refund_tz = tz
+
+    @classmethod
+    def _init_limit_currency(cls, user):
+        """Limits are in the user's company currency at creation (decision 2's
+        initialisation), wherever the field is stored."""
+        field = user._fields.get("refund_limit_currency_id")
+        if field is not None and field.store and not field.related:
+            user.sudo().refund_limit_currency_id = user.company_id.currency_id
+
+    @classmethod
+    def _paid(cls, amount, partner=None, provider=None):
+        """A demo payment of Camille, confirmed by the provider's notification and
+        post-processed (its account.payment exists)."""
+        provider = provider or cls.provider
+        tx = (
+            cls.env["payment.transaction"]
+            .sudo()
+            .create(
+                {
+                    "provider_id": provider.id,
+                    "payment_method_id": provider.payment_method_ids[:1].id
+                    or cls.payment_method_id,
+                    "amount": amount,
+                    "currency_id": provider.company_id.currency_id.id,
+                    "reference": cls._next_reference(),
+                    "operation": "online_direct",
+                    "partner_id": (partner or cls.camille.partner_id).id,
+                }
+            )
+        )
+        tx._handle_notification_data(
+            "demo", {"reference": tx.reference, "simulated_state": "done"}
+        )
+        tx._post_process()
+        return tx
+
+    @classmethod
+    def _refund_as(cls, tx, amount, user):
+        refund = tx.with_user(user)._request_refund(amount_to_refund=amount)
+        return refund.with_env(cls.env)
+
+    @classmethod
+    def _backdate_limit_dates(cls, refunds, delta):
+        cls.env.flush_all()
+        cls.env.cr.execute(
+            SQL(
+                "UPDATE payment_refund SET limit_date = limit_date - %s "
+                "WHERE id IN %s AND limit_date IS NOT NULL",
+                delta,
+                tuple(refunds.ids),
+            )
+        )
+        cls.env.invalidate_all()
+
+    @classmethod
+    def _backdate_payments(cls, txs, when):
+        cls.env.flush_all()
+        cls.env.cr.execute(
+            SQL(
+                "UPDATE payment_transaction SET last_state_change = %s, "
+                "create_date = %s WHERE id IN %s",
+                when,
+                when,
+                tuple(tx.id for tx in txs),
+            )
+        )
+        cls.env.invalidate_all()
+
+    @classmethod
+    def _window_border(cls, window):
+        """A payment time (naive UTC) whose refund today is one day outside a
+        `window`-day refund window in the company's noon time zone, and inside it in
+        the attackers' late-evening one (the day boundary is elsewhere)."""
+        now = datetime.now(pytz.utc)
+
+        def days(paid, tz):
+            tz = pytz.timezone(tz)
+            return (now.astimezone(tz).date() - paid.astimezone(tz).date()).days
+
+        for half_hours in range(0, 96):
+            paid = now - timedelta(days=window, minutes=30 * half_hours)
+            if (
+                days(paid, cls.tz_noon) == window + 1
+                and days(paid, cls.tz_late) == window
+            ):
+                return paid.replace(tzinfo=None, microsecond=0)
+        raise AssertionError("no payment time on the window's border")
+
+    # === HELPERS: RPC === #
+
+    def _attempt(self, user, model, method, *args, **kwargs):
+        """(result, None) or (None, RpcError) of an RPC call."""
+        try:
+            return self._rpc(user, model, method, *args, **kwargs), None
+        except RpcError as error:
+            return None, error
+
+    def _rolled_back(self):
+        """A savepoint of the test transaction, rolled back on exit: the case's RPC
+        calls (same transaction, HttpCase's test cursor) are undone with it."""
+        return closing(self.env.cr.savepoint())
+
+    # === HELPERS: THE PROMISES === #
+
+    def _has_group(self, user, xmlid):
+        """Group membership read from the database (implied groups are stored), not
+        through has_group's cache, which a rolled-back write may have left behind."""
+        self.env.cr.execute(
+            SQL(
+                "SELECT 1 FROM res_groups_users_rel WHERE uid = %s AND gid = %s",
+                user.id,
+                self.env.ref(xmlid).id,
+            )
+        )
+        return bool(self.env.cr.fetchone())
+
+    def _promises(self):
+        """{promise: value}, computed from the database by the code's own rules."""
+        self.env.flush_all()
+        self.env.invalidate_all()
+        Refund = self.env["payment.refund"].sudo()
+        promises = {}
+        for label, tx in self.payments.items():
+            tx = tx.sudo()
+            promises[f"{label}: paid"] = (
+                tx.amount,
+                tx.currency_id.name,
+                tx.state,
+                tx.operation,
+                tx.company_id.name,
+                tx.provider_id.id,
+                tx.source_transaction_id.id,
+            )
+            promises[f"{label}: remaining refundable"] = tx.refund_remaining_amount
+            promises[f"{label}: refund window"] = Refund._get_policy_verdict(tx)
+        for refund in self.refunds.sudo():
+            promises[f"refund {refund.name}: customer, company"] = (
+                refund.partner_id.name,
+                refund.company_id.name,
+                refund.currency_id.name,
+                refund.source_transaction_id.id,
+            )
+            promises[f"refund {refund.name}: state, amount, attempts"] = (
+                refund.state,
+                refund.amount,
+                tuple(
+                    (t.id, t.amount, t.state, t.operation, t.source_transaction_id.id)
+                    for t in refund.transaction_ids
+                ),
+            )
+        for user, company in self._limit_subjects():
+            as_user = self.env["payment.refund"].with_user(user)
+            promises[f"{user.login}: limits in {company.name}"] = (
+                as_user._get_user_limits(company)
+            )
+            promises[f"{user.login}: issued today in {company.name}"] = round(
+                as_user._get_issued_today(company.currency_id, company), 2
+            )
+            promises[f"{user.login}: refund rights"] = (
+                self._has_group(user, GROUP_REFUND_USER),
+                self._has_group(user, GROUP_REFUND_MANAGER),
+            )
+        for proof in self.proofs.sudo():
+            raw = proof.attachment_id.raw or b""
+            promises[f"proof {proof.id}: bytes"] = (
+                proof.attachment_id.id,
+                proof.sha256,
+                hashlib.sha256(raw).hexdigest() == proof.sha256,
+            )
+        return promises
+
+    def _limit_subjects(self):
+        return [
+            (self.refund_billing, self.company_a),
+            (self.two_company_user, self.company_a),
+            (self.user_b, self.company_b),
+        ]
+
+    def _broken_promises(self, before):
+        after = self._promises()
+        return [
+            f"{key}: {before.get(key)!r} -> {after.get(key)!r}"
+            for key in sorted(set(before) | set(after))
+            if before.get(key) != after.get(key)
+        ]
+
+    # === HELPERS: WHAT CHANGED === #
+
+    def _snapshot(self, records):
+        """{(model, id): {field: value}} of every stored field but write_date, read
+        fresh from the database in sudo; None for a deleted record."""
+        self.env.flush_all()
+        self.env.invalidate_all()
+        values = {}
+        for record in records:
+            record = record.sudo().with_context(active_test=False)
+            key = (record._name, record.id)
+            if not record.exists():
+                values[key] = None
+                continue
+            row = {}
+            for name, field in record._fields.items():
+                if not field.store or name == "write_date":
+                    continue
+                value = record[name]
+                if field.relational:
+                    value = tuple(sorted(value.ids))
+                row[name] = value
+            values[key] = row
+        return values
+
+    def _changed(self, before, records):
+        after = self._snapshot(records)
+        changes = []
+        for key, row in before.items():
+            new = after.get(key)
+            if new is None:
+                changes.append(f"{key[0]}({key[1]}) deleted")
+                continue
+            changes += [
+                f"{key[0]}({key[1]}).{name}" for name in row if row[name] != new[name]
+            ]
+        return changes
+
+    def _assert_no_failures(self, failures, what):
+        """Fail with every gap found, (subject, where, problem) grouped one line per
+        subject and problem."""
+        if not failures:
+            return
+        grouped = defaultdict(lambda: defaultdict(list))
+        for subject, where, problem in failures:
+            grouped[subject][problem].append(where)
+        lines = [
+            f"{subject}: "
+            + " | ".join(
+                f"{', '.join(wheres)}: {problem}"
+                for problem, wheres in problems.items()
+            )
+            for subject, problems in grouped.items()
+        ]
+        self.fail(
+            f"{len(failures)} {what}:\n" + "\n".join(f"- {line}" for line in lines)
+        )
+
+    # === HELPERS: HOSTILE VALUES === #
+
+    def _pool(self, comodel_name):
+        """Records of `comodel_name` to link or point to (at least 2), created before
+        the savepoints."""
+        # Per test: the records made here are rolled back with the test.
+        pool = self.__dict__.setdefault("_pools", {})
+        if comodel_name not in pool:
+            Model = self.env[comodel_name].sudo().with_context(active_test=False)
+            records = Model.search([], limit=3, order="id desc")
+            if len(records) < 2:
+                records |= self._make_record(comodel_name)
+            pool[comodel_name] = records
+        return pool[comodel_name]
+
+    def _make_record(self, comodel_name):
+        Model = self.env[comodel_name].sudo()
+        if comodel_name == "payment.dispute":
+            return self.pay_other._refund_proof_upsert_dispute(
+                {"provider_reference": "du_POOL", "card_network": "visa"}
+            )
+        if comodel_name == "payment.token":
+            return Model.create(
+                {
+                    "provider_id": self.provider.id,
+                    "payment_method_id": self.payment_method_id,
+                    "partner_id": self.emma.partner_id.id,
+                    "payment_details": "6666",
+                    "provider_ref": "hostile-token",
+                }
+            )
+        if comodel_name == "sale.order":
+            return Model.create({"partner_id": self.emma.partner_id.id})
+        records = Model
+        for i in range(2):
+            with self.env.cr.savepoint():
+                records |= Model.create({"name": f"Hostile {i}"})
+        return records
+
+    def _generic_values(self, record, name):
+        """Plausible hostile values of a field, from its type, each different from
+        the record's current value."""
+        record = record.sudo().with_context(active_test=False)
+        field = record._fields[name]
+        current = record[name]
+        kind = field.type
+        if kind in ("char", "text", "html"):
+            values = ["<b>FORGED</b>", "NOT THE SHOP"]
+        elif kind == "boolean":
+            values = [not current]
+        elif kind in ("integer", "many2one_reference"):
+            values = [42, 0, -1]
+        elif kind in ("float", "monetary"):
+            values = [5000.0, -4000.0, 0.0]
+        elif kind == "date":
+            values = [fields.Date.today(), "2099-01-01", False]
+        elif kind == "datetime":
+            values = [NOW, "2099-01-01 00:00:00", False, "1999-01-01 00:00:00"]
+        elif kind == "selection":
+            values = [
+                key
+                for key, _label in field._description_selection(self.env)
+                if key != current
+            ] + ([False] if current and not field.required else [])
+        elif field.relational:
+            values = self._relational_values(field, current)
+        elif kind in ("binary", "image"):
+            values = [base64.b64encode(b"%PDF-1.4 forged").decode()]
+        elif kind == "reference":
+            values = [f"res.partner,{self.emma.partner_id.id}"]
+        elif kind == "json":
+            values = [{"hostile": True}]
+        elif kind == "properties":
+            values = [[]]
+        else:
+            self.fail(f"No hostile value for {record._name}.{name} ({kind}): add one.")
+        return [v for v in values if not _is_current(field, current, v)] or values[:1]
+
+    def _relational_values(self, field, current):
+        """Another record for a many2one (or none); for x2many, links to others, a
+        clear, a replacement."""
+        others = self._pool(field.comodel_name) - current
+        if field.type == "many2one":
+            values = others.ids
+            if current and not field.required:
+                values.append(False)
+            return values
+        values = [[Command.link(others[:1].id)]] if others else []
+        if current:
+            values.append([Command.clear()])
+        if field.type == "many2many" and others:
+            values.append([Command.set(others.ids)])
+        return values
+
+    @staticmethod
+    def _at_call(value):
+        if value == NOW:
+            return fields.Datetime.to_string(fields.Datetime.now())
+        return value
+
+    @staticmethod
+    def _pick(values, *indexes):
+        """One of `values`, rotating with the case's indexes (user, target): across
+        the cases of a field every value is tried, without multiplying them."""
+        return values[sum(indexes) % len(values)]
+
+
+@tagged("-at_install", "post_install")
+class TestPaymentTransactionFoundationsRpc(FoundationsCase):
+    """Decision 1: users never write `payment.transaction` (payments and refund
+    attempts, any field, any state); create only drafts. Findings 1-4."""
+
+    def _targets(self):
+        """[(label, transaction)]: the payments with a done, pending and failed
+        refund, and the attempts of each."""
+        return [
+            ("payment with a done refund", self.pay_done),
+            ("payment with a pending refund", self.pay_pending),
+            ("payment with a failed refund", self.pay_failed),
+            *self.attempts.items(),
+        ]
+
+    def _tx_values(self, tx, name):
+        """The hostile values of a field of a transaction: what the issue's attacks
+        write in the fields the promises read, else values from the field's type."""
+        tx = tx.sudo()
+        current = tx[name]
+        special = {
+            "amount": [5000.0, -4000.0, 0.0, tx.amount + 0.01],
+            "currency_id": [self.eur.id, self.kwd.id],
+            "state": ["pending", "done", "draft", "authorized", "cancel", "error"],
+            "operation": ["refund", "online_direct", "online_token", "offline"],
+            "partner_id": [self.emma.partner_id.id, self.camille.partner_id.id],
+            "provider_id": [self.provider_b.id, self.other_provider_a.id],
+            "company_id": [self.company_b.id],
+            "source_transaction_id": [self.pay_other.id, self.pay_done.id, False],
+            "refund_id": [self.refund_two.id, False],
+            "refund_ids": [[Command.link(self.refund_two.id)], [Command.clear()]],
+            "child_transaction_ids": [
+                [Command.link(self.attempts["done refund attempt"].id)],
+                [Command.clear()],
+            ],
+            "refund_charge_descriptor": ["NOT THE SHOP"],
+            "refunded_amount": [5000.0, 0.0],
+            "refund_status": ["none", "full"],
+            "last_state_change": [NOW, "2099-01-01 00:00:00", False],
+        }
+        if name not in special:
+            return self._generic_values(tx, name)
+        field = tx._fields[name]
+        values = [v for v in special[name] if not _is_current(field, current, v)]
+        return values or special[name][:1]
+
+    def _check_every_field(self, user, user_index):
+        """Write each field of `_fields` on each target as `user` over RPC; return
+        the gaps as (field, target, problem)."""
+        # Every field: none is left out. Magic fields (id, create_uid...) are dropped
+        # by Odoo's write and non-stored computed ones without inverse are not stored
+        # either, but decision 1 refuses the write itself, whatever its fields.
+        names = list(self.env["payment.transaction"]._fields)
+        self.assertIn("amount", names, "the enumeration finds nothing")
+        # The values first: the records they link are made before the baseline.
+        cases = [
+            (label, tx, name, self._pick(self._tx_values(tx, name), user_index, index))
+            for index, (label, tx) in enumerate(self._targets())
+            for name in names
+        ]
+        records = self.env["payment.transaction"].sudo().search([])
+        # Every case starts from this state: the previous one was rolled back.
+        baseline, before = self._promises(), self._snapshot(records)
+        failures = []
+        for label, tx, name, value in cases:
+            subject = f"{name}={value!r}"
+            with self._rolled_back():
+                _result, error = self._attempt(
+                    user,
+                    "payment.transaction",
+                    "write",
+                    [tx.id],
+                    {name: self._at_call(value)},
+                )
+                changed = self._changed(before, records)
+                broken = self._broken_promises(baseline)
+                if error is None:
+                    failures.append((subject, label, "accepted"))
+                if changed:
+                    failures.append((subject, label, f"changed {changed}"))
+                if broken:
+                    failures.append((subject, label, f"broke {broken}"))
+        return failures
+
+    def test_billing_user_writes_no_field_of_payments_or_attempts(self):
+        """A billing user (Odoo's Invoicing right, write access on transactions)
+        writes no field of a paid payment with refunds, nor of a refund attempt:
+        every write is refused, nothing changes, every promise holds."""
+        failures = self._check_every_field(self.billing_user, 0)
+        self._assert_no_failures(failures, "writes of a billing user")
+
+    def test_refund_billing_user_writes_no_field_of_payments_or_attempts(self):
+        """The same for a refund user who is also a billing user, whose own limits
+        and refunds issued today are among the promises."""
+        failures = self._check_every_field(self.refund_billing, 1)
+        self._assert_no_failures(failures, "writes of a refund and billing user")
+
+    def test_refund_manager_billing_writes_no_field_of_payments_or_attempts(self):
+        """The same for a refund manager who is also a billing user."""
+        failures = self._check_every_field(self.manager_billing, 2)
+        self._assert_no_failures(failures, "writes of a refund manager and billing")
+
+    def test_users_create_only_draft_transactions(self):
+        """Decision 1: a user creates a draft payment transaction only; a non-draft
+        one, a refund transaction, or one carrying a refund link, a source payment,
+        a state date or a charge descriptor is refused, and nothing is created."""
+        base = {
+            "provider_id": self.provider.id,
+            "payment_method_id": self.payment_method_id,
+            "amount": 152.0,
+            "currency_id": self.usd.id,
+            "partner_id": self.camille.partner_id.id,
+            "operation": "online_direct",
+        }
+        hostile = {
+            "state done": {"state": "done"},
+            "state pending": {"state": "pending"},
+            "state authorized": {"state": "authorized"},
+            "state error": {"state": "error"},
+            "refund operation": {
+                "operation": "refund",
+                "amount": -5000.0,
+                "source_transaction_id": self.pay_done.id,
+            },
+            "refund operation, draft": {"operation": "refund", "amount": -10.0},
+            "refund link": {"refund_id": self.refund_done.id},
+            "source payment": {"source_transaction_id": self.pay_done.id},
+            "state date": {"last_state_change": "2099-01-01 00:00:00"},
+            "charge descriptor": {"refund_charge_descriptor": "NOT THE SHOP"},
+            "done with refunds": {
+                "state": "done",
+                "refund_ids": [Command.link(self.refund_two.id)],
+            },
+        }
+        Tx = self.env["payment.transaction"].sudo()
+        baseline = self._promises()
+        failures = []
+        for index, user in enumerate(
+            (self.billing_user, self.refund_billing, self.manager_billing)
+        ):
+            for label, values in hostile.items():
+                with self._rolled_back():
+                    count = Tx.search_count([])
+                    refunds = self.env["payment.refund"].sudo().search_count([])
+                    result, error = self._attempt(
+                        user,
+                        "payment.transaction",
+                        "create",
+                        dict(base, reference=f"HOSTILE-{index}-{label}", **values),
+                    )
+                    self.env.invalidate_all()
+                    if error is None:
+                        failures.append((label, user.login, f"created {result}"))
+                    if (
+                        Tx.search_count([]) != count
+                        or self.env["payment.refund"].sudo().search_count([]) != refunds
+                    ):
+                        failures.append((label, user.login, "records were created"))
+                    broken = self._broken_promises(baseline)
+                    if broken:
+                        failures.append((label, user.login, f"broke {broken}"))
+        self._assert_no_failures(failures, "creations of transactions")
+        # The control: a draft is what users may still create (a billing user who
+        # reads providers: Odoo's create reads the provider).
+        with self._rolled_back():
+            result, error = self._attempt(
+                self.refund_billing,
+                "payment.transaction",
+                "create",
+                dict(base, reference="PLAIN-DRAFT"),
+            )
+            self.assertIsNone(error, "a draft transaction must remain creatable")
+            self.assertEqual(Tx.browse(result).state, "draft")
+
+    # === FINDINGS 1-4 === #
+
+    def _refund_rpc(self, user, tx, amount):
+        return self._attempt(
+            user,
+            "payment.transaction",
+            "action_refund",
+            [tx.id],
+            amount_to_refund=amount,
+        )
+
+    def _write_steps(self, user, tx, steps):
+        """Write each step over RPC, whatever the previous one answered."""
+        for step in steps:
+            self._attempt(user, "payment.transaction", "write", [tx.id], step)
+
+    def test_finding_1_a_paid_amount_cannot_be_raised_to_refund_above_it(self):
+        """Finding 1. A billing user writes a paid payment's state to pending, its
+        amount to 5000, its state back to done: a refund manager's refund of 4,000.00
+        on the 152.00 payment is never made. A refund user who is also a billing
+        user, limit 1,000, does the same on a 153.00 payment, then refunds 200.00:
+        never made."""
+        steps = [{"state": "pending"}, {"amount": 5000}, {"state": "done"}]
+        tx = self._paid(152.0)
+        self._write_steps(self.billing_user, tx, steps)
+        _result, error = self._refund_rpc(self.refund_manager, tx, 4000.0)
+        self.env.invalidate_all()
+        self.assertEqual((tx.amount, tx.state), (152.0, "done"), "the payment changed")
+        self.assertFalse(
+            tx.refund_ids.filtered(lambda r: r.amount > 152.0),
+            "a refund above what was paid",
+        )
+        self.assertIsNotNone(error, "the refund of 4,000.00 was accepted")
+
+        tx = self._paid(153.0)
+        self._write_steps(self.refund_billing, tx, steps)
+        _result, error = self._refund_rpc(self.refund_billing, tx, 200.0)
+        self.env.invalidate_all()
+        self.assertEqual((tx.amount, tx.state), (153.0, "done"), "the payment changed")
+        self.assertFalse(tx.refund_ids, "a refund of 200.00 on 153.00 was recorded")
+        self.assertIsNotNone(error, "the refund of 200.00 was accepted")
+
+    def test_finding_2_a_payment_date_cannot_be_moved_into_the_window(self):
+        """Finding 2. A refund user who is also a billing user writes
+        last_state_change = now (or clears it) on a 45-day-old payment: their refund
+        still awaits a manager's approval (outside the 30-day window)."""
+        for value in (NOW, False):
+            with self._rolled_back():
+                tx = self._paid(100.0)
+                self._backdate_payments([tx], datetime.now() - timedelta(days=45))
+                self._write_steps(
+                    self.refund_billing,
+                    tx,
+                    [{"last_state_change": self._at_call(value)}],
+                )
+                _result, error = self._refund_rpc(self.refund_billing, tx, 10.0)
+                self.assertIsNone(error, f"the request was refused: {error}")
+                self.env.invalidate_all()
+                self.assertEqual(
+                    tx.refund_ids.state,
+                    "to_approve",
+                    f"last_state_change={value!r}: issued without approval",
+                )
+                self.assertIn("Outside policy", tx.refund_ids.approval_reasons)
+
+    def test_finding_3_a_refund_cannot_be_moved_to_another_customer(self):
+        """Finding 3. A billing user writes partner_id of Camille's paid payment to
+        Emma: Emma's portal neither lists Camille's refund nor downloads her proof;
+        the refund's customer stays Camille."""
+        refund, proof = self.refund_done, self.proof
+        self._write_steps(
+            self.billing_user, self.pay_done, [{"partner_id": self.emma.partner_id.id}]
+        )
+        self.env.invalidate_all()
+        self.assertEqual(refund.partner_id, self.camille.partner_id)
+        self.assertEqual(self.pay_done.partner_id, self.camille.partner_id)
+        self.authenticate(self.emma.login, self.emma.login)
+        self.assertNotIn(refund.name, self.url_open("/my/refunds").text)
+        response = self.url_open(
+            f"/my/refunds/{refund.id}?report_type=pdf&download=true",
+            allow_redirects=False,
+        )
+        self.assertNotEqual(response.content, proof.attachment_id.raw)
+        self.assertNotIn(b"%PDF", response.content[:8], "Emma downloaded a proof")
+        # The control: Camille still downloads her proof.
+        self.authenticate(self.camille.login, self.camille.login)
+        self.assertIn(refund.name, self.url_open("/my/refunds").text)
+        response = self.url_open(
+            f"/my/refunds/{refund.id}?report_type=pdf&download=true"
+        )
+        self.assertEqual(response.content, proof.attachment_id.raw)
+
+    def test_finding_4_payments_and_attempts_stay_in_their_company(self):
+        """Finding 4. A billing user of company A writes provider_id of a refunded
+        payment to company B's provider (the payment and its refunds would move to
+        B), operation or provider_id within company A, amount -4000 on a pending
+        refund attempt, its source_transaction_id to another payment: each refused,
+        nothing moved."""
+        attempt = self.attempts["pending refund attempt"]
+        attacks = [
+            (self.pay_done, {"provider_id": self.provider_b.id}),
+            (self.pay_done, {"provider_id": self.other_provider_a.id}),
+            (self.pay_done, {"operation": "refund"}),
+            (attempt, {"amount": -4000.0}),
+            (attempt, {"source_transaction_id": self.pay_other.id}),
+        ]
+        baseline = self._promises()
+        records = self.env["payment.transaction"].sudo().search([])
+        failures = []
+        for tx, values in attacks:
+            with self._rolled_back():
+                before = self._snapshot(records)
+                _result, error = self._attempt(
+                    self.billing_user, "payment.transaction", "write", [tx.id], values
+                )
+                changed = self._changed(before, records)
+                broken = self._broken_promises(baseline)
+                label = f"{tx.reference}: {values}"
+                if error is None:
+                    failures.append((label, "billing user", "accepted"))
+                if changed:
+                    failures.append((label, "billing user", f"changed {changed}"))
+                if broken:
+                    failures.append((label, "billing user", f"broke {broken}"))
+                self.env.invalidate_all()
+                if self.refund_done.company_id != self.company_a:
+                    failures.append((label, "billing user", "the refund moved company"))
+        self._assert_no_failures(failures, "moves of payments and attempts")

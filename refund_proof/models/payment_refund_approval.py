@@ -70,15 +70,17 @@ class PaymentRefund(models.Model):
 
     @api.model
     def _get_user_limits(self, company):
-        """(single limit, daily limit) of the current user, in `company`'s currency;
-        0.0 for a limit not set.
+        """(single limit, daily limit) of the current user, converted from the limits'
+        currency (`refund_limit_currency_id`, set by refund managers with the limits,
+        never the user's own company's, which users change on themselves) into
+        `company`'s currency; 0.0 for a limit not set.
 
         :param recordset company: The `res.company` of the payment.
         :rtype: tuple(float, float)
         """
         user = self.env.user.sudo()  # The limits are visible to managers only.
-        source = user.company_id.currency_id
         target = company.currency_id
+        source = user.refund_limit_currency_id or target
         today = fields.Date.context_today(self)
         return tuple(
             source._convert(limit, target, company, today) if limit else 0.0

@@ -32,6 +32,8 @@ def dress_shop(env):
                 "website": "https://myshop.example",
                 "email": "hello@myshop.example",
                 "phone": "+33 1 84 88 00 00",
+                # The shop's refund day (daily limits, refund window).
+                "refund_tz": "Europe/Paris",
                 "refund_statement_descriptor": "MYSHOP.EXAMPLE",
                 "refund_support_email": "refunds@myshop.example",
                 "refund_support_phone": "+33 1 84 88 00 01",

@@ -59,7 +59,7 @@ class TestRefundApproval(RefundProofCommon):
 
     def test_daily_cap_over_several_refunds_resets_next_day(self):
         """The daily cap counts the user's refunds of the company's day."""
-        self.env.company.partner_id.tz = "Europe/Paris"
+        self.env.company.refund_tz = "Europe/Paris"
         # 22:30 UTC is 23:30 in Paris: the next Paris day starts 30 minutes later.
         with freeze_time("2026-03-10 22:30:00"):
             tx = self._create_paid_transaction(500.0)

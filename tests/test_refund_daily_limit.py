@@ -184,7 +184,7 @@ class TestRefundDailyLimitConcurrency(BaseCase):
                     self.assertEqual(len(refunds), threads)
                     self.assertEqual(len(issued) + len(waiting), threads)
                     currency = env.company.currency_id
-                    company_tz = pytz.timezone(env.company.partner_id.tz or "UTC")
+                    company_tz = pytz.timezone(env.company._get_refund_timezone())
                     per_day = defaultdict(float)
                     for refund in issued:
                         day = (
@@ -246,10 +246,10 @@ class TestRefundDailyLimit(RefundProofCommon):
         return utc.astimezone(pytz.timezone(tz)).date()
 
     def test_own_time_zone_changes_no_daily_verdict(self):
-        """The day of the daily limit is the company's (its partner's time zone), never
+        """The day of the daily limit is the company's (its refund time zone), never
         the user's own time zone, which any user may change on themselves: moving
         one's midnight neither starts a new day early nor extends the current one."""
-        self.env.company.partner_id.tz = "Europe/Bucharest"  # UTC+2 in January
+        self.env.company.refund_tz = "Europe/Bucharest"  # UTC+2 in January
         first, second, next_day = (
             "2026-01-15 14:30",  # 16:30 in Bucharest, 23:30 in Tokyo
             "2026-01-15 15:30",  # 17:30 in Bucharest, 00:30 on the 16th in Tokyo

@@ -116,7 +116,7 @@ class TestRefundVerification(ProofCommon, HttpCase):
     def test_page_and_pdf_state_the_same_time(self):
         """With no customer time zone, page and proof use the merchant's, not yours."""
         self.partner.tz = False
-        self.env.company.partner_id.tz = "America/New_York"
+        self.env.company.refund_tz = "America/New_York"
         refund = self._done_refund()
         self.assertIn("America/New_York", self._get(refund.verification_url).text)
         self.assertIn("America/New_York", self._html(refund))
@@ -127,7 +127,7 @@ class TestRefundVerification(ProofCommon, HttpCase):
         refund = self._done_refund()
         self.assertEqual(refund.proof_tz, "Europe/Brussels")
         self.partner.tz = "Asia/Tokyo"
-        self.env.company.partner_id.tz = "America/New_York"
+        self.env.company.refund_tz = "America/New_York"
         self.assertEqual(refund.proof_tz, "Europe/Brussels")
         self.assertIn("Europe/Brussels", self._get(refund.verification_url).text)
         self.assertIn("Europe/Brussels", self._html(refund))

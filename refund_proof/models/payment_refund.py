@@ -473,7 +473,7 @@ class PaymentRefund(models.Model):
         for refund in self:
             refund.proof_tz = (
                 refund.partner_id.tz
-                or refund.company_id.partner_id.tz
+                or refund.company_id.refund_tz
                 or refund.requested_by_id.tz
                 or "UTC"
             )

@@ -134,10 +134,10 @@ class PaymentRefund(models.Model):
     @api.model
     def _get_issued_today(self, currency, company):
         """Sum, in `currency`, the refunds the current user issued without approval
-        since midnight in `company`'s time zone (its partner's): a time zone the user
-        cannot change, unlike their own. Refunds issued and not failed or cancelled
-        count, those still in flight included; approved ones and requests awaiting
-        approval do not.
+        since midnight in `company`'s refund time zone (`refund_tz`, a setting only
+        administrators change; never its partner's nor the user's own, which users
+        change). Refunds issued and not failed or cancelled count, those still in
+        flight included; approved ones and requests awaiting approval do not.
 
         :rtype: float
         """
@@ -190,7 +190,7 @@ class PaymentRefund(models.Model):
     @api.model
     def _get_policy_verdict(self, source, reason=None):
         """Tell whether a refund of `source` now is within the merchant's refund
-        window.
+        window, in calendar days of the company's refund time zone (`refund_tz`).
 
         :param recordset source: The `payment.transaction` to refund.
         :param recordset reason: The `payment.refund.reason`, whose window may override

@@ -1,9 +1,38 @@
-from odoo import fields, models
+"""The company's refund settings: written by administrators only, each change logged.
+
+Every field this class defines is a refund setting (`_refund_settings_fields`): the
+limits' day, the refund window, what the proof and the evidence pack state, whom the
+e-mails go to. A field added here later is guarded and logged by itself.
+"""
+
+import logging
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
+
+from odoo.addons.base.models.res_partner import _tz_get
+
+_logger = logging.getLogger(__name__)
+
+# Longest value written in full in the settings log (a refund policy is a text).
+LOG_VALUE_MAX_LENGTH = 200
 
 
 class ResCompany(models.Model):
     _inherit = "res.company"
 
+    refund_tz = fields.Selection(
+        selection=_tz_get,
+        string="Refund Time Zone",
+        compute="_compute_refund_tz",
+        store=True,
+        readonly=False,
+        precompute=True,
+        required=True,
+        help="The time zone of the company's refund days: when a user's daily refund "
+        "limit starts again, and how many days after the payment a refund is (the "
+        "refund window). A setting of its own, not the company contact's time zone.",
+    )
     refund_window_days = fields.Integer(
         string="Refund Window (days)",
         default=30,
@@ -76,8 +105,93 @@ class ResCompany(models.Model):
         "dispute programme (VDMP) threshold; acquirers often enforce lower limits.",
     )
 
+    # === COMPUTE METHODS === #
+
+    # No dependency: computed once, when the company is created (and for the existing
+    # companies when refund_proof is installed or upgraded to this field), from its
+    # partner's time zone; never again when someone edits the company's contact.
+    @api.depends()
+    def _compute_refund_tz(self):
+        for company in self:
+            company.refund_tz = company.partner_id.tz or "UTC"
+
+    # === CRUD METHODS === #
+
+    def write(self, vals):
+        """Refund settings are written by administrators (or the server) only, and
+        each change is logged."""
+        settings = self._refund_settings_fields().intersection(vals)
+        if not settings:
+            return super().write(vals)
+        self._check_refund_settings_access(settings)
+        before = {company: {f: company[f] for f in settings} for company in self}
+        result = super().write(vals)
+        for company, old_values in before.items():
+            for fname, old in old_values.items():
+                new = company[fname]
+                if new != old:
+                    _logger.info(
+                        "Company %s (id %s): refund setting %s changed: %s -> %s, by "
+                        "%s (uid %s)",
+                        company.name,
+                        company.id,
+                        fname,
+                        self._refund_setting_log_value(old),
+                        self._refund_setting_log_value(new),
+                        self.env.user.login,
+                        self.env.uid,
+                    )
+        return result
+
+    # === BUSINESS METHODS === #
+
+    @api.model
+    def _refund_settings_fields(self):
+        """The names of the refund settings: every field refund_proof defines on the
+        company.
+
+        :rtype: frozenset
+        """
+        return REFUND_SETTINGS_FIELDS
+
+    def _check_refund_settings_access(self, fnames):
+        """Refuse a write of refund settings by anyone but an administrator (Settings
+        right) or the server.
+
+        :param fnames: The names of the refund settings written.
+        :raise AccessError: When the current user is not an administrator.
+        """
+        if self.env.su or self.env.user.has_group("base.group_system"):
+            return
+        labels = sorted(self._fields[f]._description_string(self.env) for f in fnames)
+        raise AccessError(
+            _(
+                "Only administrators can change the refund settings of a company "
+                "(%(settings)s).",
+                settings=", ".join(labels),
+            )
+        )
+
+    @api.model
+    def _refund_setting_log_value(self, value):
+        """A setting's value as the log states it: its repr, shortened when long."""
+        text = repr(value)
+        if len(text) > LOG_VALUE_MAX_LENGTH:
+            text = f"{text[:LOG_VALUE_MAX_LENGTH]}... ({len(text)} characters)"
+        return text
+
     def _get_refund_timezone(self):
         """The time zone of the company's refund days (daily limits, refund window):
-        its partner's, never a user's own, which users may change on themselves."""
+        its refund setting (`refund_tz`), which only administrators change; never
+        its partner's nor a user's own, which users may change.
+
+        :rtype: str
+        """
         self.ensure_one()
-        return self.partner_id.tz or "UTC"
+        return self.refund_tz or "UTC"
+
+
+# Every field of the class above, a field added later included.
+REFUND_SETTINGS_FIELDS = frozenset(
+    name for name, value in vars(ResCompany).items() if isinstance(value, fields.Field)
+)

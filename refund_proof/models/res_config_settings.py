@@ -8,6 +8,7 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.refund_window_days",
         readonly=False,
     )
+    refund_tz = fields.Selection(related="company_id.refund_tz", readonly=False)
     refund_statement_descriptor = fields.Char(
         related="company_id.refund_statement_descriptor",
         readonly=False,

@@ -29,7 +29,6 @@ class ResUsers(models.Model):
     # which users change on themselves (their `company_id`).
     refund_limit_currency_id = fields.Many2one(
         comodel_name="res.currency",
-        string="Refund Limit Currency",
         compute="_compute_refund_limit_currency_id",
         store=True,
         readonly=False,

@@ -7,7 +7,7 @@ from stdnum import luhn
 
 ARN_LENGTH = 23
 _SEPARATORS = re.compile(r"[\s\-]+")
-_BANK_REFERENCE = re.compile(r"^[A-Z0-9]{8,30}$")
+_BANK_REFERENCE = re.compile(r"^[A-Z0-9]{8,30}$", re.ASCII)
 
 ARN = "arn"
 BANK_REFERENCE = "bank_reference"
@@ -16,13 +16,19 @@ BANK_REFERENCE = "bank_reference"
 def normalize_arn(value):
     """Strip spaces and dashes and upper-case a reference typed or pasted by a user.
 
+    Only ASCII letters are upper-cased: a reference is ASCII letters and digits, and
+    case-folding other scripts would turn an invalid one into a valid one ("straße"
+    into "STRASSE", a dotless "ı" into "I"). Other characters are kept, so that
+    :func:`classify_arn` refuses them.
+
     :param str value: The raw value, or a falsy value.
     :return: The normalized reference, or ``False`` when nothing is left.
     :rtype: str | bool
     """
     if not value:
         return False
-    return _SEPARATORS.sub("", value).upper() or False
+    stripped = _SEPARATORS.sub("", value)
+    return "".join(c.upper() if c.isascii() else c for c in stripped) or False
 
 
 def classify_arn(normalized):

@@ -1,4 +1,5 @@
 import xmlrpc.client
+from datetime import datetime
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, tagged
@@ -21,7 +22,13 @@ class TestHostileInput(ProofCommon, HttpCase):
             (0.004, ValidationError, "must be positive"),
             (100.006, ValidationError, "can still be refunded"),
             (1e15, ValidationError, "can still be refunded"),
-            (float("inf"), (ValidationError, OverflowError, ValueError), ""),
+            (float("inf"), ValidationError, "must be a number"),
+            (float("nan"), ValidationError, "must be a number"),
+            # JSON booleans and strings reach `action_refund` from any RPC client:
+            # true was refunded as 1.00.
+            (True, ValidationError, "must be a number"),
+            (False, ValidationError, "must be a number"),
+            ("12", ValidationError, "must be a number"),
         ]
         for amount, error, message in cases:
             with self.subTest(amount=amount), self.assertRaisesRegex(error, message):
@@ -39,12 +46,57 @@ class TestHostileInput(ProofCommon, HttpCase):
             "ref;drop table",
             SCRIPT,
             "ＡＢＣＤ１２３４５６７８",
-            "٧٤٦١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩٣",
-        ):  # 23 Arabic-Indic digits
+            "٧٤٦١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩٣",  # 23 Arabic-Indic digits
+            # Other scripts are never case-folded into ASCII: "STRASSE1234",
+            # "IABCDEFGH1" would pass as bank references.
+            "straße 1234",
+            "ıabcdefgh1",
+            "ﬀ12345678",
+        ):
             with self.subTest(arn=value), self.assertRaises(ValidationError):
                 with self.cr.savepoint():
                     refund.with_user(self.refund_user).arn = value
         self.assertFalse(refund.arn)
+
+    def test_amount_as_json_boolean_over_rpc_is_refused(self):
+        """`action_refund(amount_to_refund=true)` over XML-RPC: refused, nothing
+        refunded (it made a 1.00 refund)."""
+        tx = self._create_paid_transaction(100.0)
+        self._give_groups(self.refund_user, "account.group_account_invoice")
+        with (
+            mute_logger("odoo.http"),
+            self.assertRaisesRegex(xmlrpc.client.Fault, "must be a number"),
+        ):
+            self.xmlrpc_object.execute_kw(
+                self.env.cr.dbname,
+                self.refund_user.id,
+                self.refund_user.login,
+                "payment.transaction",
+                "action_refund",
+                [[tx.id]],
+                {"amount_to_refund": True},
+            )
+        self.assertFalse(tx.refund_ids)
+
+    def test_manual_refund_date_between_the_payment_and_now(self):
+        """A manual refund is paid between the payment and now: 2099 and 1999 are
+        refused with the dates in the message, nothing written; the payment's minute
+        and now are accepted."""
+        tx = self._create_paid_transaction(100.0)
+        paid_on = tx.last_state_change
+        for date in (datetime(2099, 1, 1), datetime(1999, 1, 1)):
+            with (
+                self.subTest(date=date),
+                self.assertRaisesRegex(ValidationError, "between the payment"),
+                self.cr.savepoint(),
+            ):
+                self._refund(tx, 1.0, manual=True, refund_date=date)
+        self.assertFalse(tx.refund_ids)
+        refund = self._refund(
+            tx, 1.0, user=self.refund_manager, manual=True, refund_date=paid_on
+        )
+        self.assertEqual(refund.state, "done")
+        self.assertEqual(refund.refund_date, paid_on)
 
     def test_currency_of_another_payment_cannot_be_forced(self):
         """A refund is in the source payment's currency; a manager cannot change it."""

@@ -128,3 +128,104 @@ class TestRefundConcurrencyLoop(BaseCase):
                         "every refund has a final state",
                     )
         print(f"\n{rounds} transactions x 20 concurrent requests: {outcomes}")
+
+
+@tagged("-at_install", "post_install")
+class TestDecisionConcurrency(BaseCase):
+    """Approving, rejecting and cancelling one request at the same moment, on real
+    cursors: every decision locks the refund before its payment, so the three wait
+    for each other instead of deadlocking, and one decision wins."""
+
+    def _decide_in_thread(self, registry, uid, refund_id, decision, barrier, results):
+        with committed_env(registry, uid) as env:
+            refund = env["payment.refund"].browse(refund_id)
+            barrier.wait()
+            try:
+                # Not through `retrying`: a deadlock would be retried there unseen.
+                getattr(refund, decision)(
+                    *(("Too late",) if decision != "action_approve" else ())
+                )
+                env.cr.commit()
+                results.append((decision, "decided"))
+            except UserError as error:
+                env.cr.rollback()
+                results.append((decision, f"refused: {error}"))
+            except Exception as error:  # noqa: BLE001 - asserted below
+                env.cr.rollback()
+                results.append((decision, type(error).__name__))
+
+    @mute_logger("odoo.sql_db")
+    def test_approve_reject_cancel_at_once_never_deadlock(self):
+        """Six requests, each approved, rejected and cancelled at once by three
+        people: no deadlock (PostgreSQL's DeadlockDetected), the losers refused or
+        told to retry on a stale snapshot (what a request handler retries), and the
+        refund ends as the one decision that won."""
+        with scratch_registry() as registry:
+            with committed_env(registry) as env:
+                provider, requester = demo_setup(env)
+                requester.refund_limit = 1.0  # Every request waits for approval.
+                group = env.ref("refund_proof.group_refund_manager")
+                approver, rejecter = (
+                    env["res.users"].create(
+                        {
+                            "name": f"Decider {name}",
+                            "login": f"decider_{name}_{requester.id}",
+                            "groups_id": [(6, 0, [group.id])],
+                        }
+                    )
+                    for name in ("a", "b")
+                )
+                refund_ids = []
+                for n in range(6):
+                    tx = paid_transaction(
+                        env, provider, 50.0, f"DECIDE-{requester.id}-{n}"
+                    )
+                    refund = tx.with_user(requester)._request_refund(
+                        amount_to_refund=20.0
+                    )
+                    self.assertEqual(refund.state, "to_approve")
+                    refund_ids.append(refund.id)
+                deciders = (
+                    (approver.id, "action_approve"),
+                    (rejecter.id, "action_reject"),
+                    (requester.id, "action_cancel"),
+                )
+            for refund_id in refund_ids:
+                barrier = threading.Barrier(3)
+                results = []
+                threads = [
+                    threading.Thread(
+                        target=self._decide_in_thread,
+                        args=(registry, uid, refund_id, decision, barrier, results),
+                    )
+                    for uid, decision in deciders
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(timeout=120)
+                self.assertFalse([t for t in threads if t.is_alive()], "hung")
+                outcomes = dict(results)
+                self.assertNotIn("DeadlockDetected", outcomes.values(), results)
+                winners = [d for d, outcome in results if outcome == "decided"]
+                self.assertLessEqual(len(winners), 1, results)
+                for _decision, outcome in results:
+                    if outcome != "decided":
+                        self.assertRegex(
+                            outcome,
+                            "SerializationFailure|LockNotAvailable|refused: .*(not "
+                            "awaiting approval|cannot be cancelled)",
+                            results,
+                        )
+                with committed_env(registry) as env:
+                    refund = env["payment.refund"].browse(refund_id)
+                    expected = {
+                        "action_approve": "done",
+                        "action_reject": "cancelled",
+                        "action_cancel": "cancelled",
+                    }
+                    self.assertEqual(
+                        refund.state,
+                        expected[winners[0]] if winners else "to_approve",
+                        results,
+                    )

@@ -862,7 +862,9 @@ class TestRefundGuardsRpc(JsonRpcMixin, RefundProofCommon, HttpCase):
         access). A refund transaction they create would become a refund record, an
         attempt they re-link would change a refund's state, a paid amount they raise
         would raise the cap, a charge descriptor they write would be printed on the
-        proof: each refused over JSON-RPC, nothing written."""
+        proof: each refused over JSON-RPC, nothing written (users write no
+        transaction at all: tests/test_refund_foundations_rpc.py enumerates every
+        field)."""
         billing = new_test_user(
             self.env,
             login="forging_billing_user",
@@ -887,7 +889,7 @@ class TestRefundGuardsRpc(JsonRpcMixin, RefundProofCommon, HttpCase):
         }
         with self.assertRaisesRegex(RpcError, "not by hand"):
             self._rpc(billing, "payment.transaction", "create", [forged])
-        with self.assertRaisesRegex(RpcError, "not by hand"):
+        with self.assertRaisesRegex(RpcError, "written by Odoo and the payment"):
             self._rpc(
                 billing,
                 "payment.transaction",
@@ -903,7 +905,7 @@ class TestRefundGuardsRpc(JsonRpcMixin, RefundProofCommon, HttpCase):
             )
         self.assertEqual(tx.amount, 19.90)
 
-        with self.assertRaisesRegex(RpcError, "reported by the payment provider"):
+        with self.assertRaisesRegex(RpcError, "written by Odoo and the payment"):
             self._rpc(
                 billing,
                 "payment.transaction",
@@ -916,7 +918,7 @@ class TestRefundGuardsRpc(JsonRpcMixin, RefundProofCommon, HttpCase):
         refund = self._refund(tx, 5.0)
         attempt = refund.transaction_ids
         other = self._refund(self._paid(), 5.0)
-        with self.assertRaisesRegex(RpcError, "cannot be changed by hand"):
+        with self.assertRaisesRegex(RpcError, "written by Odoo and the payment"):
             self._rpc(
                 billing,
                 "payment.transaction",

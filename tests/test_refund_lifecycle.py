@@ -1,6 +1,6 @@
 from unittest.mock import patch
 
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -66,10 +66,13 @@ class TestRefundLifecycle(RefundProofCommon):
         self.assertEqual(refund.state, "failed")
 
     def test_only_failed_refunds_can_be_retried(self):
-        """Retrying a done refund is refused."""
+        """Retrying a done refund is refused, to the refund user who may retry (a
+        user without the right is refused first, whatever the refund's state)."""
         refund = self._refund(self._create_paid_transaction(), 10.0)
         with self.assertRaisesRegex(UserError, "Only failed refunds"):
-            refund.action_retry()
+            refund.with_user(self.refund_user).action_retry()
+        with self.assertRaisesRegex(AccessError, "not allowed to refund"):
+            refund.with_user(self.plain_user).action_retry()
 
     def test_provider_exception_is_recorded_not_lost(self):
         """When the provider call raises, the refund is kept failed with the message."""

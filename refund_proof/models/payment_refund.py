@@ -773,21 +773,18 @@ class PaymentRefund(models.Model):
         request had to pass: the right, the payment, the amount left, the provider,
         and the limits of the user retrying (unless a manager approved the refund).
         Above those limits the refund waits for approval instead of being sent."""
+        self.env["payment.transaction"]._check_refund_rights()
+        self._lock_for_decision()
         for refund in self:
             if refund.state != "failed" or refund.origin == "manual":
                 raise UserError(_("Only failed refunds can be retried."))
             source = refund.source_transaction_id
-            source._check_refund_rights()
-            source._check_refundable()
-            source._ensure_provider_is_not_disabled()
-            source._lock_for_refund()
-            source._check_refund_amount(refund.amount, exclude=refund)
-            if refund.credit_note_id:
-                # In sudo mode: the requester chose the credit note; what is checked
-                # again is its open amount (models/account_move.py).
-                refund.sudo().credit_note_id._refund_proof_check_refund(
-                    source, refund.amount, exclude=refund
-                )
+            # The request's check again, for the user retrying. In sudo mode for the
+            # credit note: the requester chose it; what is checked again is its open
+            # amount (models/account_move.py).
+            source._check_refund_request(
+                refund.amount, credit_note=refund.sudo().credit_note_id, exclude=refund
+            )
             reasons = []
             if not refund.sudo().approved_by_id:
                 self._lock_user_limits()
@@ -866,6 +863,7 @@ class PaymentRefund(models.Model):
                 _("Only a refund manager can decide the outcome of a refund.")
             )
         self.check_access("read")
+        self._lock_for_decision()
         for refund in self:
             if refund.state != "pending" or refund.origin == "manual":
                 raise UserError(
@@ -881,6 +879,7 @@ class PaymentRefund(models.Model):
         if not self.env.su:
             self.env["payment.transaction"]._check_refund_rights()
         is_manager = self._is_refund_manager()
+        self._lock_for_decision()
         for refund in self:
             if refund.state not in ("draft", "to_approve"):
                 raise UserError(

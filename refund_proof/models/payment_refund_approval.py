@@ -307,6 +307,7 @@ class PaymentRefund(models.Model):
     def action_approve(self):
         """Approve refund requests (four eyes): re-check them, then issue them."""
         self._check_can_decide()
+        self._lock_for_decision()
         for refund in self:
             if refund.state != "to_approve":
                 raise UserError(
@@ -320,19 +321,15 @@ class PaymentRefund(models.Model):
                         name=refund.name,
                     )
                 )
-            source = refund.source_transaction_id
-            source._check_refundable()
-            source._lock_for_refund()
-            manual = refund.origin == "manual"
-            source._check_refund_amount(refund.amount, manual=manual, exclude=refund)
-            if refund.credit_note_id:
-                # In sudo mode: the requester chose the credit note; what is checked
-                # again is its open amount (models/account_move.py).
-                refund.sudo().credit_note_id._refund_proof_check_refund(
-                    source, refund.amount, manual=manual, exclude=refund
-                )
-            if not manual:
-                source._ensure_provider_is_not_disabled()
+            # The request's check again, for the approver. In sudo mode for the
+            # credit note: the requester chose it; what is checked again is its open
+            # amount (models/account_move.py).
+            refund.source_transaction_id._check_refund_request(
+                refund.amount,
+                manual=refund.origin == "manual",
+                credit_note=refund.sudo().credit_note_id,
+                exclude=refund,
+            )
             # In sudo mode: the approver's right was checked by `_check_can_decide`.
             refund_sudo = refund.sudo()
             refund_sudo._set_state(
@@ -365,6 +362,7 @@ class PaymentRefund(models.Model):
                 "target": "new",
                 "context": {"default_refund_ids": self.ids},
             }
+        self._lock_for_decision()
         for refund in self:
             if refund.state != "to_approve":
                 raise UserError(
@@ -382,6 +380,34 @@ class PaymentRefund(models.Model):
                 )
             )
         return True
+
+    def _lock_for_decision(self):
+        """Lock these refunds' rows, in id order, before a decision reads their state
+        (approve, reject, cancel, retry, mark refunded or not): two decisions on one
+        refund wait for each other, and the second then fails on a stale snapshot and
+        is retried by the request handler, deciding on the first's outcome.
+
+        Every decision locks its refunds first, then their payments
+        (`payment.transaction._lock_for_refund`), in that order: writing a refund's
+        state also writes its payment's row (the stored refunded amount), so a
+        decision taking the payment's lock first would deadlock with one writing a
+        refund.
+        """
+        if not self.ids:
+            return
+        self.env.flush_all()
+        self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
+        # Lock timeouts and serialization failures are retried by the request
+        # handler: not logged as bad queries.
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM payment_refund WHERE id IN %s ORDER BY id "
+                "FOR NO KEY UPDATE",
+                tuple(self.ids),
+            ),
+            log_exceptions=False,
+        )
+        self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
 
     # === BUSINESS METHODS - NOTICES === #
 

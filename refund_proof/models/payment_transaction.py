@@ -1,10 +1,11 @@
 import logging
+import math
 from contextlib import contextmanager
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
-from odoo.tools.misc import format_amount
+from odoo.tools.misc import format_amount, format_datetime
 
 from .const import (
     DISPUTE_CHARGEBACK_KINDS,
@@ -15,6 +16,20 @@ from .const import (
 )
 
 _logger = logging.getLogger(__name__)
+
+# What a user's create() of a transaction may not set (see `_check_user_create_values`).
+USER_CREATE_FORBIDDEN_FIELDS = frozenset(
+    {
+        "source_transaction_id",
+        "child_transaction_ids",
+        "refund_id",
+        "last_state_change",
+        "state_message",
+        "refund_charge_descriptor",
+        "is_post_processed",
+        "payment_id",
+    }
+)
 
 
 @contextmanager
@@ -130,21 +145,9 @@ class PaymentTransaction(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        if not self.env.su and any(
-            vals.get("operation") == "refund" or vals.get("refund_id")
-            for vals in vals_list
-        ):
-            # Billing users may create transactions (account_payment's access), but a
-            # refund transaction becomes a refund record (see
-            # `_refund_proof_link_refunds`): one a user created would skip the request
-            # path (rights, cap, limits). Refund transactions come from the request
-            # path and the providers' notifications, in sudo mode.
-            raise AccessError(
-                _(
-                    "Refund transactions are created by a refund request or by the "
-                    "payment provider, not by hand: refund the payment instead."
-                )
-            )
+        if not self.env.su:
+            for vals in vals_list:
+                self._check_user_create_values(vals)
         txs = super().create(vals_list)
         txs.filtered(
             lambda tx: tx.operation == "refund" and tx.source_transaction_id
@@ -152,32 +155,48 @@ class PaymentTransaction(models.Model):
         return txs
 
     def write(self, vals):
-        if not self.env.su:
-            if "refund_id" in vals:
-                # Which refund an attempt belongs to is the server's record.
-                raise AccessError(
-                    _("The refund of a refund transaction cannot be changed by hand.")
+        if not self.env.su and vals:
+            # Users read payment transactions; Odoo's own flows write them in sudo
+            # (capture, void, refund, the providers' notifications, post-processing,
+            # account_payment's transactions by token). What a refund stands on — the
+            # amount paid, its currency, customer, company, provider, date and state,
+            # and which refund an attempt belongs to — is read from these records, so
+            # a user's write (billing users have write access) would move the cap,
+            # the refund window, the customer or the company of refunds. Every field:
+            # a field Odoo adds later is guarded by itself.
+            raise AccessError(
+                _(
+                    "Payment transactions are written by Odoo and the payment "
+                    "provider only: refunds are checked against them. Refund the "
+                    "payment, or ask the provider, instead of changing it."
                 )
-            if "refund_charge_descriptor" in vals:
-                # What the provider reported: the proof prints it as what the
-                # customer's statement shows.
-                raise AccessError(
-                    _(
-                        "The descriptor of a charge is reported by the payment "
-                        "provider and cannot be changed by hand."
-                    )
-                )
-            if {"amount", "currency_id"} & set(vals) and self.filtered(
-                lambda tx: tx.state == "done"
-            ):
-                # What was paid is what refunds are capped at.
-                raise AccessError(
-                    _(
-                        "The amount and currency of a confirmed payment cannot be "
-                        "changed: its refunds are checked against them."
-                    )
-                )
+            )
         return super().write(vals)
+
+    @api.model
+    def _check_user_create_values(self, vals):
+        """Raise unless a user (not the server) may create a transaction with `vals`:
+        a draft payment only, as account_payment lets billing users create one. A
+        refund transaction becomes a refund record (`_refund_proof_link_refunds`) and
+        a confirmed one would be refundable: both would skip the request path and the
+        provider."""
+        if vals.get("operation") == "refund" or vals.get("refund_id"):
+            raise AccessError(
+                _(
+                    "Refund transactions are created by a refund request or by the "
+                    "payment provider, not by hand: refund the payment instead."
+                )
+            )
+        if set(vals) & USER_CREATE_FORBIDDEN_FIELDS or vals.get("state", "draft") != (
+            "draft"
+        ):
+            raise AccessError(
+                _(
+                    "A payment transaction is created as a draft: its state, date, "
+                    "origin and descriptor are set by Odoo and the payment provider, "
+                    "not by hand."
+                )
+            )
 
     # === ACTION METHODS === #
 
@@ -195,7 +214,7 @@ class PaymentTransaction(models.Model):
         """
         self._check_refund_rights()
         for tx in self:
-            tx._check_refundable()
+            tx._check_refund_request(amount_to_refund)
         for tx in self:
             tx._request_refund(amount_to_refund=amount_to_refund)
         return True
@@ -257,6 +276,49 @@ class PaymentTransaction(models.Model):
         if self.state != "done":
             raise ValidationError(_("Only confirmed transactions can be refunded."))
         self._check_not_charged_back()
+
+    def _check_refund_request(
+        self, amount, manual=False, credit_note=None, exclude=None
+    ):
+        """The one check of a refund about to be decided, whatever asks for it: a
+        request (`_request_refund`, every entry point), a retry, an approval, a credit
+        note's refund. A rule every way money leaves must meet goes here, and nowhere
+        else.
+
+        In this order: the caller's right, the payment (confirmed, not a refund, not
+        charged back), the provider (enabled, unless the refund is paid outside it),
+        the payment's row lock, the amount (a number, positive, within what remains,
+        as the provider supports it, whole under an inquiry), then the credit note it
+        pays back (its open amount, under its own lock). The user's limits and the
+        refund policy decide afterwards whether it waits for approval
+        (`payment.refund._get_approval_reasons`).
+
+        Note: self.ensure_one()
+
+        :param float amount: The amount to refund, or None for what remains.
+        :param bool manual: Whether the refund is paid outside the provider.
+        :param recordset credit_note: The credit note (`account.move`) it pays back,
+            in the environment whose access is checked (sudo when the requester's
+            choice is checked again).
+        :param recordset exclude: The `payment.refund` being decided (approval, retry),
+            whose own reservation is not counted.
+        :return: The amount to refund, rounded to the currency.
+        :rtype: float
+        """
+        self.ensure_one()
+        self._check_refund_rights()
+        self._check_refundable()
+        if not manual:
+            self._ensure_provider_is_not_disabled()
+        self._lock_for_refund()
+        amount = self._check_refund_amount(amount, manual=manual, exclude=exclude)
+        if credit_note:
+            # Locks the credit note too: its open amount caps what is refunded on it
+            # (models/account_move.py).
+            credit_note._refund_proof_check_refund(
+                self, amount, manual=manual, exclude=exclude
+            )
+        return amount
 
     def _get_open_disputes(self, kinds=None):
         """The disputes of this payment the bank has not decided yet.
@@ -404,6 +466,13 @@ class PaymentTransaction(models.Model):
         :rtype: float
         """
         self.ensure_one()
+        if amount is not None and (
+            isinstance(amount, bool)
+            or not isinstance(amount, (int, float))
+            or not math.isfinite(amount)
+        ):
+            # RPC clients send any JSON value: true would be refunded as 1.00.
+            raise ValidationError(_("The amount to refund must be a number."))
         currency = self.currency_id
         remaining = currency.round(
             self.amount
@@ -461,6 +530,34 @@ class PaymentTransaction(models.Model):
                 )
         return amount
 
+    def _check_manual_refund_date(self, refund_date):
+        """The date a manual refund was paid on, checked: between the payment (to the
+        minute) and now. A date outside would print on the proof a refund paid
+        before the payment, or in the future.
+
+        Note: self.ensure_one()
+
+        :param datetime refund_date: The date given, or None for now.
+        :return: The date (UTC, naive), or False for now.
+        """
+        self.ensure_one()
+        if not refund_date:
+            return False
+        refund_date = fields.Datetime.to_datetime(refund_date)
+        paid_on = (self.last_state_change or self.create_date).replace(
+            second=0, microsecond=0
+        )
+        if refund_date < paid_on or refund_date > fields.Datetime.now():
+            raise ValidationError(
+                _(
+                    "A manual refund is paid between the payment (%(paid_on)s) and "
+                    "now: %(date)s is not.",
+                    paid_on=format_datetime(self.env, paid_on),
+                    date=format_datetime(self.env, refund_date),
+                )
+            )
+        return refund_date
+
     def _prepare_refund_values(self, amount, **values):
         self.ensure_one()
         return {
@@ -513,27 +610,24 @@ class PaymentTransaction(models.Model):
         :rtype: recordset of `payment.refund`
         """
         self.ensure_one()
-        self._check_refund_rights()
-        self._check_refundable()
-        if not manual:
-            self._ensure_provider_is_not_disabled()
-        self._lock_for_refund()
-        amount = self._check_refund_amount(amount_to_refund, manual=manual)
+        if credit_note and create_credit_note:
+            raise UserError(
+                _("Choose the credit note to refund or create one, not both.")
+            )
         if credit_note:
             # Read as the requester, whichever environment it was passed in.
             credit_note = credit_note.with_env(self.env)
+        if manual:
+            refund_date = self._check_manual_refund_date(refund_date)
+        amount = self._check_refund_request(
+            amount_to_refund, manual=manual, credit_note=credit_note
+        )
         if create_credit_note:
-            if credit_note:
-                raise UserError(
-                    _("Choose the credit note to refund or create one, not both.")
-                )
             # Odoo's reversal wizard makes it, then it is checked as a chosen one
             # (models/payment_transaction_credit_note.py).
             credit_note = self._refund_proof_create_credit_note(
                 amount, reason=reason, manual=manual
             )
-        if credit_note:
-            # Locks the credit note too: its open amount caps what is refunded on it.
             credit_note._refund_proof_check_refund(self, amount, manual=manual)
         Refund = self.env["payment.refund"]
         Refund._lock_user_limits()
@@ -660,9 +754,39 @@ class PaymentTransaction(models.Model):
             lambda r: not r.currency_id.compare_amounts(r.amount, abs(self.amount))
         ).sorted(lambda r: not r.outcome_unknown)[:1]
 
+    def _handle_notification_data(self, provider_code, notification_data):
+        """Override of `payment`: the provider's notification is processed in sudo
+        mode, whoever delivered it (see `_update_state`)."""
+        # In sudo mode because users write no transaction (`write`): what the
+        # provider reports is the provider's record. Private: reached through the
+        # providers' routes and actions (the demo provider's test buttons among them),
+        # never over RPC.
+        tx = super(PaymentTransaction, self.sudo())._handle_notification_data(
+            provider_code, notification_data
+        )
+        return tx.with_env(self.env)
+
+    def _post_process(self):
+        """Override of `payment`: post-processing writes the transaction in sudo
+        mode, whoever runs it (see `_update_state`)."""
+        # In sudo mode because users write no transaction; Odoo runs it in sudo from
+        # its cron and routes, and a user's call reaches it only through those flows.
+        return super(PaymentTransaction, self.sudo())._post_process()
+
     def _update_state(self, allowed_states, target_state, state_message):
-        """Override of `payment` to let each refund follow the state of its attempts."""
-        updated = super()._update_state(allowed_states, target_state, state_message)
+        """Override of `payment` to let each refund follow the state of its attempts.
+
+        The state is written in sudo mode, whoever calls Odoo's state machine
+        (`_set_done`, `_set_error`...): users write no transaction (`write`), and the
+        state machine is private, reached only through Odoo's and the providers'
+        flows.
+        """
+        # In sudo mode: see above.
+        updated = (
+            super(PaymentTransaction, self.sudo())
+            ._update_state(allowed_states, target_state, state_message)
+            .with_env(self.env)
+        )
         refunds = updated.filtered(lambda tx: tx.operation == "refund").refund_id
         # A refund being sent syncs itself once the provider call returns
         # (`payment.refund._send_to_provider`), outside the call's savepoint.

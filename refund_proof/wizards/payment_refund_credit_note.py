@@ -167,11 +167,9 @@ class PaymentRefundCreditNote(models.TransientModel):
             (tx.with_env(self.env), part)
             for tx, part in credit_note._refund_proof_get_refund_split(amount)
         ]
-        self.env["payment.refund"]._lock_user_limits()
         for tx, part in split:
-            tx._check_refundable()
-            tx._ensure_provider_is_not_disabled()
-            tx._check_refund_amount(part)
+            tx._check_refund_request(part, credit_note=credit_note)
+        self.env["payment.refund"]._lock_user_limits()
         refunds = self.env["payment.refund"]
         for tx, part in split:
             refunds |= tx._request_refund(

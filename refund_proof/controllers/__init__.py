@@ -1,2 +1,3 @@
 from . import verify
 from . import portal
+from . import report

@@ -98,16 +98,19 @@ class RefundProofPortal(CustomerPortal):
                 refund_sudo.state == "done" and refund_sudo._get_current_proof()
             ):
                 return request.redirect(refund_sudo.get_portal_url())
-            if not request.env.user._is_internal():
-                # The customer's download (a back-office preview is not one): the
-                # evidence pack of a dispute lists them.
-                refund_sudo._get_current_proof()._log_download(request.env.user)
-            return self._show_report(
+            # The issued file, checked against its SHA-256 (a file changed under Odoo
+            # is refused with an error, and is no download).
+            response = self._show_report(
                 model=refund_sudo,
                 report_type=report_type,
                 report_ref=PROOF_REPORT,
                 download=download,
             )
+            if not request.env.user._is_internal():
+                # The customer's download (a back-office preview is not one): the
+                # evidence pack of a dispute lists them.
+                refund_sudo._get_current_proof()._log_download(request.env.user)
+            return response
         values = self._get_page_view_values(
             refund_sudo,
             access_token,

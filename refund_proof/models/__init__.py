@@ -14,3 +14,4 @@ from . import res_config_settings
 from . import payment_provider
 from . import payment_refund_proof
 from . import ir_actions_report
+from . import ir_binary

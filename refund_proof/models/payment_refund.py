@@ -40,6 +40,7 @@ from .const import (
     TRANSITION_KEY,
     USER_EDITABLE_FIELDS,
 )
+from .ir_actions_report import proof_issue_data
 
 _logger = logging.getLogger(__name__)
 
@@ -1260,16 +1261,15 @@ class PaymentRefund(models.Model):
         Note: self.ensure_one()
         """
         self.ensure_one()
-        return (
-            self.sudo()
-            .proof_ids.filtered(
-                lambda proof: (
-                    (proof.arn or False) == self.arn
-                    and proof.arn_unavailable == self.arn_unavailable
-                )
+        # In sudo mode: the proofs and the reference they were issued with are the
+        # server's, whoever serves them (their access to the refund was checked).
+        refund = self.sudo()
+        return refund.proof_ids.filtered(
+            lambda proof: (
+                (proof.arn or False) == refund.arn
+                and proof.arn_unavailable == refund.arn_unavailable
             )
-            .sorted("id", reverse=True)[:1]
-        )
+        ).sorted("id", reverse=True)[:1]
 
     def _ensure_proof(self):
         """The issued proof of the current version, issued now if it is not yet.
@@ -1288,10 +1288,14 @@ class PaymentRefund(models.Model):
         Note: self.ensure_one()
         """
         self.ensure_one()
+        # In sudo mode: the server issues the proof (the mail cron, or the first print
+        # or download by a reader whose access was checked): the document states the
+        # refund's facts whoever asks first. `proof_issue_data`: the one render of the
+        # proof report, which no client's context or data can ask for.
         pdf, kind = (
             self.env["ir.actions.report"]
-            .with_context(refund_proof_render=True)
-            ._render_qweb_pdf(PROOF_REPORT, self.ids)
+            .sudo()
+            ._render_qweb_pdf(PROOF_REPORT, self.ids, data=proof_issue_data())
         )
         if kind != "pdf":  # Test mode without force_report_rendering: not a proof.
             return self.env["payment.refund.proof"]

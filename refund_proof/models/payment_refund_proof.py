@@ -1,13 +1,18 @@
 import hashlib
+import logging
 from datetime import timedelta
 
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
+_logger = logging.getLogger(__name__)
+
 
 class PaymentRefundProof(models.Model):
     """A proof of refund as issued: the PDF sent or downloaded, with its SHA-256, so
-    that a reader can check that their PDF is one the merchant issued."""
+    that a reader can check that their PDF is one the merchant issued. Its file
+    (`attachment_id`) is written and deleted by no user (`ir.attachment`), and every
+    print and download checks it against the SHA-256 first (`_get_verified_pdf`)."""
 
     _name = "payment.refund.proof"
     _description = "Issued Proof of Refund"
@@ -20,8 +25,9 @@ class PaymentRefundProof(models.Model):
         index=True,
     )
     company_id = fields.Many2one(related="refund_id.company_id", store=True)
+    # Indexed: every user's write or deletion of an attachment looks it up here.
     attachment_id = fields.Many2one(
-        comodel_name="ir.attachment", required=True, ondelete="cascade"
+        comodel_name="ir.attachment", required=True, ondelete="cascade", index=True
     )
     sha256 = fields.Char(string="SHA-256", required=True, index=True)
     arn = fields.Char(string="ARN at Issue", readonly=True)
@@ -89,6 +95,41 @@ class PaymentRefundProof(models.Model):
         ):
             return
         Download.create({"proof_id": self.id, "channel": channel})
+
+    def _get_verified_pdf(self):
+        """The issued PDF, as served by every print and download: checked against the
+        SHA-256 it was issued with, so that a file changed under Odoo (in the
+        filestore or the database) is never served as the merchant's proof.
+
+        Note: self.ensure_one()
+
+        :return: The PDF's bytes.
+        :rtype: bytes
+        :raise UserError: When the stored bytes do not match the SHA-256.
+        """
+        self.ensure_one()
+        # In sudo mode: the caller checked that the reader may read the refund; the file
+        # and its fingerprint are the server's.
+        proof = self.sudo()
+        pdf = proof.attachment_id.raw or b""
+        if hashlib.sha256(pdf).hexdigest() != proof.sha256:
+            _logger.error(
+                "Proof of refund %s (payment.refund.proof %s): the stored file of "
+                "ir.attachment %s does not match the SHA-256 it was issued with; "
+                "not served. Restore the issued file from a backup.",
+                proof.refund_id.name,
+                proof.id,
+                proof.attachment_id.id,
+            )
+            raise UserError(
+                _(
+                    "The proof of refund %(name)s cannot be served: its stored file "
+                    "does not match its fingerprint (it was changed after it was "
+                    "issued). The administrator must restore the issued file.",
+                    name=proof.refund_id.name,
+                )
+            )
+        return pdf
 
     def _store(self, refund, pdf):
         """Store `pdf` as an issued proof of `refund` (once per distinct content)."""

@@ -14,4 +14,5 @@ from . import res_config_settings
 from . import payment_provider
 from . import payment_refund_proof
 from . import ir_actions_report
+from . import ir_attachment
 from . import ir_binary

@@ -42,11 +42,14 @@ class PaymentDispute(models.Model):
     evidence_submitted_by_id = fields.Many2one(
         comodel_name="res.users", string="Evidence Sent By", readonly=True, copy=False
     )
+    # An issued file: written and deleted by no user (ir_attachment.py). Indexed: every
+    # user's write or deletion of an attachment looks it up here.
     evidence_attachment_id = fields.Many2one(
         comodel_name="ir.attachment",
         string="Evidence Sent",
         readonly=True,
         copy=False,
+        index="btree_not_null",
         help="The evidence pack as it was sent to the provider.",
     )
     evidence_submission = fields.Text(

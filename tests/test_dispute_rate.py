@@ -31,7 +31,7 @@ class DisputeRateCase(RefundProofCommon):
         super().setUpClass()
         cls.Report = cls.env["payment.dispute.rate.report"]
         cls.company = cls.env.company
-        cls.company.partner_id.tz = "UTC"
+        cls.company.refund_tz = "UTC"
         cls.company.dispute_rate_threshold = 0.9
         cls.accountant = new_test_user(
             cls.env,
@@ -288,7 +288,7 @@ class TestDisputeRate(DisputeRateCase):
             self._by(self._groups(["date:month"]), "date:month"),
             {"March 2024": (0, 1, 0.0)},
         )
-        self.company.partner_id.tz = "Europe/Paris"
+        self.company.refund_tz = "Europe/Paris"
         self.assertEqual(
             self._by(self._groups(["date:month"]), "date:month"),
             {"April 2024": (0, 1, 0.0)},
@@ -381,7 +381,7 @@ class TestDisputeRate(DisputeRateCase):
         only, and none of A's lines."""
         self._two_months()
         company_b = self.env["res.company"].create({"name": "Company B"})
-        company_b.partner_id.tz = "UTC"
+        company_b.refund_tz = "UTC"
         provider_b = self._prepare_provider("demo", company=company_b)
         self._paid(100, MARCH, provider=provider_b)
         self._dispute(MARCH, "visa", "13.6", provider=provider_b)

@@ -115,8 +115,7 @@ class PaymentDisputeRateReport(models.Model):
             "kind",
             "opened_date",
         ],
-        "res.company": ["partner_id", "dispute_rate_threshold"],
-        "res.partner": ["tz"],
+        "res.company": ["refund_tz", "dispute_rate_threshold"],
     }
 
     @api.model
@@ -141,9 +140,9 @@ class PaymentDisputeRateReport(models.Model):
 
     @api.model
     def _get_view_query(self):
-        """Month lines and reason lines. Months are cut in the company's time zone
-        (its partner's, as its refund days; UTC for a zone PostgreSQL does not
-        know)."""
+        """Month lines and reason lines. Months are cut in the company's refund time
+        zone (`res.company.refund_tz`, as its refund days; UTC for a zone PostgreSQL
+        does not know)."""
         labels = SQL(", ").join(
             SQL("(%s, %s, %s)", network, code, label)
             for network, codes in DISPUTE_REASONS.items()
@@ -156,8 +155,7 @@ class PaymentDisputeRateReport(models.Model):
                        COALESCE(zone.name, 'UTC') AS tz,
                        COALESCE(company.dispute_rate_threshold, 0) AS threshold
                   FROM res_company company
-                  JOIN res_partner partner ON partner.id = company.partner_id
-             LEFT JOIN pg_timezone_names zone ON zone.name = partner.tz
+             LEFT JOIN pg_timezone_names zone ON zone.name = company.refund_tz
             ),
             payments AS (
                 -- A payment captured in parts is one payment: its own once it is

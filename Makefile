@@ -31,3 +31,7 @@ lint:  ## OCA's checks: ruff, ruff-format, pylint-odoo, oca-odoo-pre-commit-hook
 .PHONY: dist
 dist:  ## build the odoo-addon-refund_proof wheel into dist/
 	scripts/dist.sh
+
+.PHONY: odoo-suites
+odoo-suites:  ## Odoo's own tests (payment, account_payment, providers, sale) without and with refund_proof, compared
+	scripts/odoo_suites.sh $(ARGS)

@@ -31,15 +31,17 @@ issue tells them; findings 8 and 9 are test_refund_proof_files.py's.
 
 import base64
 import hashlib
+import logging
 from collections import defaultdict
 from contextlib import closing
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 import pytz
 
 from odoo import Command, fields
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 
 from .common import JsonRpcMixin, RefundProofCommon, RpcError
 
@@ -97,6 +99,8 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
 
     # A hostile value may make the ORM crash: its SQL error is logged too.
     _rpc_muted_loggers = ("odoo.http", "odoo.sql_db")
+    # Whether the proof is rendered (wkhtmltopdf) or its PDF made up.
+    render_proof = False
 
     @classmethod
     def setUpClass(cls):
@@ -257,10 +261,18 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
         cls.paid_on = cls._window_border(cls.company_a.refund_window_days)
         cls._backdate_payments(list(cls.payments.values()), cls.paid_on)
 
-        # The issued proof of the done refund, through the issue path.
-        cls.proof = cls.refund_done.with_context(
-            force_report_rendering=True
-        )._ensure_proof()
+        # The issued proof of the done refund: rendered through the issue path where
+        # its file is what the family attacks, else stored as the issue path stores
+        # one (a real render takes seconds).
+        if cls.render_proof:
+            cls.proof = cls.refund_done.with_context(
+                force_report_rendering=True
+            )._ensure_proof()
+        else:
+            cls.proof = cls.env["payment.refund.proof"]._store(
+                cls.refund_done,
+                b"%PDF-1.4 proof of refund " + cls.refund_done.name.encode(),
+            )
         assert cls.proof.attachment_id.raw.startswith(b"%PDF"), "no proof issued"
         cls.proofs = cls.proof
         env.flush_all()
@@ -415,7 +427,7 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
                 tx.currency_id.name,
                 tx.state,
                 tx.operation,
-                tx.company_id.name,
+                tx.company_id.id,
                 tx.provider_id.id,
                 tx.source_transaction_id.id,
             )
@@ -423,8 +435,8 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
             promises[f"{label}: refund window"] = Refund._get_policy_verdict(tx)
         for refund in self.refunds.sudo():
             promises[f"refund {refund.name}: customer, company"] = (
-                refund.partner_id.name,
-                refund.company_id.name,
+                refund.partner_id.id,
+                refund.company_id.id,
                 refund.currency_id.name,
                 refund.source_transaction_id.id,
             )
@@ -436,12 +448,12 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
                     for t in refund.transaction_ids
                 ),
             )
-        for user, company in self._limit_subjects():
+        for user, company, where in self._limit_subjects():
             as_user = self.env["payment.refund"].with_user(user)
-            promises[f"{user.login}: limits in {company.name}"] = (
-                as_user._get_user_limits(company)
+            promises[f"{user.login}: limits in {where}"] = as_user._get_user_limits(
+                company
             )
-            promises[f"{user.login}: issued today in {company.name}"] = round(
+            promises[f"{user.login}: issued today in {where}"] = round(
                 as_user._get_issued_today(company.currency_id, company), 2
             )
             promises[f"{user.login}: refund rights"] = (
@@ -459,15 +471,17 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
 
     def _limit_subjects(self):
         return [
-            (self.refund_billing, self.company_a),
-            (self.two_company_user, self.company_a),
-            (self.user_b, self.company_b),
+            (self.refund_billing, self.company_a, "company A"),
+            (self.two_company_user, self.company_a, "company A"),
+            (self.user_b, self.company_b, "company B"),
         ]
 
     def _broken_promises(self, before):
+        """The promises that differ from `before`, each told in at most 160
+        characters."""
         after = self._promises()
         return [
-            f"{key}: {before.get(key)!r} -> {after.get(key)!r}"
+            f"{key}: {before.get(key)!r} -> {after.get(key)!r}"[:160]
             for key in sorted(set(before) | set(after))
             if before.get(key) != after.get(key)
         ]
@@ -563,10 +577,22 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
             )
         if comodel_name == "sale.order":
             return Model.create({"partner_id": self.emma.partner_id.id})
+        if comodel_name == "res.partner.bank":
+            return Model.create(
+                {
+                    "acc_number": "FR7630006000011234567890189",
+                    "partner_id": self.emma.partner_id.id,
+                }
+            )
         records = Model
-        for i in range(2):
-            with self.env.cr.savepoint():
-                records |= Model.create({"name": f"Hostile {i}"})
+        if "name" in Model._fields:
+            for i in range(2):
+                try:
+                    with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                        records |= Model.create({"name": f"Hostile {i}"})
+                except Exception:  # noqa: BLE001 - a model that needs more than a name
+                    break
+        # None made: x2many fields get a clear, many2one fields none.
         return records
 
     def _generic_values(self, record, name):
@@ -585,7 +611,7 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
         elif kind in ("float", "monetary"):
             values = [5000.0, -4000.0, 0.0]
         elif kind == "date":
-            values = [fields.Date.today(), "2099-01-01", False]
+            values = [fields.Date.to_string(fields.Date.today()), "2099-01-01", False]
         elif kind == "datetime":
             values = [NOW, "2099-01-01 00:00:00", False, "1999-01-01 00:00:00"]
         elif kind == "selection":
@@ -595,7 +621,9 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
                 if key != current
             ] + ([False] if current and not field.required else [])
         elif field.relational:
-            values = self._relational_values(field, current)
+            values = self._relational_values(field, current) or [
+                False if kind == "many2one" else [Command.clear()]
+            ]
         elif kind in ("binary", "image"):
             values = [base64.b64encode(b"%PDF-1.4 forged").decode()]
         elif kind == "reference":
@@ -641,6 +669,8 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
 class TestPaymentTransactionFoundationsRpc(FoundationsCase):
     """Decision 1: users never write `payment.transaction` (payments and refund
     attempts, any field, any state); create only drafts. Findings 1-4."""
+
+    render_proof = True
 
     def _targets(self):
         """[(label, transaction)]: the payments with a done, pending and failed
@@ -939,3 +969,457 @@ class TestPaymentTransactionFoundationsRpc(FoundationsCase):
                 if self.refund_done.company_id != self.company_a:
                     failures.append((label, "billing user", "the refund moved company"))
         self._assert_no_failures(failures, "moves of payments and attempts")
+
+
+class SettingsCase(FoundationsCase):
+    """Writes that may be accepted where no decision refuses them: the verdict is
+    then the promises, whatever is written; the fields a decision reserves are
+    refused and keep their value."""
+
+    def _check_fields(self, user, record, cases, strict):
+        """Write each (field, value) of `cases` on `record` as `user` over RPC;
+        return the gaps as (field=value, who, problem). Fields in `strict` must be
+        refused and unchanged; every write must leave the promises as they were."""
+        baseline = self._promises()
+        stored = {name: self._stored_value(record, name) for name in strict}
+        failures = []
+        who = f"{user.login} on {record.display_name}"
+        for name, value in cases:
+            subject = f"{record._name}.{name}={value!r}"
+            with self._rolled_back():
+                _result, error = self._attempt(
+                    user, record._name, "write", [record.id], {name: value}
+                )
+                broken = self._broken_promises(baseline)
+                if broken:
+                    failures.append((subject, who, f"broke {broken}"))
+                if name in strict:
+                    if error is None:
+                        failures.append((subject, who, "accepted"))
+                    after = self._stored_value(record, name)
+                    if after != stored[name]:
+                        failures.append(
+                            (subject, who, f"changed {stored[name]!r} -> {after!r}")
+                        )
+        return failures
+
+    def _stored_value(self, record, name):
+        self.env.flush_all()
+        self.env.invalidate_all()
+        value = record.sudo().with_context(active_test=False)[name]
+        return tuple(sorted(value.ids)) if record._fields[name].relational else value
+
+    def _cases(self, record, names, special):
+        """[(field, value)]: every value of `special` for its fields, one value from
+        the field's type for the others (rotating over the fields)."""
+        cases = []
+        for index, name in enumerate(names):
+            if name in special:
+                field = record._fields[name]
+                current = record.sudo()[name]
+                values = [
+                    v for v in special[name] if not _is_current(field, current, v)
+                ]
+                cases += [(name, v) for v in values or special[name][:1]]
+            else:
+                value = self._pick(self._generic_values(record, name), index)
+                cases.append((name, self._at_call(value)))
+        return cases
+
+
+@tagged("-at_install", "post_install")
+class TestCompanySettingsFoundationsRpc(SettingsCase):
+    """Decision 3: refund_proof's company settings (the refund window, the refund
+    day's time zone, the dispute threshold...) are written by administrators only;
+    the company fields the rules read (currency, partner) move no promise."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Company contacts in the attackers' time zones (the refund day was the
+        # company partner's tz before decision 3).
+        cls.tz_partners = cls.env["res.partner"].create(
+            [
+                {"name": f"Shop contact {tz}", "is_company": True, "tz": tz}
+                for tz in cls.hostile_tzs
+            ]
+        )
+
+    def _company_fields(self):
+        """(refund_proof's own fields, every field to attack), found at run time."""
+        Company = self.env["res.company"]
+        own = sorted(
+            name
+            for name, field in Company._fields.items()
+            if (field._module or "").startswith("refund_proof")
+        )
+        self.assertIn("refund_window_days", own, "the enumeration finds nothing")
+        return own, own + [n for n in COMPANY_RULE_FIELDS if n not in own]
+
+    def _company_special(self):
+        return {
+            "refund_window_days": [0, 3650],
+            "refund_tz": self.hostile_tzs,
+            "dispute_rate_threshold": [100.0, 0.0],
+            "refund_pending_alert_days": [0, 3650],
+            "currency_id": [self.kwd.id, self.eur.id],
+            "partner_id": self.tz_partners.ids,
+        }
+
+    def test_non_administrators_write_no_refund_setting(self):
+        """A refund manager, a billing user and an Access-Rights administrator (who
+        writes companies, but is not a Settings administrator) write none of
+        refund_proof's company settings; whatever else of the company they write,
+        the promises hold."""
+        own, names = self._company_fields()
+        cases = self._cases(self.company_a, names, self._company_special())
+        failures = []
+        for user in (self.refund_manager, self.billing_user, self.erp_manager):
+            failures += self._check_fields(user, self.company_a, cases, set(own))
+        self._assert_no_failures(failures, "company writes")
+
+    def test_administrator_changes_a_refund_setting_logged(self):
+        """The control: an administrator (Settings) changes the refund window; the
+        change is logged with the field, the old and new values and the user."""
+        logger = logging.getLogger("odoo.addons.refund_proof")
+        records = []
+        handler = logging.Handler(logging.INFO)
+        handler.emit = records.append
+        level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            _result, error = self._attempt(
+                self.admin_user,
+                "res.company",
+                "write",
+                [self.company_a.id],
+                {"refund_window_days": 45},
+            )
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+        self.assertIsNone(error, "an administrator must set the refund window")
+        lines = [record.getMessage() for record in records]
+        self.env.invalidate_all()
+        self.assertEqual(self.company_a.refund_window_days, 45)
+        self.assertTrue(
+            any(
+                "refund_window_days" in line
+                and "30" in line
+                and "45" in line
+                and self.admin_user.login in line
+                for line in lines
+            ),
+            f"the change is not logged: {lines}",
+        )
+
+
+@tagged("-at_install", "post_install")
+class TestCompanyPartnerFoundationsRpc(SettingsCase):
+    """The company's contact: a user with Contact Creation rights writes it (Odoo's
+    right); whatever they write in any of its fields, the promises hold (its tz is no
+    longer the refund day's). Finding 6."""
+
+    def test_contact_creator_moves_no_promise_through_the_company_partner(self):
+        """Every field of the company partner written by a Contact Creation user,
+        its time zone in the attackers' zones: the refund day, the window, the limits,
+        the cap, the customers and the proof hold."""
+        partner = self.company_a.partner_id
+        names = list(partner._fields)
+        self.assertIn("tz", names, "the enumeration finds nothing")
+        cases = self._cases(partner, names, {"tz": self.hostile_tzs})
+        failures = self._check_fields(self.contact_creator, partner, cases, set())
+        self._assert_no_failures(failures, "company partner writes")
+
+    def test_finding_6_the_company_partner_tz_does_not_move_the_refund_day(self):
+        """Finding 6. A user limited to 300 a day issued 300.00 earlier today; a user
+        with Contact Creation rights writes the company partner's tz to a zone where a
+        new day just began: the next 300.00 awaits approval."""
+        limited = new_test_user(
+            self.env,
+            login="limited_300",
+            groups=f"base.group_user,{GROUP_REFUND_USER}",
+            refund_limit=300,
+            refund_daily_limit=300,
+        )
+        self._init_limit_currency(limited)
+        first = self._refund_as(self._paid(400.0), 300.0, limited)
+        self.assertEqual(first.state, "done")
+        self._backdate_limit_dates(first, timedelta(hours=2))
+        self._attempt(
+            self.contact_creator,
+            "res.partner",
+            "write",
+            [self.company_a.partner_id.id],
+            {"tz": self.tz_midnight},
+        )
+        tx = self._paid(400.0)
+        _result, error = self._attempt(
+            limited,
+            "payment.transaction",
+            "action_refund",
+            [tx.id],
+            amount_to_refund=300.0,
+        )
+        self.assertIsNone(error, f"the request was refused: {error}")
+        self.env.invalidate_all()
+        self.assertEqual(
+            tx.refund_ids.state, "to_approve", "600.00 issued against a 300 daily limit"
+        )
+
+
+@tagged("-at_install", "post_install")
+class TestUserLimitsFoundationsRpc(SettingsCase):
+    """Decision 2: the limits are in a currency users do not change on themselves,
+    and a refund manager sets limits only on users of their own companies. Every field
+    of a user that a rule reads, written by the user on themselves and by a manager of
+    company A on a user of company B: the limit fields refused, the promises held.
+    Findings 5 and 7."""
+
+    def _user_fields(self):
+        """(refund_proof's own fields, every field to attack), found at run time."""
+        Users = self.env["res.users"]
+        own = sorted(
+            name
+            for name, field in Users._fields.items()
+            if (field._module or "").startswith("refund_proof")
+        )
+        self.assertIn("refund_limit", own, "the enumeration finds nothing")
+        return own, own + [n for n in USER_RULE_FIELDS if n not in own]
+
+    def _user_special(self, other_company):
+        return {
+            "refund_limit": [1e9],
+            "refund_daily_limit": [1e9],
+            "refund_limit_currency_id": [self.kwd.id, self.usd.id, self.eur.id],
+            "company_id": [other_company.id],
+            "company_ids": [
+                [Command.link(other_company.id)],
+                [Command.set(other_company.ids)],
+            ],
+            "groups_id": [
+                [Command.link(self.env.ref(GROUP_REFUND_MANAGER).id)],
+                [Command.link(self.env.ref("base.group_erp_manager").id)],
+            ],
+            "tz": self.hostile_tzs,
+            "active": [False],
+            "partner_id": [self.camille.partner_id.id],
+        }
+
+    def test_user_moves_no_promise_on_themselves(self):
+        """A refund user of companies A and B writes each field a rule reads on their
+        own user (their company to B, whose currency is KWD, their limits, groups,
+        language, time zone): their limits, day total and rights hold."""
+        own, names = self._user_fields()
+        user = self.two_company_user
+        cases = self._cases(user, names, self._user_special(self.company_b))
+        failures = self._check_fields(user, user, cases, set(own))
+        self._assert_no_failures(failures, "writes of a user on themselves")
+
+    def test_manager_of_a_moves_no_promise_of_a_user_of_b(self):
+        """A refund manager of company A only writes each field a rule reads on a
+        refund user of company B only: the limits are refused, the promises hold."""
+        own, names = self._user_fields()
+        cases = self._cases(self.user_b, names, self._user_special(self.company_a))
+        failures = self._check_fields(self.refund_manager, self.user_b, cases, set(own))
+        self._assert_no_failures(failures, "writes of a manager on another company")
+
+    def test_finding_5_own_company_does_not_change_the_limits_currency(self):
+        """Finding 5. A refund user of companies A (USD) and B (KWD), limit 100 and
+        300 a day, writes their own company_id to B: a refund of 200.00 USD (below
+        100 KWD, about 285 USD) still awaits approval."""
+        user = self.two_company_user
+        self._attempt(
+            user, "res.users", "write", [user.id], {"company_id": self.company_b.id}
+        )
+        tx = self._paid(250.0)
+        _result, error = self._attempt(
+            user,
+            "payment.transaction",
+            "action_refund",
+            [tx.id],
+            amount_to_refund=200.0,
+            context={"allowed_company_ids": [self.company_a.id, self.company_b.id]},
+        )
+        self.assertIsNone(error, f"the request was refused: {error}")
+        self.env.invalidate_all()
+        self.assertEqual(
+            tx.refund_ids.state, "to_approve", "200.00 USD issued against a 100 limit"
+        )
+        limits = (
+            self.env["payment.refund"].with_user(user)._get_user_limits(self.company_a)
+        )
+        self.assertEqual(limits, (100.0, 300.0))
+
+    def test_finding_7_a_manager_sets_limits_in_their_companies_only(self):
+        """Finding 7. A refund manager of company A only sets refund_limit 1e9 (and
+        the daily limit, and the limits' currency) on a refund user of company B
+        only: refused, unchanged. The control: on a user of company A, accepted."""
+        for values in (
+            {"refund_limit": 1e9},
+            {"refund_daily_limit": 1e9},
+            {"refund_limit": 1e9, "refund_daily_limit": 1e9},
+        ):
+            with self._rolled_back():
+                _result, error = self._attempt(
+                    self.refund_manager,
+                    "res.users",
+                    "write",
+                    [self.user_b.id],
+                    values,
+                )
+                self.env.invalidate_all()
+                user_b = self.user_b.sudo()
+                self.assertEqual(
+                    (user_b.refund_limit, user_b.refund_daily_limit),
+                    (100.0, 300.0),
+                    f"{values} written on a user of company B",
+                )
+                self.assertIsNotNone(error, f"{values} accepted")
+        _result, error = self._attempt(
+            self.refund_manager,
+            "res.users",
+            "write",
+            [self.refund_billing.id],
+            {"refund_limit": 500.0},
+        )
+        self.assertIsNone(error, "a manager must set the limits of their own users")
+        self.env.invalidate_all()
+        self.assertEqual(self.refund_billing.sudo().refund_limit, 500.0)
+
+
+@tagged("-at_install", "post_install")
+class TestIssuedFilesFoundationsRpc(FoundationsCase):
+    """Decision 4: the attachment of an issued proof and of a dispute's evidence pack
+    as sent: every field write and unlink by a refund manager, an accountant and an
+    administrator (Settings, not the superuser) is refused, the bytes unchanged."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        dispute = cls.pay_done._refund_proof_upsert_dispute(
+            {
+                "provider_reference": "du_FOUNDATIONS",
+                "card_network": "visa",
+                "reason_code": "13.6",
+                "kind": "inquiry",
+            }
+        )
+        # Stored by the server's own path; its PDF made up (a render takes seconds,
+        # and its bytes are not what is attacked here but their immutability).
+        with patch.object(
+            type(dispute),
+            "_render_evidence_pdf",
+            lambda self: b"%PDF-1.4 evidence pack " + self.name.encode(),
+        ):
+            pack = dispute._create_evidence_attachment()
+        # As `action_submit_evidence` records what it sent.
+        dispute.sudo().write(
+            {
+                "evidence_attachment_id": pack.id,
+                "evidence_submit_date": fields.Datetime.now(),
+                "evidence_submission": "uncategorized_file: the pack",
+            }
+        )
+        cls.pack = pack
+        cls.pack_sha256 = hashlib.sha256(pack.raw).hexdigest()
+        # Another file, whose storage an attacker would point the proof to.
+        cls.other_file = (
+            cls.env["ir.attachment"]
+            .sudo()
+            .create({"name": "forged.pdf", "raw": b"%PDF-1.4 forged proof"})
+        )
+
+    def _files(self):
+        return [
+            ("issued proof", self.proof.attachment_id),
+            ("evidence pack", self.pack),
+        ]
+
+    def _file_values(self, attachment, name):
+        forged = "%PDF-1.4 forged proof"
+        special = {
+            "raw": [forged],
+            "datas": [base64.b64encode(forged.encode()).decode()],
+            "db_datas": [base64.b64encode(forged.encode()).decode()],
+            "store_fname": [self.other_file.store_fname],
+            "checksum": [self.other_file.checksum],
+            "res_model": ["res.partner"],
+            "res_id": [self.emma.partner_id.id],
+            "public": [True],
+            "access_token": ["forged-token"],
+            "type": ["url"],
+            "url": ["https://evil.example/proof.pdf"],
+            "mimetype": ["text/html"],
+        }
+        if name in special:
+            return special[name]
+        return self._generic_values(attachment, name)
+
+    def _file_bytes(self):
+        self.env.invalidate_all()
+        return {
+            label: (
+                attachment.sudo().exists().id,
+                hashlib.sha256(attachment.sudo().raw or b"").hexdigest(),
+            )
+            for label, attachment in self._files()
+        }
+
+    def test_nobody_writes_or_deletes_an_issued_file(self):
+        """Every field of the proof's and the evidence pack's attachments, written by
+        a refund manager, an accountant and an administrator, then their deletion:
+        refused, nothing changed, the bytes those of the issue."""
+        names = list(self.env["ir.attachment"]._fields)
+        self.assertIn("raw", names, "the enumeration finds nothing")
+        files = self._files()
+        expected = {
+            "issued proof": (self.proof.attachment_id.id, self.proof.sha256),
+            "evidence pack": (self.pack.id, self.pack_sha256),
+        }
+        self.assertEqual(self._file_bytes(), expected, "the fixtures' bytes")
+        users = (self.refund_manager, self.accountant, self.admin_user)
+        cases = [
+            (label, attachment, name, value)
+            for file_index, (label, attachment) in enumerate(files)
+            for name in names
+            for value in [
+                self._pick(
+                    self._file_values(attachment, name), file_index, names.index(name)
+                )
+            ]
+        ]
+        records = self.env["ir.attachment"].browse([a.id for _l, a in files])
+        before, baseline = self._snapshot(records), self._promises()
+        failures = []
+        for user in users:
+            for label, attachment, name, value in cases + [
+                (label, attachment, None, None) for label, attachment in files
+            ]:
+                subject = f"write {name}={value!r}" if name else "unlink"
+                with self._rolled_back():
+                    if name:
+                        _result, error = self._attempt(
+                            user,
+                            "ir.attachment",
+                            "write",
+                            [attachment.id],
+                            {name: self._at_call(value)},
+                        )
+                    else:
+                        _result, error = self._attempt(
+                            user, "ir.attachment", "unlink", [attachment.id]
+                        )
+                    where = f"{label} [{user.login}]"
+                    if error is None:
+                        failures.append((subject, where, "accepted"))
+                    changed = self._changed(before, records)
+                    if changed:
+                        failures.append((subject, where, f"changed {changed}"))
+                    if self._file_bytes() != expected:
+                        failures.append((subject, where, "the bytes changed"))
+                    broken = self._broken_promises(baseline)
+                    if broken:
+                        failures.append((subject, where, f"broke {broken}"))
+        self._assert_no_failures(failures, "changes of issued files")

@@ -56,10 +56,11 @@ class PaymentRefund(models.Model):
         group by and export only those, through Odoo's own field access rules
         (`check_field_access_rights`, a read of every field, prefetching), and a field
         added later is hidden from them by itself."""
-        super()._setup_base()
+        result = super()._setup_base()
         for name, field in self._fields.items():
             if name not in PORTAL_READABLE_FIELDS and not field.groups:
                 field.groups = INTERNAL
+        return result
 
     @api.model
     def _get_thread_with_access(self, thread_id, mode="read", **kwargs):

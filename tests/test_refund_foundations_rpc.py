@@ -461,6 +461,9 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
                 self._has_group(user, GROUP_REFUND_MANAGER),
             )
         for proof in self.proofs.sudo():
+            if not proof.exists():  # Deleted with its attachment.
+                promises[f"proof {proof.id}: bytes"] = "deleted"
+                continue
             raw = proof.attachment_id.raw or b""
             promises[f"proof {proof.id}: bytes"] = (
                 proof.attachment_id.id,
@@ -825,6 +828,49 @@ class TestPaymentTransactionFoundationsRpc(FoundationsCase):
                         or self.env["payment.refund"].sudo().search_count([]) != refunds
                     ):
                         failures.append((label, user.login, "records were created"))
+                    broken = self._broken_promises(baseline)
+                    if broken:
+                        failures.append((label, user.login, f"broke {broken}"))
+        # A draft that links existing records: the draft may be created, the links
+        # must move nothing (the refunds, attempts and disputes stay where they are).
+        linking = {
+            "draft taking a refund": {"refund_ids": [Command.link(self.refund_two.id)]},
+            "draft taking an attempt": {
+                "child_transaction_ids": [
+                    Command.link(self.attempts["pending refund attempt"].id)
+                ]
+            },
+            "draft with a done refund child": {
+                "child_transaction_ids": [
+                    Command.create(
+                        dict(
+                            base,
+                            reference="HOSTILE-CHILD",
+                            operation="refund",
+                            amount=-5000.0,
+                            state="done",
+                        )
+                    )
+                ]
+            },
+        }
+        records = [*Tx.search([]), *self.refunds]
+        before = self._snapshot(records)
+        for index, user in enumerate((self.refund_billing, self.manager_billing)):
+            for label, values in linking.items():
+                with self._rolled_back():
+                    refunds = self.env["payment.refund"].sudo().search_count([])
+                    self._attempt(
+                        user,
+                        "payment.transaction",
+                        "create",
+                        dict(base, reference=f"LINKING-{index}-{label}", **values),
+                    )
+                    changed = self._changed(before, records)
+                    if changed:
+                        failures.append((label, user.login, f"changed {changed}"))
+                    if self.env["payment.refund"].sudo().search_count([]) != refunds:
+                        failures.append((label, user.login, "a refund was created"))
                     broken = self._broken_promises(baseline)
                     if broken:
                         failures.append((label, user.login, f"broke {broken}"))
@@ -1254,8 +1300,8 @@ class TestUserLimitsFoundationsRpc(SettingsCase):
 
     def test_finding_7_a_manager_sets_limits_in_their_companies_only(self):
         """Finding 7. A refund manager of company A only sets refund_limit 1e9 (and
-        the daily limit, and the limits' currency) on a refund user of company B
-        only: refused, unchanged. The control: on a user of company A, accepted."""
+        the daily limit) on a refund user of company B only, or of companies A and
+        B: refused, unchanged. The control: on a user of company A only, accepted."""
         for values in (
             {"refund_limit": 1e9},
             {"refund_daily_limit": 1e9},
@@ -1277,6 +1323,18 @@ class TestUserLimitsFoundationsRpc(SettingsCase):
                     f"{values} written on a user of company B",
                 )
                 self.assertIsNotNone(error, f"{values} accepted")
+        # A user of company A who also works in company B: not the manager's alone.
+        with self._rolled_back():
+            _result, error = self._attempt(
+                self.refund_manager,
+                "res.users",
+                "write",
+                [self.two_company_user.id],
+                {"refund_limit": 1e9},
+            )
+            self.env.invalidate_all()
+            self.assertEqual(self.two_company_user.sudo().refund_limit, 100.0)
+            self.assertIsNotNone(error, "limits set on a user of companies A and B")
         _result, error = self._attempt(
             self.refund_manager,
             "res.users",

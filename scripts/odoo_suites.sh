@@ -63,7 +63,7 @@ run_side() {  # run_side plain|addon
         if [ -n "${ODOO_SUITES_REF:-}" ]; then
             local sha; sha=$(git -C "$REPO_ROOT" rev-parse --verify "$ODOO_SUITES_REF^{commit}")
             addon_src="$ODOO_SUITES_LOGDIR/src-${sha:0:10}"
-            rm -rf "$addon_src"; mkdir -p "$addon_src"
+            rm -rf "$ODOO_SUITES_LOGDIR"/src-*; mkdir -p "$addon_src"
             git -C "$REPO_ROOT" archive "$sha" | tar -x -C "$addon_src"
             src="commit ${sha:0:10}"
         fi
@@ -127,7 +127,7 @@ def parse(path):
         raw = raw.rstrip()
         m = LINE.match(raw)
         if not m:  # continuation of a multi-line record (traceback)
-            if current is not None and len(current) < 60:
+            if current is not None and len(current) < 200:
                 current.append(raw)
             continue
         current = None
@@ -205,8 +205,9 @@ for key in diffs:
     print(f"- {key[0]}: {key[1]}.{key[2]} [{(p or a)[0]}]: plain {p_out}, addon {a_out}\n"
           f"  {verdict}")
     for entry in (p, a):
-        if entry and entry[2]:
-            print('    ' + '\n    '.join(entry[2][-25:]))
+        if entry and entry[2]:  # The report: its first lines and the end of its traceback.
+            lines = entry[2] if len(entry[2]) <= 40 else entry[2][:12] + ['...'] + entry[2][-27:]
+            print('    ' + '\n    '.join(lines))
 gone = sorted(set(expected) - set(diffs))
 for key in gone:
     print(f'- documented difference that did not occur: {key[0]}: {key[1]}.{key[2]} '

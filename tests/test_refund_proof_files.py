@@ -211,6 +211,29 @@ class TestIssuedFilesAreImmutable(ProofFilesCase):
         self.assertEqual(response.status_code, 404)
         self.assertNotIn(forged, response.content)
 
+    def test_tampered_proof_is_not_emailed(self):
+        """A proof issued before its e-mail went out (the customer downloaded it
+        first), then changed in the filestore: the mail cron attaches no forged file
+        (the e-mail stays pending, the administrator told in the log); restored, it
+        goes out with the issued bytes."""
+        refund = self._customer_refund()
+        self.assertEqual(refund.customer_mail_pending, "done")
+        proof = self._issued(refund)
+        issued = proof.attachment_id.raw
+        self._tamper(proof.attachment_id)
+        with (
+            self.assertLogs(PROOF_LOGGER, "ERROR"),
+            mute_logger("odoo.addons.refund_proof.models.payment_refund"),
+        ):
+            self.env["payment.refund"]._cron_send_customer_mails()
+        self.assertEqual(refund.customer_mail_pending, "done")
+        self.assertFalse(self._customer_mails(refund))
+        self._tamper(proof.attachment_id, issued)  # Restored from a backup.
+        self.env["payment.refund"]._cron_send_customer_mails()
+        self.assertFalse(refund.customer_mail_pending)
+        (mail,) = self._customer_mails(refund)
+        self.assertEqual(mail.attachment_ids.raw, issued)
+
     def test_tampered_proof_is_refused_on_portal_download_and_report_route(self):
         """Changed in the database (attachments stored there), the proof is refused
         to the customer on the portal's download and on /report/pdf."""

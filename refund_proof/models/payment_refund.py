@@ -1412,7 +1412,11 @@ class PaymentRefund(models.Model):
         if template:
             attachment_ids = []
             if self.company_id.refund_proof_attach_pdf:
-                attachment_ids = self._ensure_proof().attachment_id.ids
+                proof = self._ensure_proof()
+                # Never e-mail a file changed since it was issued (raises, logged; the
+                # cron leaves the e-mail pending).
+                proof._get_verified_pdf()
+                attachment_ids = proof.attachment_id.ids
             self._portal_ensure_token()
             self.with_context(mail_notify_force_send=False).message_post_with_source(
                 template,

@@ -347,8 +347,8 @@ class PaymentRefund(models.Model):
         store=True,
         precompute=True,
         help="Time zone of the dates on the proof, its e-mails and its verification "
-        "page: the customer's when the refund was requested, else the merchant's, else "
-        "the requester's.",
+        "page: the customer's when the refund was requested, else the merchant's "
+        "(its Refund Time Zone).",
     )
     customer_mail_pending = fields.Selection(
         groups=INTERNAL,
@@ -469,14 +469,11 @@ class PaymentRefund(models.Model):
             )
 
     # Not on the time zones themselves: the dates of an issued proof never move.
-    @api.depends("partner_id", "company_id", "requested_by_id")
+    @api.depends("partner_id", "company_id")
     def _compute_proof_tz(self):
         for refund in self:
             refund.proof_tz = (
-                refund.partner_id.tz
-                or refund.company_id.refund_tz
-                or refund.requested_by_id.tz
-                or "UTC"
+                refund.partner_id.tz or refund.company_id.refund_tz or "UTC"
             )
 
     @api.depends(

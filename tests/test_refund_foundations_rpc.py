@@ -31,6 +31,7 @@ issue tells them; findings 8 and 9 are test_refund_proof_files.py's.
 
 import base64
 import hashlib
+import inspect
 import logging
 from collections import defaultdict
 from contextlib import closing
@@ -55,6 +56,8 @@ NOW = "now"  # Placeholder of a hostile datetime: the moment of the call.
 # partner (its time zone was the refund day's), a user's companies, groups, language
 # and time zone.
 COMPANY_RULE_FIELDS = ("currency_id", "partner_id")
+# Entry points that make refunds (within the promises, tested by the refund suites).
+TX_REFUND_ENTRY_POINTS = frozenset({"action_refund", "action_open_refund_wizard"})
 USER_RULE_FIELDS = (
     "company_id",
     "company_ids",
@@ -492,8 +495,9 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
     # === HELPERS: WHAT CHANGED === #
 
     def _snapshot(self, records):
-        """{(model, id): {field: value}} of every stored field but write_date, read
-        fresh from the database in sudo; None for a deleted record."""
+        """{(model, id): {field: value}} of every stored field but write_date and
+        write_uid, read fresh from the database in sudo; None for a deleted
+        record."""
         self.env.flush_all()
         self.env.invalidate_all()
         values = {}
@@ -505,7 +509,8 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
                 continue
             row = {}
             for name, field in record._fields.items():
-                if not field.store or name == "write_date":
+                # Who wrote last and when: a write of the same values is no change.
+                if not field.store or name in ("write_date", "write_uid"):
                     continue
                 value = record[name]
                 if field.relational:
@@ -886,6 +891,49 @@ class TestPaymentTransactionFoundationsRpc(FoundationsCase):
             )
             self.assertIsNone(error, "a draft transaction must remain creatable")
             self.assertEqual(Tx.browse(result).state, "draft")
+
+    def _public_methods(self):
+        """The public methods Odoo's and refund_proof's modules define on
+        payment.transaction (the ORM's own excepted), found at run time: those a
+        client calls by RPC."""
+        names = set()
+        for cls in type(self.env["payment.transaction"]).mro():
+            module = getattr(cls, "__module__", "")
+            if not module.startswith("odoo.addons.") or module.startswith(
+                "odoo.addons.base."
+            ):
+                continue
+            for name, attr in vars(cls).items():
+                if not name.startswith("_") and inspect.isfunction(attr):
+                    names.add(name)
+        self.assertIn("action_capture", names, "the enumeration finds nothing")
+        # The refund entry points make refunds, within the promises: tested by the
+        # refund suites. create/write are the tests above.
+        return sorted(names - TX_REFUND_ENTRY_POINTS - {"create", "write", "unlink"})
+
+    def test_public_methods_move_no_promise(self):
+        """Every public method of a transaction (capture, void, the demo provider's
+        simulated outcomes, the views...) called over RPC by a billing user and a
+        refund user who is also a billing user on each payment and attempt: no
+        transaction changes, every promise holds (a pending refund attempt is not
+        made done, a failed one not revived)."""
+        methods = self._public_methods()
+        records = self.env["payment.transaction"].sudo().search([])
+        baseline, before = self._promises(), self._snapshot(records)
+        failures = []
+        for user in (self.billing_user, self.refund_billing):
+            for label, tx in self._targets():
+                for method in methods:
+                    with self._rolled_back():
+                        self._attempt(user, "payment.transaction", method, [tx.id])
+                        where = f"{label} [{user.login}]"
+                        changed = self._changed(before, records)
+                        if changed:
+                            failures.append((method, where, f"changed {changed}"))
+                        broken = self._broken_promises(baseline)
+                        if broken:
+                            failures.append((method, where, f"broke {broken}"))
+        self._assert_no_failures(failures, "method calls on transactions")
 
     # === FINDINGS 1-4 === #
 

@@ -32,6 +32,7 @@ issue tells them; findings 8 and 9 are test_refund_proof_files.py's.
 import base64
 import hashlib
 import inspect
+import itertools
 import logging
 from collections import defaultdict
 from contextlib import closing
@@ -56,6 +57,8 @@ NOW = "now"  # Placeholder of a hostile datetime: the moment of the call.
 # partner (its time zone was the refund day's), a user's companies, groups, language
 # and time zone.
 COMPANY_RULE_FIELDS = ("currency_id", "partner_id")
+# Modules whose methods every model has (the ORM's extensions), not enumerated.
+GENERIC_MODEL_MODULES = ("odoo.addons.base.", "odoo.addons.web.", "odoo.addons.mail.")
 # Entry points that make refunds (within the promises, tested by the refund suites).
 TX_REFUND_ENTRY_POINTS = frozenset({"action_refund", "action_open_refund_wizard"})
 USER_RULE_FIELDS = (
@@ -894,13 +897,14 @@ class TestPaymentTransactionFoundationsRpc(FoundationsCase):
 
     def _public_methods(self):
         """The public methods Odoo's and refund_proof's modules define on
-        payment.transaction (the ORM's own excepted), found at run time: those a
-        client calls by RPC."""
+        payment.transaction, found at run time: those a client calls by RPC. The
+        ORM's and its generic extensions' (web, mail: every model's) are not
+        enumerated; their write path, web_save, is attacked by itself."""
         names = set()
         for cls in type(self.env["payment.transaction"]).mro():
             module = getattr(cls, "__module__", "")
             if not module.startswith("odoo.addons.") or module.startswith(
-                "odoo.addons.base."
+                GENERIC_MODEL_MODULES
             ):
                 continue
             for name, attr in vars(cls).items():
@@ -913,10 +917,10 @@ class TestPaymentTransactionFoundationsRpc(FoundationsCase):
 
     def test_public_methods_move_no_promise(self):
         """Every public method of a transaction (capture, void, the demo provider's
-        simulated outcomes, the views...) called over RPC by a billing user and a
-        refund user who is also a billing user on each payment and attempt: no
-        transaction changes, every promise holds (a pending refund attempt is not
-        made done, a failed one not revived)."""
+        simulated outcomes, the views...) and the web client's save, called over RPC
+        by a billing user and a refund user who is also a billing user on each
+        payment and attempt: no transaction changes, every promise holds (a pending
+        refund attempt is not made done, a failed one not revived)."""
         methods = self._public_methods()
         records = self.env["payment.transaction"].sudo().search([])
         baseline, before = self._promises(), self._snapshot(records)
@@ -933,6 +937,31 @@ class TestPaymentTransactionFoundationsRpc(FoundationsCase):
                         broken = self._broken_promises(baseline)
                         if broken:
                             failures.append((method, where, f"broke {broken}"))
+        # The web client's save: a write by another name.
+        for user, (label, tx), values in itertools.product(
+            (self.billing_user, self.refund_billing),
+            self._targets(),
+            (
+                {"amount": 5000.0},
+                {"state": "pending"},
+                {"partner_id": self.emma.partner_id.id},
+                {"provider_id": self.provider_b.id},
+            ),
+        ):
+            with self._rolled_back():
+                _result, error = self._attempt(
+                    user, "payment.transaction", "web_save", [tx.id], values, {}
+                )
+                where = f"{label} [{user.login}]"
+                subject = f"web_save({values})"
+                if error is None:
+                    failures.append((subject, where, "accepted"))
+                changed = self._changed(before, records)
+                if changed:
+                    failures.append((subject, where, f"changed {changed}"))
+                broken = self._broken_promises(baseline)
+                if broken:
+                    failures.append((subject, where, f"broke {broken}"))
         self._assert_no_failures(failures, "method calls on transactions")
 
     # === FINDINGS 1-4 === #

@@ -3,7 +3,7 @@
     "summary": "Adyen for refund_proof: ARN from refund events, failed and reversed "
     "refunds revoke their proof, disputes never become refunds, idempotent refund "
     "requests",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Accounting/Payment Providers",
     "website": "https://github.com/refund-proof/refund_proof",
     "author": "refund_proof contributors",
@@ -11,5 +11,6 @@
     "license": "LGPL-3",
     "development_status": "Beta",
     "depends": ["refund_proof", "payment_adyen"],
+    "data": ["views/payment_provider_views.xml"],
     "auto_install": True,
 }

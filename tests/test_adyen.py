@@ -3,19 +3,20 @@
 Only the network is replaced: Adyen's Checkout API (v70) is a local server
 (`provider_api.ProviderAPIServer`, answering with the payloads of tests/data/adyen/,
 and honouring the Idempotency-Key header as Adyen does), and Adyen's webhook events are
-signed with Adyen's HMAC scheme and posted to Odoo's real route.
+signed by Adyen's own Python library (PyPI `Adyen`) and posted to Odoo's real route.
 """
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import secrets
 import threading
 from contextlib import contextmanager
+from datetime import timedelta
 from unittest.mock import patch
 
+import Adyen.util
+
+from odoo import fields
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -32,16 +33,6 @@ API_BASE = f"https://{URL_PREFIX}.adyen.com/checkout"
 MERCHANT_ACCOUNT = "RefundProofTestMerchant"
 WEBHOOK_URL = "/payment/adyen/notification"
 ARN_IN_EVENT = "24612345678901234567898"  # tests/data/adyen/notification_refund_arn
-SIGNED_FIELDS = (
-    "pspReference",
-    "originalReference",
-    "merchantAccountCode",
-    "merchantReference",
-    "amount.value",
-    "amount.currency",
-    "eventCode",
-    "success",
-)
 DISPUTE_EVENTS = (
     "notification_request_for_information",
     "notification_notification_of_chargeback",
@@ -51,24 +42,12 @@ DISPUTE_EVENTS = (
 
 
 def adyen_signature(item, hmac_key):
-    """Adyen's HMAC signature of a notification item, as documented
-    (docs.adyen.com/development-resources/webhooks/verify-hmac-signatures): the values
-    of SIGNED_FIELDS joined by ':' (an absent one empty; '\\' and ':' escaped with
-    '\\'), HMAC-SHA256 with the binary form of the hex key, in base64."""
-
-    def value(path):
-        node = item
-        for key in path.split("."):
-            node = node.get(key) if isinstance(node, dict) else None
-        if node is None:
-            return ""
-        return str(node).replace("\\", "\\\\").replace(":", "\\:")
-
-    signing_string = ":".join(value(path) for path in SIGNED_FIELDS)
-    digest = hmac.new(
-        binascii.a2b_hex(hmac_key), signing_string.encode(), hashlib.sha256
-    ).digest()
-    return base64.b64encode(digest).decode()
+    """Adyen's HMAC signature of a notification item, made by Adyen's own Python
+    library (`Adyen.util.generate_notification_sig`, PyPI `Adyen`): the eight signed
+    values joined by ':' as they are, HMAC-SHA256 with the binary form of the hex
+    key, in base64."""
+    unsigned = {key: value for key, value in item.items() if key != "additionalData"}
+    return Adyen.util.generate_notification_sig(unsigned, hmac_key).decode()
 
 
 class AdyenCase(MailCase):
@@ -177,6 +156,35 @@ class AdyenCase(MailCase):
         item.setdefault("additionalData", {})
         if hmac_key:
             item["additionalData"]["hmacSignature"] = adyen_signature(item, hmac_key)
+        body = {
+            "live": "false",
+            "notificationItems": [{"NotificationRequestItem": item}],
+        }
+        response = self.url_open(
+            WEBHOOK_URL,
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
+        self.env.invalidate_all()
+        return response
+
+    def _dispute_item(self, tx, name="notification_chargeback", **changes):
+        """Adyen's NotificationRequestItem `name` about a dispute of `tx`, signed by
+        Adyen's library with the provider's key."""
+        values = {
+            "merchantAccountCode": MERCHANT_ACCOUNT,
+            "merchantReference": tx.reference,
+            "originalReference": tx.provider_reference,
+            "pspReference": "DISPUTE000000001",
+            **changes,
+        }
+        item = load("adyen", name, **values)
+        item.setdefault("additionalData", {})
+        item["additionalData"]["hmacSignature"] = adyen_signature(item, HMAC_KEY)
+        return item
+
+    def _post_item(self, item):
+        """Post one NotificationRequestItem as Adyen's notification, as it is."""
         body = {
             "live": "false",
             "notificationItems": [{"NotificationRequestItem": item}],
@@ -446,6 +454,134 @@ class TestAdyen(AdyenCase):
         self._post_dispute_event("notification_chargeback", tx)
         self.assertEqual(len(self._dispute_logs(tx)), 1)
         self.assertEqual(tx.child_transaction_ids, refund.transaction_ids)
+
+    def test_sdk_signed_event_with_a_colon_in_its_reference_is_accepted(self):
+        """An event signed by Adyen's library whose merchantReference holds ':' and
+        '\\' (a reference typed in the Customer Area) is accepted and recorded; the
+        same event tampered with after signing (its amount) is refused."""
+        tx = self._paid()
+        reference = "SHOP:ORDER\\42"
+        item = self._dispute_item(tx, merchantReference=reference)
+        self.assertTrue(
+            Adyen.util.is_valid_hmac_notification(item, HMAC_KEY), "Adyen's own check"
+        )
+        tampered = json.loads(json.dumps(item))
+        tampered["amount"]["value"] = 1
+        self.assertFalse(Adyen.util.is_valid_hmac_notification(tampered, HMAC_KEY))
+        with self.assertLogs("odoo.addons.payment_adyen.controllers.main", "WARNING"):
+            self.assertEqual(self._post_item(tampered).status_code, 403)
+        self.assertFalse(self._dispute_logs(tx))
+
+        self.assertEqual(self._post_item(item).status_code, 200)
+        self.assertEqual(len(self._dispute_logs(tx)), 1)
+        self.assertFalse(tx.child_transaction_ids)
+
+    def test_previous_hmac_key_is_accepted_until_its_end_date(self):
+        """After a rotation of the HMAC key, events signed with the previous key are
+        accepted until the end date set for it, refused after it; a key that is
+        neither is refused."""
+        tx = self._paid()
+        previous_key = WRONG_HMAC_KEY
+        self.adyen.write(
+            {
+                "adyen_previous_hmac_key": previous_key,
+                "adyen_previous_hmac_key_expiry": fields.Datetime.now()
+                + timedelta(days=3),
+            }
+        )
+        response = self._post_dispute_event(
+            "notification_chargeback", tx, hmac_key=previous_key
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(len(self._dispute_logs(tx)), 1)
+
+        self.adyen.adyen_previous_hmac_key_expiry = fields.Datetime.now() - timedelta(
+            minutes=1
+        )
+        with self.assertLogs("odoo.addons.payment_adyen.controllers.main", "WARNING"):
+            response = self._post_dispute_event(
+                "notification_chargeback", tx, hmac_key=previous_key
+            )
+        self.assertEqual(response.status_code, 403)
+        with self.assertLogs("odoo.addons.payment_adyen.controllers.main", "WARNING"):
+            response = self._post_dispute_event(
+                "notification_chargeback", tx, hmac_key="ab" * 32
+            )
+        self.assertEqual(response.status_code, 403)
+        self.assertEqual(len(self._dispute_logs(tx)), 1)
+        self.assertEqual(
+            self._post_dispute_event("notification_chargeback", tx).status_code, 200
+        )
+
+    def test_previous_hmac_key_needs_an_end_date(self):
+        """A previous HMAC key without its end date is refused."""
+        with self.assertRaisesRegex(ValidationError, "previous HMAC key"):
+            self.adyen.adyen_previous_hmac_key = WRONG_HMAC_KEY
+
+    def test_void_pending_refund_fails_the_refund_still_pending(self):
+        """VOID_PENDING_REFUND for a refund Adyen had not made yet: the refund is
+        failed, its amount freed; Odoo ignores the event."""
+        tx = self._paid()
+        refund = self._refund(tx, 40.0)
+        self.assertEqual(refund.state, "pending")
+        response = self._post_refund_event("notification_void_pending_refund", refund)
+        self.assertEqual(response.status_code, 200)
+        self.assertRecordValues(refund, [{"state": "failed"}])
+        self.assertIn("voided", refund.failure_message)
+        self.assertAlmostEqual(tx.refund_remaining_amount, 100.0, msg="amount freed")
+
+    def test_cancel_or_refund_is_told_on_the_payment_and_records_no_refund(self):
+        """CANCEL_OR_REFUND (a reversal made outside Odoo; whether it cancelled or
+        refunded is not signed) records no refund and no transaction: the payment's
+        invoice is told, to record the refund by hand."""
+        tx = self._paid()
+        response = self._post_event(
+            "notification_cancel_or_refund",
+            originalReference=tx.provider_reference,
+            merchantReference=tx.reference,
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertFalse(tx.child_transaction_ids)
+        self.assertFalse(tx.refund_ids)
+        self.assertAlmostEqual(tx.refund_remaining_amount, 100.0)
+        body = tx.invoice_ids.message_ids[:1].body
+        self.assertIn("cancel-or-refund", body)
+        self.assertIn("CANCELORREFUND01", body)
+
+    def test_refund_with_data_of_no_payment_here_is_acknowledged(self):
+        """REFUND_WITH_DATA (an unreferenced refund, linked to no payment) is
+        acknowledged as Odoo does for events of no transaction: nothing recorded."""
+        tx = self._paid()
+        with self.assertLogs("odoo.addons.payment_adyen.controllers.main", "WARNING"):
+            response = self._post_event("notification_refund_with_data")
+        self.assertEqual(response.status_code, 200)
+        self.assertFalse(tx.child_transaction_ids)
+        self.assertFalse(
+            self.env["payment.refund"].search([("origin", "=", "provider")])
+        )
+
+    @mute_logger(
+        "odoo.addons.payment.models.payment_transaction",
+        "odoo.addons.payment_adyen.models.payment_transaction",
+    )
+    def test_capture_events_beside_a_refund_change_no_refund(self):
+        """CAPTURE and CAPTURE_FAILED of a payment that has a refund done (Odoo
+        processes them) neither create a refund nor change the refund."""
+        tx = self._paid()
+        refund = self._done_adyen_refund(tx)
+        for name in ("notification_capture", "notification_capture_failed"):
+            with self.subTest(event=name):
+                response = self._post_event(
+                    name,
+                    originalReference=tx.provider_reference,
+                    merchantReference=tx.reference,
+                )
+                self.assertEqual(response.status_code, 200)
+                self.assertEqual(tx.child_transaction_ids, refund.transaction_ids)
+                self.assertEqual(tx.refund_ids, refund)
+                self.assertRecordValues(refund, [{"state": "done"}])
+                self.assertEqual(tx.state, "done")
+                self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
 
     def test_retry_after_an_unknown_outcome_sends_the_same_idempotency_key(self):
         """Adyen answering too late leaves the refund pending (outcome unknown); once a

@@ -7,6 +7,7 @@ from datetime import datetime
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from .provider_api import load
 from .test_adyen import WRONG_HMAC_KEY, AdyenCase
 
 
@@ -107,3 +108,150 @@ class TestDisputeAdyen(AdyenCase):
                 "notification_chargeback", tx, hmac_key=WRONG_HMAC_KEY
             )
         self.assertFalse(self._disputes(tx))
+
+    def test_defense_period_ended_makes_the_dispute_lost(self):
+        """DISPUTE_DEFENSE_PERIOD_ENDED (not defended in time, or liability accepted)
+        makes the chargeback lost."""
+        tx = self._paid()
+        self._event("notification_notification_of_chargeback", tx)
+        self._event("notification_chargeback", tx)
+        self._event("notification_dispute_defense_period_ended", tx)
+        self.assertRecordValues(
+            self._disputes(tx), [{"kind": "chargeback", "state": "lost"}]
+        )
+        self.assertFalse(tx.refund_ids)
+
+    def test_issuer_response_timeframe_expired_makes_the_dispute_won(self):
+        """ISSUER_RESPONSE_TIMEFRAME_EXPIRED after the defence was supplied (the
+        issuer accepted it or did not answer in time) makes the chargeback won."""
+        tx = self._paid()
+        self._event("notification_chargeback", tx)
+        self._post_event(
+            "notification_chargeback",
+            eventCode="INFORMATION_SUPPLIED",
+            merchantReference=tx.reference,
+            originalReference=tx.provider_reference,
+            pspReference="DISPUTE000000001",
+            additionalData={"disputeStatus": "Responded"},
+        )
+        self.assertEqual(self._disputes(tx).state, "under_review")
+        self._event("notification_issuer_response_timeframe_expired", tx)
+        self.assertRecordValues(
+            self._disputes(tx), [{"kind": "chargeback", "state": "won"}]
+        )
+
+    def test_pre_arbitration_declined_then_arbitration(self):
+        """A pre-arbitration case the merchant declined (defended) is under review,
+        not waiting for a response; the issuer's escalation to arbitration keeps it
+        under review; the arbitration's ruling decides it."""
+        tx = self._paid()
+        self._event("notification_chargeback", tx)
+        self._event("notification_prearbitration_open", tx)
+        self.assertRecordValues(
+            self._disputes(tx), [{"kind": "pre_arbitration", "state": "needs_response"}]
+        )
+        self._event("notification_prearbitration_declined", tx)
+        self.assertEqual(self._disputes(tx).state, "under_review")
+        self._event("notification_scheme_arbitration", tx)
+        self.assertEqual(self._disputes(tx).state, "under_review")
+        self._post_event(
+            "notification_scheme_arbitration",
+            eventCode="SCHEME_ARBITRATION_WON",
+            merchantReference=tx.reference,
+            originalReference=tx.provider_reference,
+            pspReference="DISPUTE000000001",
+        )
+        self.assertRecordValues(
+            self._disputes(tx), [{"kind": "pre_arbitration", "state": "won"}]
+        )
+        self.assertFalse(tx.refund_ids)
+
+    def test_dispute_status_of_any_event_says_no_response_is_asked(self):
+        """`disputeStatus` is read on every dispute event, not only CHARGEBACK: a
+        request for information already answered (Responded) asks for nothing."""
+        tx = self._paid()
+        self._event(
+            "notification_request_for_information",
+            tx,
+            additionalData={"disputeStatus": "Responded", "paymentMethodVariant": "mc"},
+        )
+        self.assertRecordValues(
+            self._disputes(tx), [{"kind": "inquiry", "state": "under_review"}]
+        )
+
+    def test_chargeback_not_defendable_or_auto_defended_asks_no_response(self):
+        """NOTIFICATION_OF_CHARGEBACK that cannot be defended (`defendable` false)
+        or that Adyen defends itself (`autoDefended` true), as in Adyen's example,
+        does not ask the merchant for a response."""
+        for data in (
+            {"defendable": "false", "autoDefended": "true"},
+            {"defendable": "false"},
+            {"defendable": "true", "autoDefended": "true"},
+        ):
+            with self.subTest(**data):
+                tx = self._paid()
+                self._event(
+                    "notification_notification_of_chargeback",
+                    tx,
+                    additionalData={
+                        **load("adyen", "notification_notification_of_chargeback")[
+                            "additionalData"
+                        ],
+                        **data,
+                    },
+                )
+                self.assertRecordValues(
+                    self._disputes(tx),
+                    [{"kind": "chargeback", "state": "under_review"}],
+                )
+
+    def test_reason_codes_of_every_case_are_read_without_padding(self):
+        """The scheme's reason code of a chargeback (Adyen pads it: " 4853"), of a
+        request for information (`rfiReasonCode`) and of a fraud notification
+        (`nofReasonCode`) is read, stripped, with its scheme."""
+        tx = self._paid()
+        self._event(
+            "notification_chargeback",
+            tx,
+            additionalData={
+                "chargebackReasonCode": " 4853",
+                "chargebackSchemeCode": "mc",
+                "disputeStatus": "Undefended",
+            },
+        )
+        self.assertRecordValues(
+            self._disputes(tx),
+            [{"reason_code": "4853", "card_network": "mastercard"}],
+        )
+        other = self._paid()
+        self._event(
+            "notification_request_for_information",
+            other,
+            additionalData={"rfiReasonCode": " 33", "rfiSchemeCode": "visa"},
+        )
+        self.assertRecordValues(
+            self._disputes(other), [{"reason_code": "33", "card_network": "visa"}]
+        )
+        third = self._paid()
+        self._event("notification_notification_of_fraud", third)
+        self.assertFalse(self._disputes(third), "a fraud alert is not a dispute")
+        self.assertIn("reason code 6", self._dispute_logs(third).body)
+
+    def test_unsigned_dispute_status_never_decides_the_dispute(self):
+        """`additionalData.disputeStatus` is outside Adyen's signature: a CHARGEBACK
+        saying Lost or Won (which anyone on the path could have written) leaves
+        the dispute open; only the signed event codes decide it."""
+        for status in ("Lost", "Won", "Accepted", "Expired"):
+            with self.subTest(disputeStatus=status):
+                tx = self._paid()
+                self._event(
+                    "notification_chargeback",
+                    tx,
+                    additionalData={"disputeStatus": status, "defendable": "true"},
+                )
+                self.assertRecordValues(
+                    self._disputes(tx),
+                    [{"kind": "chargeback", "state": "under_review"}],
+                )
+                with self.assertRaisesRegex(UserError, "took the money back"):
+                    self._refund(tx, 40.0)

@@ -63,7 +63,7 @@ class PaymentTransaction(models.Model):
         """Find the transaction of an Adyen event that Odoo does not process, without
         creating any.
 
-        - A refund failure (REFUND_FAILED, REFUNDED_REVERSED): the refund transaction
+        - A refund failure (`const.REFUND_FAILURE_EVENT_CODES`): the refund transaction
           of its pspReference (the refund's), else the payment of its
           originalReference (a refund that Odoo has no record of).
         - A dispute event: the payment of its originalReference (its pspReference is
@@ -145,13 +145,40 @@ class PaymentTransaction(models.Model):
         event_code = notification_data.get("eventCode")
         if event_code in const.REFUND_FAILURE_EVENT_CODES:
             self._refund_proof_adyen_process_refund_failure(notification_data)
+        elif event_code == const.CANCEL_OR_REFUND_EVENT_CODE:
+            self._refund_proof_adyen_log_cancel_or_refund(notification_data)
         elif event_code in const.DISPUTE_EVENT_CODES:
             self._refund_proof_adyen_log_dispute_event(notification_data)
 
+    def _refund_proof_adyen_log_cancel_or_refund(self, notification_data):
+        """Tell the documents of this payment that Adyen reversed it (a
+        /cancelOrRefund request, made outside Odoo): no refund is recorded from the
+        event, whose action (cancel or refund) is not signed; a refund manager
+        records it by hand when the payment was refunded.
+
+        Note: self.ensure_one()
+
+        :param dict notification_data: A NotificationRequestItem of Adyen's webhook.
+        """
+        self.ensure_one()
+        if notification_data.get("success") != "true" or self.operation == "refund":
+            return
+        additional_data = notification_data.get("additionalData") or {}
+        self._log_message_on_linked_documents(
+            _(
+                "Adyen reports a cancel-or-refund of this payment (%(reference)s, "
+                "action: %(action)s), made outside Odoo. No refund was recorded from "
+                "it: if the payment was refunded, record the refund by hand.",
+                reference=notification_data.get("pspReference"),
+                action=additional_data.get("modification.action") or "-",
+            )
+        )
+
     def _refund_proof_adyen_process_refund_failure(self, notification_data):
-        """Fail the refund transaction that Adyen reports failed (REFUND_FAILED) or
-        reversed (REFUNDED_REVERSED), from done too: refund_proof then fails its
-        refund, frees its amount, revokes its proof and tells the back office.
+        """Fail the refund transaction that Adyen reports failed (REFUND_FAILED),
+        reversed (REFUNDED_REVERSED) or voided while pending (VOID_PENDING_REFUND),
+        from done too: refund_proof then fails its refund, frees its amount, revokes
+        its proof and tells the back office.
 
         Note: self.ensure_one()
 
@@ -202,7 +229,7 @@ class PaymentTransaction(models.Model):
         event_code = notification_data["eventCode"]
         details = [event_code]
         additional_data = notification_data.get("additionalData") or {}
-        reason_code = str(additional_data.get("chargebackReasonCode") or "").strip()
+        reason_code = self._refund_proof_adyen_get_reason_code(additional_data)
         if reason_code:
             details.append(_("reason code %(code)s", code=reason_code))
         amount_data = notification_data.get("amount") or {}
@@ -240,8 +267,15 @@ class PaymentTransaction(models.Model):
     def _refund_proof_adyen_get_dispute_values(self, notification_data, summary):
         """The values of refund_proof's `payment.dispute` in an Adyen dispute event
         (`_refund_proof_upsert_dispute`): the event as kind and state
-        (`const.DISPUTE_EVENT_MAPPING`, a CHARGEBACK's `disputeStatus`), the scheme's
-        reason code, the amount in its currency, the end of the defence period.
+        (`const.DISPUTE_EVENT_MAPPING`), the scheme's reason code, the amount in its
+        currency, the end of the defence period.
+
+        Only the event code, the references and the amount are signed (Adyen's HMAC
+        covers `const.SIGNED_FIELDS`): the rest (`additionalData`, `reason`,
+        `eventDate`) informs the dispute but never decides it. An event that asks for
+        a response is recorded under review when its `disputeStatus` says the
+        response is given or no longer possible, or when the dispute cannot be or is
+        being defended by Adyen (`defendable` false, `autoDefended` true).
 
         Note: self.ensure_one()
 
@@ -253,10 +287,13 @@ class PaymentTransaction(models.Model):
         event_code = notification_data["eventCode"]
         additional_data = notification_data.get("additionalData") or {}
         kind, state = const.DISPUTE_EVENT_MAPPING[event_code]
-        if event_code == "CHARGEBACK":
-            state = const.DISPUTE_STATUS_MAPPING.get(
-                additional_data.get("disputeStatus"), state
-            )
+        if state == "needs_response" and (
+            additional_data.get("disputeStatus")
+            in const.DISPUTE_STATUSES_WITHOUT_RESPONSE
+            or str(additional_data.get("defendable")).lower() == "false"
+            or str(additional_data.get("autoDefended")).lower() == "true"
+        ):
+            state = "under_review"
         amount_data = notification_data.get("amount") or {}
         value, code = amount_data.get("value"), amount_data.get("currency")
         currency = code and self.env["res.currency"].with_context(
@@ -269,15 +306,24 @@ class PaymentTransaction(models.Model):
                 currency,
                 arbitrary_decimal_number=adyen_const.CURRENCY_DECIMALS.get(code),
             )
+        scheme = next(
+            (
+                additional_data[field]
+                for field in const.DISPUTE_SCHEME_CODE_FIELDS
+                if additional_data.get(field)
+            ),
+            None,
+        )
         return {
             "provider_reference": notification_data["pspReference"],
             "amount": amount or None,
             "currency": currency if amount else None,
             "kind": kind,
             "state": state,
-            "card_network": additional_data.get("chargebackSchemeCode")
+            "card_network": scheme
+            or notification_data.get("paymentMethod")
             or additional_data.get("paymentMethodVariant"),
-            "reason_code": str(additional_data.get("chargebackReasonCode") or ""),
+            "reason_code": self._refund_proof_adyen_get_reason_code(additional_data),
             "provider_reason": notification_data.get("reason"),
             "evidence_due_date": self._refund_proof_adyen_parse_date(
                 additional_data.get("defensePeriodEndsAt")
@@ -287,6 +333,21 @@ class PaymentTransaction(models.Model):
             ),
             "summary": summary,
         }
+
+    @staticmethod
+    def _refund_proof_adyen_get_reason_code(additional_data):
+        """The scheme's reason code of a dispute event: a chargeback's, a request for
+        information's or a notification of fraud's (`const.DISPUTE_REASON_CODE_
+        FIELDS`), without the spaces Adyen may pad it with (" 4853").
+
+        :param dict additional_data: The event's `additionalData`.
+        :rtype: str
+        """
+        for field in const.DISPUTE_REASON_CODE_FIELDS:
+            code = str(additional_data.get(field) or "").strip()
+            if code:
+                return code
+        return ""
 
     @staticmethod
     def _refund_proof_adyen_parse_date(value):
@@ -314,6 +375,7 @@ class PaymentTransaction(models.Model):
                 "The refund was reversed: its amount was returned to the merchant "
                 "account."
             ),
+            "VOID_PENDING_REFUND": _("The pending refund was voided: it was not made."),
             "REQUEST_FOR_INFORMATION": _(
                 "The card issuer asks for information about the payment (request "
                 "for information)."

@@ -107,3 +107,83 @@ class TestDisputeStripe(StripeCase):
             )
         self.assertEqual(response.status_code, 403)
         self.assertFalse(self._disputes(tx))
+
+    def test_prevented_case_is_a_closed_inquiry_and_refunds_stay_open(self):
+        """A case a prevention tool settled (`prevented`, case type `resolution` or
+        `block`) is recorded as a closed inquiry, not as an open chargeback: the
+        payment's refunds are not refused."""
+        for case_type in ("resolution", "block"):
+            with self.subTest(case_type=case_type):
+                tx = self._stripe_payment(intent_id=f"pi_3RpTestPrevented{case_type}")
+                prevented = load(
+                    "stripe", "dispute_prevented", payment_intent=tx.provider_reference
+                )
+                prevented["payment_method_details"]["card"]["case_type"] = case_type
+                response = self._post_event("charge.dispute.created", prevented)
+                self.assertEqual(response.status_code, 200)
+                self.assertRecordValues(
+                    self._disputes(tx),
+                    [
+                        {
+                            "provider_reference": prevented["id"],
+                            "kind": "inquiry",
+                            "state": "closed",
+                        }
+                    ],
+                )
+                refund = self._refund(tx, 10.0)
+                self.assertEqual(refund.state, "pending", "sent to Stripe")
+
+    def test_appeal_statuses_are_a_pre_arbitration(self):
+        """After a lost chargeback the issuer's appeal (`appeal_needs_response`,
+        then `appeal_under_review`) reopens the dispute as a pre-arbitration."""
+        tx = self._stripe_payment()
+        self._dispute_event("charge.dispute.created")
+        self._dispute_event("charge.dispute.closed", status="lost")
+        self._dispute_event("charge.dispute.updated", status="appeal_needs_response")
+        self.assertRecordValues(
+            self._disputes(tx), [{"kind": "pre_arbitration", "state": "needs_response"}]
+        )
+        self._dispute_event("charge.dispute.updated", status="appeal_under_review")
+        self.assertRecordValues(
+            self._disputes(tx), [{"kind": "pre_arbitration", "state": "under_review"}]
+        )
+        self._dispute_event("charge.dispute.closed", status="won")
+        self.assertEqual(self._disputes(tx).state, "won")
+
+    def test_charge_refunded_status_closes_the_dispute(self):
+        """`charge_refunded` (API versions of 2019-2020: the charge was refunded
+        while the inquiry was open) closes the dispute."""
+        tx = self._stripe_payment()
+        self._dispute_event("charge.dispute.created", status="warning_needs_response")
+        self._dispute_event("charge.dispute.closed", status="charge_refunded")
+        self.assertRecordValues(
+            self._disputes(tx), [{"kind": "inquiry", "state": "closed"}]
+        )
+
+    def test_unknown_status_is_never_an_open_chargeback(self):
+        """A new dispute whose status this module does not know is recorded as an
+        inquiry under review (a warning says to check it), not as a chargeback
+        asking for a response; on a recorded dispute it changes neither its kind
+        nor its state."""
+        tx = self._stripe_payment()
+        with self.assertLogs(
+            "odoo.addons.refund_proof_stripe.models.payment_transaction", "WARNING"
+        ) as logs:
+            self._dispute_event("charge.dispute.created", status="a_future_status")
+        self.assertIn("a_future_status", logs.output[0])
+        self.assertRecordValues(
+            self._disputes(tx), [{"kind": "inquiry", "state": "under_review"}]
+        )
+        other = self._stripe_payment(intent_id="pi_3RpTestIntent0000000002")
+        self._dispute_event(
+            "charge.dispute.created", payment_intent=other.provider_reference
+        )
+        self._dispute_event(
+            "charge.dispute.updated",
+            payment_intent=other.provider_reference,
+            status="a_future_status",
+        )
+        self.assertRecordValues(
+            self._disputes(other), [{"kind": "chargeback", "state": "needs_response"}]
+        )

@@ -220,6 +220,24 @@ class TestDisputeStripeEvidence(StripeCase):
         self.assertFalse(self.api.requests_to("POST", DISPUTE_PATH))
         self._assert_nothing_recorded(dispute)
 
+    def test_pack_above_5_mb_is_refused_before_stripe_is_asked(self):
+        """Stripe takes evidence files up to "5MB": 5,000,000 bytes, not 5 MiB. A
+        larger pack is refused in Odoo and nothing reaches Stripe; one of exactly
+        5,000,000 bytes is uploaded."""
+        tx, _refund, dispute = self._disputed_after_a_refund()
+
+        def pack(size):
+            return self.env["ir.attachment"].create(
+                {"name": "evidence.pdf", "raw": b"%PDF-1.4\n" + b"0" * (size - 9)}
+            )
+
+        with self.assertRaisesRegex(UserError, "larger than the 5 MB"):
+            tx._refund_proof_submit_dispute_evidence(dispute.sudo(), pack(5_000_001))
+        self.assertFalse(self.api.requests_to("POST", FILES_PATH))
+        tx._refund_proof_submit_dispute_evidence(dispute.sudo(), pack(5_000_000))
+        [upload] = self.api.requests_to("POST", FILES_PATH)
+        self.assertEqual(len(upload["files"]["file"]["content"]), 5_000_000)
+
     def test_refund_user_cannot_submit_evidence(self):
         """Only refund managers submit evidence: a refund user is refused before
         anything reaches Stripe."""

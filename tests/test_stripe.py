@@ -2,26 +2,37 @@
 
 Only the network is replaced: Stripe's API is a local server (tests/provider_api.py)
 answering with the objects recorded in tests/data/stripe/, and Stripe's webhooks are
-signed with Stripe's scheme (`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
-"<t>.<raw body>">`) and posted to Odoo's webhook route on the test server.
+signed by Stripe's own library (PyPI `stripe`, `stripe.WebhookSignature`:
+`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`) and posted to
+Odoo's webhook route on the test server.
 """
 
-import hashlib
-import hmac
 import json
 import time
+from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs
 
-from odoo.tests import HttpCase, tagged
+import stripe
+
+from odoo import fields
+from odoo.exceptions import ValidationError
+from odoo.tests import HttpCase, TransactionCase, tagged
 from odoo.tools import mute_logger
+from odoo.tools.misc import file_open
 
 from odoo.addons.payment_stripe import const as stripe_const
 from odoo.addons.payment_stripe.models import payment_provider as stripe_provider
+from odoo.addons.refund_proof_stripe.const import REFUND_EVENTS as REFUND_EVENT_TYPES
 
 from .provider_api import ProviderAPIServer, load, redirect
 from .test_refund_proof import ProofCommon
 
 STRIPE_API = "https://api.stripe.com"
+# Stripe's changelog, 2024-10-28.acacia "refund-webhook-update": since this version
+# refund.created / refund.updated / refund.failed are sent for all refunds; before it,
+# only for refunds without a charge.
+REFUND_EVENTS_API_VERSION = "2024-10-28.acacia"
 WEBHOOK_URL = "/payment/stripe/webhook"
 WEBHOOK_SECRET = "whsec_refund_proof_stripe_tests"
 ARN = "74987504321000123456787"  # refund_available.json
@@ -134,19 +145,32 @@ class StripeCase(ProofCommon, HttpCase):
         payment_intent.update(changes)
         return payment_intent
 
-    def _post_event(self, event_type, stripe_object, secret=WEBHOOK_SECRET, **headers):
-        """Post a Stripe event to Odoo's webhook route, signed with `secret` as
-        Stripe signs (None: unsigned), and return the response."""
+    def _post_event(
+        self, event_type, stripe_object, secret=WEBHOOK_SECRET, also=(), **headers
+    ):
+        """Post a Stripe event to Odoo's webhook route, signed with `secret` by
+        Stripe's own library (`stripe.WebhookSignature`; None: unsigned), and with
+        the secrets of `also` too, as Stripe signs while a secret is rolled
+        (`t=…,v1=…,v1=…`); return the response."""
         event = load("stripe", "event", type=event_type)
+        if event_type.startswith("refund."):
+            # Stripe sends refund.* events for card refunds only to endpoints at
+            # 2024-10-28.acacia or later (the one Odoo creates is at 2019-05-16).
+            event["api_version"] = REFUND_EVENTS_API_VERSION
         event["data"] = {"object": stripe_object, "previous_attributes": {}}
         raw = json.dumps(event).encode()
         request_headers = {"Content-Type": "application/json"}
         if secret is not None:
             timestamp = headers.pop("timestamp", int(time.time()))
-            signature = hmac.new(
-                secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256
-            ).hexdigest()
-            request_headers["Stripe-Signature"] = f"t={timestamp},v1={signature}"
+            header = stripe.WebhookSignature.generate_signature_header(
+                raw.decode(), secret, timestamp=timestamp
+            )
+            for other in also:
+                other_header = stripe.WebhookSignature.generate_signature_header(
+                    raw.decode(), other, timestamp=timestamp
+                )
+                header += "," + other_header.split(",", 1)[1]
+            request_headers["Stripe-Signature"] = header
         request_headers.update(headers)
         response = self.opener.post(
             self.base_url() + WEBHOOK_URL, data=raw, headers=request_headers, timeout=30
@@ -355,6 +379,89 @@ class TestStripeRefundLifecycle(StripeCase):
 
 
 @tagged("-at_install", "post_install")
+class TestStripeEndpointVersion(StripeCase):
+    """What an endpoint at Odoo's API version (2019-05-16) receives for a card
+    refund: `charge.refund.updated` only, never `refund.*` (Stripe's changelog
+    2024-10-28.acacia); the ARN comes by it or by asking Stripe."""
+
+    def test_card_refund_lifecycle_through_charge_refund_updated_only(self):
+        """A card refund followed through charge.refund.updated alone: pending,
+        then succeeded without its ARN (done, the ARN to follow, Stripe to be
+        asked), then the ARN arriving on a later charge.refund.updated."""
+        tx = self._stripe_payment()
+        refund = self._refund(tx, 40.0)
+        self.assertEqual(refund.state, "pending")
+        response = self._post_event(
+            "charge.refund.updated",
+            load("stripe", "refund_pending", status="succeeded"),
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertRecordValues(refund, [{"state": "done", "arn": False}])
+        response = self._post_event(
+            "charge.refund.updated", load("stripe", "refund_available")
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertRecordValues(refund, [{"state": "done", "arn": ARN}])
+        self.assertEqual(tx.refund_ids, refund)
+
+    def test_events_of_the_endpoint_version_say_so(self):
+        """The recorded event envelope is at Odoo's API version; the tests post
+        refund.* events at 2024-10-28.acacia, the first version Stripe sends them
+        at for card refunds."""
+        self.assertEqual(load("stripe", "event")["api_version"], "2019-05-16")
+        self.assertEqual(stripe_const.API_VERSION, "2019-05-16")
+        self.assertGreater(REFUND_EVENTS_API_VERSION, stripe_const.API_VERSION)
+
+    def test_refund_requiring_an_action_stays_pending(self):
+        """A refund Stripe reports `requires_action` (no money moved yet) stays
+        pending with its amount held; no reference is read."""
+        tx = self._stripe_payment()
+        refund = self._refund(tx, 40.0)
+        response = self._post_event(
+            "charge.refund.updated", load("stripe", "refund_requires_action")
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertRecordValues(
+            refund, [{"state": "pending", "arn": False, "arn_unavailable": False}]
+        )
+        self.assertAlmostEqual(tx.refund_remaining_amount, 60.0, msg="held")
+
+    def test_canceled_refund_fails_and_frees_its_amount(self):
+        """A refund Stripe reports `canceled` (it required an action that never
+        came) fails and frees its amount; its `unavailable` reference means nothing
+        and is not recorded."""
+        tx = self._stripe_payment()
+        refund = self._refund(tx, 40.0)
+        response = self._post_event(
+            "charge.refund.updated", load("stripe", "refund_canceled")
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertRecordValues(
+            refund, [{"state": "failed", "arn": False, "arn_unavailable": False}]
+        )
+        self.assertAlmostEqual(tx.refund_remaining_amount, 100.0, msg="freed")
+
+    def test_reference_of_a_type_without_reference_status_is_read(self):
+        """Stripe's `crypto` destination has a `reference` and no `reference_status`:
+        asked for the refund, the bridge reads that reference (refund_proof then
+        records it if it is an ARN or a bank reference, which a transaction hash is
+        not)."""
+        tx = self._stripe_payment()
+        refund = self._refund_and_answer(tx, status="succeeded")
+        crypto = load("stripe", "refund_crypto")
+        self.api.route("GET", rf"/v1/refunds/{REFUND_ID}$", crypto)
+        answer = refund.transaction_ids._refund_proof_fetch_reference()
+        self.assertEqual(
+            answer,
+            {
+                "reference": crypto["destination_details"]["crypto"]["reference"],
+                "unavailable": False,
+            },
+        )
+        self.assertEqual(len(self.api.requests_to("GET", r"/v1/refunds/")), 1)
+
+
+@tagged("-at_install", "post_install")
 class TestStripeSignatures(StripeCase):
     def _paid_and_refunding(self):
         """A payment with its invoice, and a refund of it pending at Stripe."""
@@ -447,6 +554,52 @@ class TestStripeSignatures(StripeCase):
                         response = self._post_event(event_type, stripe_object, **kwargs)
                     self.assertEqual(response.status_code, 403)
         self._assert_nothing_changed(tx, refund)
+
+    def test_every_v1_signature_of_a_rolled_secret_is_checked(self):
+        """While a secret is rolled Stripe signs with each secret of the endpoint
+        (`t=…,v1=<current>,v1=<old>`): the event is accepted whichever `v1` is
+        Odoo's secret, as Stripe's library accepts it."""
+        _tx, refund = self._paid_and_refunding()
+        response = self._post_event(
+            "charge.refund.updated",
+            load("stripe", "refund_available"),
+            also=["whsec_the_rolled_one"],
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertRecordValues(refund, [{"state": "done", "arn": ARN}])
+
+    def test_previous_secret_is_accepted_until_its_end_date(self):
+        """After a roll, events signed with the previous secret only (retried ones)
+        are accepted until the end date set for it, refused after it."""
+        tx, refund = self._paid_and_refunding()
+        old = "whsec_the_rolled_one"
+        self.stripe.write(
+            {
+                "stripe_previous_webhook_secret": old,
+                "stripe_previous_webhook_secret_expiry": fields.Datetime.now()
+                - timedelta(minutes=1),
+            }
+        )
+        with self.assertLogs(STRIPE_CONTROLLER_LOGGER, "WARNING"):
+            response = self._post_event(
+                "charge.refund.updated", load("stripe", "refund_available"), old
+            )
+        self.assertEqual(response.status_code, 403)
+        self._assert_nothing_changed(tx, refund)
+
+        self.stripe.stripe_previous_webhook_secret_expiry = (
+            fields.Datetime.now() + timedelta(hours=24)
+        )
+        response = self._post_event(
+            "charge.refund.updated", load("stripe", "refund_available"), old
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertRecordValues(refund, [{"state": "done", "arn": ARN}])
+
+    def test_previous_secret_needs_an_end_date(self):
+        """A previous webhook secret without its end date is refused."""
+        with self.assertRaisesRegex(ValidationError, "previous webhook signing"):
+            self.stripe.stripe_previous_webhook_secret = "whsec_the_rolled_one"
 
 
 @tagged("-at_install", "post_install")
@@ -593,3 +746,74 @@ class TestStripeDemo(StripeCase):
         self.assertTrue(refund.arn)
         self.assertTrue(refund.source_transaction_id.refund_charge_descriptor)
         self.assertFalse(self.api.received, "no network")
+
+    def test_demo_replays_only_events_of_odoos_endpoint_version(self):
+        """The demo's events are those an endpoint at Odoo's API version
+        (2019-05-16) receives for a card refund: no refund.* event, which Stripe
+        sends for card refunds only from 2024-10-28.acacia."""
+        with file_open("refund_proof_stripe/demo/stripe_demo_objects.json") as file:
+            recorded = json.load(file)
+        for event in recorded["events"]:
+            with self.subTest(event=event["id"]):
+                self.assertEqual(event["api_version"], stripe_const.API_VERSION)
+                self.assertNotIn(event["type"], REFUND_EVENT_TYPES)
+                self.assertIn(event["type"], stripe_const.HANDLED_WEBHOOK_EVENTS)
+
+
+@tagged("-at_install", "post_install")
+class TestStripePayloads(TransactionCase):
+    """The recorded Stripe objects of tests/data/stripe/ are objects of Stripe's own
+    library (PyPI `stripe`): each is built with `construct_from` and has no field
+    that the library's model of it does not know."""
+
+    # Fields of API version 2019-05-16 that Stripe removed since (changelog
+    # 2022-11-15: PaymentIntent.charges), absent from today's library.
+    REMOVED_FIELDS = {"payment_intent.json": {"charges"}}
+
+    def _unknown_fields(self, cls, payload, path=""):
+        known = set()
+        for klass in cls.__mro__:
+            known |= set(getattr(klass, "__annotations__", {}))
+        unknown = [f"{path}{key}" for key in payload if key not in known]
+        for key, value in payload.items():
+            inner = cls._inner_class_types.get(key)
+            for item in value if isinstance(value, list) else [value]:
+                if inner and isinstance(item, dict):
+                    unknown += self._unknown_fields(inner, item, f"{path}{key}.")
+        return unknown
+
+    def test_recorded_objects_are_stripe_objects_without_unknown_fields(self):
+        """Each recorded object is the `stripe` library's object of its kind."""
+        classes = {
+            "refund": stripe.Refund,
+            "dispute": stripe.Dispute,
+            "charge": stripe.Charge,
+            "payment_intent": stripe.PaymentIntent,
+            "file": stripe.File,
+            "event": stripe.Event,
+            "webhook_endpoint": stripe.WebhookEndpoint,
+        }
+        paths = sorted((Path(__file__).parent / "data" / "stripe").glob("*.json"))
+        checked = 0
+        for path in paths:
+            payload = json.loads(path.read_text())
+            self.assertIn("API version", payload.get("_doc", ""), path.name)
+            payload.pop("_doc", None)
+            if "error" in payload:
+                continue  # An error answer, not an object.
+            # A list answer (GET refunds?charge=) holds objects in `data`.
+            objects = payload["data"] if payload["object"] == "list" else [payload]
+            for stripe_dict in objects:
+                kind = stripe_dict["object"]
+                with self.subTest(payload=path.name, object=stripe_dict["id"]):
+                    stripe_object = classes[kind].construct_from(
+                        stripe_dict, "sk_test_x"
+                    )
+                    self.assertIsInstance(stripe_object, classes[kind])
+                    self.assertEqual(stripe_object.id, stripe_dict["id"])
+                    unknown = set(self._unknown_fields(classes[kind], stripe_dict))
+                    self.assertEqual(
+                        unknown - self.REMOVED_FIELDS.get(path.name, set()), set()
+                    )
+                    checked += 1
+        self.assertGreaterEqual(checked, 14)

@@ -3,8 +3,8 @@ import logging
 
 import requests
 
-from odoo import _, models
-from odoo.exceptions import UserError
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import file_open
 
 from odoo.addons.payment_stripe import const as stripe_const
@@ -24,6 +24,43 @@ REFUND_CONTEXT_KEY = "refund_proof_stripe_refund_request"
 class PaymentProvider(models.Model):
     _inherit = "payment.provider"
 
+    stripe_previous_webhook_secret = fields.Char(
+        string="Previous Webhook Signing Secret",
+        copy=False,
+        groups="base.group_system",
+        help="When you roll the webhook signing secret in Stripe's dashboard, put "
+        "the old one here: events signed with it (sent before the change, or "
+        "retried) are still accepted until the date below.",
+    )
+    stripe_previous_webhook_secret_expiry = fields.Datetime(
+        string="Previous Webhook Signing Secret Accepted Until",
+        copy=False,
+        groups="base.group_system",
+        help="After this date, events signed with the previous webhook signing "
+        "secret are refused.",
+    )
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains(
+        "stripe_previous_webhook_secret", "stripe_previous_webhook_secret_expiry"
+    )
+    def _check_stripe_previous_webhook_secret_expiry(self):
+        """A previous webhook signing secret is accepted for a while only: it
+        needs its end date."""
+        for provider in self:
+            if (
+                provider.stripe_previous_webhook_secret
+                and not provider.stripe_previous_webhook_secret_expiry
+            ):
+                raise ValidationError(
+                    _(
+                        "Set until when the previous webhook signing secret of "
+                        "%(provider)s is accepted.",
+                        provider=provider.name,
+                    )
+                )
+
     # === ACTION METHODS === #
 
     def action_stripe_create_webhook(self):
@@ -35,6 +72,27 @@ class PaymentProvider(models.Model):
         ).action_stripe_create_webhook()
 
     # === BUSINESS METHODS === #
+
+    def _stripe_get_webhook_secrets(self):
+        """The webhook signing secrets whose signatures are accepted on the provider's
+        events: the current one, and the previous one until its end date
+        (while a secret is rolled, Stripe signs each event with every secret of
+        the endpoint).
+
+        Note: self.ensure_one()
+
+        :rtype: list[str]
+        """
+        self.ensure_one()
+        current = stripe_utils.get_webhook_secret(self)
+        secrets = [current] if current else []
+        if (
+            self.stripe_previous_webhook_secret
+            and self.stripe_previous_webhook_secret_expiry
+            and fields.Datetime.now() <= self.stripe_previous_webhook_secret_expiry
+        ):
+            secrets.append(self.stripe_previous_webhook_secret)
+        return secrets
 
     def _refund_proof_can_fetch_reference(self):
         """Override of `refund_proof`: Stripe tells a refund's ARN on request

@@ -20,7 +20,9 @@ from odoo.addons.refund_proof.models.payment_transaction import superuser_savepo
 from ..const import (
     API_URL,
     DISPUTE_EVENTS,
+    DISPUTE_PREVENTION_CASE_TYPES,
     DISPUTE_STATUS_MAPPING,
+    DISPUTE_UNKNOWN_STATUS,
     EVIDENCE_FILE_MAX_SIZE,
     EVIDENCE_FILE_PURPOSE,
     EVIDENCE_SHORT_TEXT_MAX_LENGTH,
@@ -185,8 +187,9 @@ class PaymentTransaction(models.Model):
         names the sub-hash (`card`, or another payment method's) whose `reference`
         is the ARN (or bank reference) once `reference_status` is `available`;
         `unavailable` means none will come (the payment was reversed, or the network
-        gives none); `pending`, the default, that it is not known yet. A failed or
-        cancelled refund has none.
+        gives none); `pending`, the default, that it is not known yet. A type with
+        no `reference_status` at all (`crypto`) has its `reference` once known. A
+        failed or cancelled refund has none.
 
         :param dict refund: Stripe's refund object.
         :return: ``reference`` (str or None) and ``unavailable`` (bool).
@@ -202,7 +205,10 @@ class PaymentTransaction(models.Model):
         if not isinstance(method_details, dict):
             return answer
         status = method_details.get("reference_status")
-        if status == REFERENCE_AVAILABLE and method_details.get("reference"):
+        if "reference_status" not in method_details and method_details.get("reference"):
+            # A type without a status (`crypto`): its reference is given once known.
+            answer["reference"] = str(method_details["reference"])
+        elif status == REFERENCE_AVAILABLE and method_details.get("reference"):
             answer["reference"] = str(method_details["reference"])
         elif status == REFERENCE_UNAVAILABLE:
             answer["unavailable"] = True
@@ -492,8 +498,12 @@ class PaymentTransaction(models.Model):
     def _refund_proof_stripe_get_dispute_values(self, dispute, amount, summary):
         """The values of refund_proof's `payment.dispute` in Stripe's dispute object
         (`_refund_proof_upsert_dispute`): its status as kind and state
-        (`const.DISPUTE_STATUS_MAPPING`; a compliance case is a chargeback), the card
-        network's reason code, Stripe's reason, the evidence's due date.
+        (`const.DISPUTE_STATUS_MAPPING`; a compliance case is a chargeback, a case of
+        a prevention tool an inquiry), the card network's reason code, Stripe's
+        reason, the evidence's due date. A status unknown here changes neither the
+        kind nor the state of a dispute already recorded; a new dispute with one is
+        recorded as `const.DISPUTE_UNKNOWN_STATUS` (and a warning logged), never as
+        an open chargeback waiting for a response.
 
         Note: self.ensure_one()
 
@@ -503,8 +513,29 @@ class PaymentTransaction(models.Model):
         :rtype: dict
         """
         self.ensure_one()
-        kind, state = DISPUTE_STATUS_MAPPING.get(dispute.get("status"), (None, None))
+        status = dispute.get("status")
+        kind, state = DISPUTE_STATUS_MAPPING.get(status, (None, None))
         card = (dispute.get("payment_method_details") or {}).get("card") or {}
+        if status not in DISPUTE_STATUS_MAPPING and not self.env[
+            "payment.dispute"
+        ].sudo().search_count(
+            [
+                ("source_transaction_id", "=", self.id),
+                ("provider_reference", "=", dispute["id"]),
+            ],
+            limit=1,
+        ):
+            _logger.warning(
+                "Stripe dispute %s of the payment %s has the status %r, unknown to "
+                "refund_proof_stripe: recorded as an inquiry under review. Check it "
+                "in Stripe's dashboard.",
+                dispute["id"],
+                self.reference,
+                status,
+            )
+            kind, state = DISPUTE_UNKNOWN_STATUS
+        if card.get("case_type") in DISPUTE_PREVENTION_CASE_TYPES:
+            kind = "inquiry"
         due_by = (dispute.get("evidence_details") or {}).get("due_by")
         created = dispute.get("created")
         currency = dispute.get("currency")
@@ -563,7 +594,7 @@ class PaymentTransaction(models.Model):
                     "Stripe accepts: print it and send its main pages from Stripe's "
                     "dashboard.",
                     name=dispute.name,
-                    limit=EVIDENCE_FILE_MAX_SIZE // (1024 * 1024),
+                    limit=EVIDENCE_FILE_MAX_SIZE // 1_000_000,
                 )
             )
         # In sudo mode: the requests read the provider's secret key; the refund

@@ -11,14 +11,20 @@ API_TIMEOUT = 10
 # repeated request (same key, same body) with the refund it already made.
 REFUND_ENDPOINT = re.compile(r"payments/[^/]+/refund")
 REFUND_IDEMPOTENCY_HEADER = "X-Refund-Idempotency"
+# Razorpay's answer to a request whose key names a request still in progress ("409
+# Conflict"): wait, and send it again with the same key.
+IDEMPOTENCY_IN_PROGRESS_STATUS = 409
 
 # "Fetch Refund With ID": GET refunds/{id}, ids as Razorpay makes them.
 REFUND_ID = re.compile(r"rfnd_[A-Za-z0-9]+")
 
 # "Refunds Entity": `acquirer_data` carries "a unique reference number (either RRN, ARN
 # or UTR)" given by the bank when the refund is processed, for the customer to trace
-# it with their bank. Read in this order; refund_proof tells an ARN (23 digits, Luhn)
-# from another bank reference (a 12-digit RRN, a UTR).
+# it with their bank. Razorpay's examples show only the `arn` key, and its FAQs put a
+# UTR "against the ARN parameter": `arn` is read first, whatever it holds, and
+# refund_proof tells an ARN (23 digits, Luhn) from another bank reference (a 12-digit
+# RRN, a UTR). `rrn` and `utr` are read after it defensively: no Razorpay text shows
+# them under a refund's `acquirer_data` (the Payments Entity has `rrn`).
 REFUND_REFERENCE_KEYS = ("arn", "rrn", "utr")
 
 # "Disputes Webhook Events": Odoo's webhook ignores them; they never become refunds.

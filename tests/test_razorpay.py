@@ -3,7 +3,8 @@
 Only the network is replaced: Odoo's calls to https://api.razorpay.com/ reach a local
 Razorpay Refunds API (`RazorpayAPI`, on tests/provider_api.py's server) answering with
 the entities of tests/data/razorpay/, and Razorpay's webhooks are signed as Razorpay
-signs them (hex HMAC-SHA256 of the raw body) and posted to Odoo's real route.
+signs them (hex HMAC-SHA256 of the raw body, checked by Razorpay's own library,
+PyPI `razorpay`, `Utility.verify_webhook_signature`) and posted to Odoo's real route.
 """
 
 import hashlib
@@ -14,8 +15,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
+import razorpay
+
 from odoo import Command, fields
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -44,6 +47,9 @@ class RazorpayAPI:
         self.refunds = {}
         self.answer = "refund_processed"  # The entity a new refund starts as.
         self.stall = 0  # Seconds to wait before answering a refund request.
+        # The first request of each key still being processed: a request with the
+        # same key is answered 409 (Idempotent Request).
+        self.in_progress = False
         self._keys = {}
         server.route("POST", r"/v1/payments/(?P<payment>[^/]+)/refund$", self._create)
         server.route("GET", r"/v1/refunds/(?P<refund>[^/]+)$", self._fetch)
@@ -51,6 +57,8 @@ class RazorpayAPI:
     def _create(self, request, match):
         key = request["headers"].get("X-Refund-Idempotency")
         body = request["json"]
+        if key in self._keys and self.in_progress:
+            return 409, load("razorpay", "error_idempotency_in_progress")
         if key in self._keys:
             refund_id, first_body = self._keys[key]
             if body != first_body:
@@ -179,11 +187,15 @@ class TestRazorpay(MailCase):
 
     def _post(self, event, secret=WEBHOOK_SECRET, signature=None):
         """POST the raw JSON of `event` to Odoo's Razorpay webhook, signed with
-        `secret` (None: unsigned) unless `signature` is given."""
+        `secret` (None: unsigned) unless `signature` is given; the signature is
+        checked by Razorpay's library first."""
         raw = json.dumps(event).encode()
         headers = {"Content-Type": "application/json"}
         if signature is None and secret:
             signature = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+            # Razorpay's own library (PyPI `razorpay`, which has no signer) checks
+            # that this is Razorpay's signature of the body.
+            razorpay.Utility().verify_webhook_signature(raw.decode(), signature, secret)
         if signature:
             headers["X-Razorpay-Signature"] = signature
         self.env.flush_all()
@@ -270,6 +282,77 @@ class TestRazorpay(MailCase):
             [{"state": "done", "outcome_unknown": False, "arn": VALID_ARN}],
         )
         self.assertEqual(refund.transaction_ids.provider_reference, entity["id"])
+
+    @mute_logger(BRIDGE_LOGGER)
+    def test_409_while_the_first_request_is_in_flight_keeps_the_key(self):
+        """Razorpay answering 409 (the first request with this key still in
+        progress) to a retry is no refusal: the refund stays pending with its amount
+        held and its key; Razorpay's event then settles it, refunded once."""
+        tx = self._paid(100.0)
+        self.api.stall = 1.5
+        with self._slow_network(0.5):
+            refund = self._refund(tx, 40.0)
+        self.assertRecordValues(refund, [{"state": "pending", "outcome_unknown": True}])
+        refund.with_user(self.refund_manager).action_mark_not_refunded()
+        self.api.stall = 0
+        self.api.in_progress = True
+        refund.with_user(self.refund_user).action_retry()
+        self.assertRecordValues(refund, [{"state": "pending", "outcome_unknown": True}])
+        self.assertIn("still processing", refund.failure_message)
+        self.assertAlmostEqual(tx.refund_remaining_amount, 60.0, msg="held")
+        requests = self.server.requests_to("POST", r"/v1/payments/.+/refund$")
+        self.assertEqual(len(requests), 2)
+        self.assertEqual(
+            {r["headers"]["X-Refund-Idempotency"] for r in requests},
+            {refund._get_idempotency_key()},
+            "the same key",
+        )
+        [entity] = self.api.refunds.values()
+        response = self._post(self._event("refund.processed", entity))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(tx.refund_ids, refund)
+        self.assertRecordValues(refund, [{"state": "done", "outcome_unknown": False}])
+        self.assertEqual(len(self.api.refunds), 1, "Razorpay refunded once")
+
+    def test_refund_created_and_speed_changed_events_change_nothing(self):
+        """refund.created and refund.speed_changed (an instant refund going at
+        normal speed), which Odoo does not handle, neither record a second refund
+        nor change the pending one; its refund.processed then makes it done."""
+        tx = self._paid(100.0)
+        self.api.answer = "refund_pending"
+        refund = self._refund(tx, 40.0)
+        entity = self._razorpay_refund(refund)
+        for name in ("refund.created", "refund.speed_changed"):
+            with self.subTest(event=name):
+                event = self._event(name)
+                event["payload"]["refund"]["entity"].update(
+                    {
+                        key: entity[key]
+                        for key in ("id", "payment_id", "amount", "notes")
+                    }
+                )
+                event["payload"]["payment"]["entity"]["id"] = entity["payment_id"]
+                self.assertEqual(self._post(event).status_code, 200)
+                self.assertEqual(tx.refund_ids, refund)
+                self.assertEqual(tx.child_transaction_ids, refund.transaction_ids)
+                self.assertRecordValues(refund, [{"state": "pending", "arn": False}])
+        processed = self._as(entity, "refund_processed_arn")
+        self.assertEqual(
+            self._post(self._event("refund.processed", processed)).status_code, 200
+        )
+        self.assertRecordValues(refund, [{"state": "done", "arn": VALID_ARN}])
+
+    def test_instant_refund_with_its_utr_under_arn_is_a_bank_reference(self):
+        """An instant refund (`speed_requested` optimum) processed instantly carries
+        its UTR under `acquirer_data.arn`, the one key Razorpay documents: it is
+        recorded as the refund's bank reference, not as an ARN."""
+        tx = self._paid(100.0)
+        self.api.answer = "refund_processed_instant"
+        refund = self._refund(tx, 40.0)
+        self.assertRecordValues(
+            refund.with_user(self.refund_user),
+            [{"state": "done", "arn": "412345678901", "arn_type": "bank_reference"}],
+        )
 
     # --- the bank's reference --- #
 
@@ -366,7 +449,11 @@ class TestRazorpay(MailCase):
     @mute_logger(ODOO_TX_LOGGER)
     def test_refund_failed_after_processed_fails_the_refund(self):
         """refund.failed after processed: the refund fails, its proof is revoked, the
-        back office is told and the customer is not."""
+        back office is told and the customer is not.
+
+        Defensive: Razorpay documents `processed` as "the final state of the refund"
+        and says a refund "cannot be canceled or reversed" (About Refunds), so this
+        event should never come; were it sent, the refund would not stand."""
         tx = self._paid(100.0)
         refund = self._refund(tx, 40.0)
         self._run_mail_cron()
@@ -566,3 +653,42 @@ class TestRazorpay(MailCase):
         self.assertEqual(self._post(event).status_code, 200)
         self.assertEqual(len(self._invoice_messages(tx, "disp_RPTest0000001")), 1)
         self.assertFalse(tx.refund_ids)
+
+    @mute_logger(ODOO_WEBHOOK_LOGGER, ODOO_TX_LOGGER)
+    def test_previous_webhook_secret_is_accepted_until_its_end_date(self):
+        """After the webhook secret is changed, events Razorpay signed with the
+        previous one (retried) are accepted until the end date set for it, refused
+        after it: Odoo's refund events and the bridge's dispute events alike."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0)
+        old = "rzp_whsec_the_previous_one"
+        self.razorpay.write(
+            {
+                "razorpay_previous_webhook_secret": old,
+                "razorpay_previous_webhook_secret_expiry": fields.Datetime.now()
+                - timedelta(minutes=1),
+            }
+        )
+        failed = self._event(
+            "refund.failed", self._as(self._razorpay_refund(refund), "refund_failed")
+        )
+        dispute = self._event(
+            "payment.dispute.created", payment_id=tx.provider_reference
+        )
+        self.assertEqual(self._post(failed, secret=old).status_code, 403)
+        self.assertEqual(self._post(dispute, secret=old).status_code, 403)
+        self.assertEqual(refund.state, "done")
+        self.assertFalse(self._invoice_messages(tx, "disp_RPTest0000001"))
+
+        self.razorpay.razorpay_previous_webhook_secret_expiry = (
+            fields.Datetime.now() + timedelta(days=1)
+        )
+        self.assertEqual(self._post(failed, secret=old).status_code, 200)
+        self.assertEqual(refund.state, "failed")
+        self.assertEqual(self._post(dispute, secret=old).status_code, 200)
+        self.assertEqual(len(self._invoice_messages(tx, "disp_RPTest0000001")), 1)
+
+    def test_previous_webhook_secret_needs_an_end_date(self):
+        """A previous webhook secret without its end date is refused."""
+        with self.assertRaisesRegex(ValidationError, "previous webhook secret"):
+            self.razorpay.razorpay_previous_webhook_secret = "rzp_whsec_previous"

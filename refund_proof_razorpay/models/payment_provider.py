@@ -4,7 +4,7 @@ import pprint
 import requests
 from werkzeug.urls import url_join
 
-from odoo import _, models
+from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from .. import const
@@ -15,7 +15,64 @@ _logger = logging.getLogger(__name__)
 class PaymentProvider(models.Model):
     _inherit = "payment.provider"
 
+    razorpay_previous_webhook_secret = fields.Char(
+        string="Previous Webhook Secret",
+        copy=False,
+        groups="base.group_system",
+        help="When you roll the webhook secret in Razorpay's dashboard, put the old "
+        "one here: events signed with it (sent before the change, or retried) are "
+        "still accepted until the date below.",
+    )
+    razorpay_previous_webhook_secret_expiry = fields.Datetime(
+        string="Previous Webhook Secret Accepted Until",
+        copy=False,
+        groups="base.group_system",
+        help="After this date, events signed with the previous webhook secret are "
+        "refused.",
+    )
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains(
+        "razorpay_previous_webhook_secret", "razorpay_previous_webhook_secret_expiry"
+    )
+    def _check_razorpay_previous_webhook_secret_expiry(self):
+        """A previous webhook secret is accepted for a while only: it needs its end
+        date."""
+        for provider in self:
+            if (
+                provider.razorpay_previous_webhook_secret
+                and not provider.razorpay_previous_webhook_secret_expiry
+            ):
+                raise ValidationError(
+                    _(
+                        "Set until when the previous webhook secret of %(provider)s "
+                        "is accepted.",
+                        provider=provider.name,
+                    )
+                )
+
     # === BUSINESS METHODS === #
+
+    def _razorpay_get_webhook_secrets(self):
+        """The webhook secrets whose signatures are accepted on the provider's
+        events: the current one, and the previous one until its end date
+        (Razorpay retries events signed before a change with the old secret).
+
+        Note: self.ensure_one()
+
+        :rtype: list[str]
+        """
+        self.ensure_one()
+        current = self.razorpay_webhook_secret
+        secrets = [current] if current else []
+        if (
+            self.razorpay_previous_webhook_secret
+            and self.razorpay_previous_webhook_secret_expiry
+            and fields.Datetime.now() <= self.razorpay_previous_webhook_secret_expiry
+        ):
+            secrets.append(self.razorpay_previous_webhook_secret)
+        return secrets
 
     def _refund_proof_can_fetch_reference(self):
         """Override of `refund_proof`: Razorpay is asked for the bank reference of its
@@ -60,7 +117,9 @@ class PaymentProvider(models.Model):
         :rtype: dict
         :raise ValidationError: If an HTTP error occurs, raised from the `requests`
                                 error, so that refund_proof tells a timeout (outcome
-                                unknown) from a refusal.
+                                unknown) from a refusal; a 409 (the first request
+                                with this key still in progress) is an unknown
+                                outcome too.
         """
         self.ensure_one()
         url = url_join(const.API_URL, endpoint)
@@ -70,6 +129,25 @@ class PaymentProvider(models.Model):
             response = requests.post(
                 url, json=payload, auth=auth, headers=headers, timeout=const.API_TIMEOUT
             )
+            if response.status_code == const.IDEMPOTENCY_IN_PROGRESS_STATUS:
+                # Razorpay is still processing the request sent first with this key:
+                # its outcome is unknown, not refused. Raised from a timeout, as
+                # refund_proof recognises an unknown outcome (`is_outcome_unknown`):
+                # the refund stays pending and keeps its key, and Razorpay's event
+                # or the next retry with the same key tells what happened.
+                _logger.info(
+                    "Razorpay is still processing the refund request with the key "
+                    "%s (HTTP 409): outcome unknown",
+                    key,
+                )
+                raise ValidationError(
+                    _(
+                        "Razorpay is still processing an earlier request for this "
+                        "refund: its outcome is not known yet."
+                    )
+                ) from requests.exceptions.ReadTimeout(
+                    f"HTTP 409 from {url}: request in progress"
+                )
             try:
                 response.raise_for_status()
             except requests.exceptions.HTTPError as error:

@@ -49,3 +49,23 @@ class PaymentProvider(models.Model):
         """
         self.ensure_one()
         return False
+
+    # === BUSINESS METHODS - SERVICES FOR BRIDGES === #
+
+    def _refund_proof_get_signing_secrets(self, current, previous, previous_until):
+        """The secrets whose signatures a bridge accepts on the provider's events:
+        the current one, and while a secret is rotated, the previous one until its
+        end date (the providers sign or retry events with the old secret for a while).
+
+        Note: self.ensure_one()
+
+        :param str current: The provider's secret (Odoo's field).
+        :param str previous: The previous secret, if any.
+        :param datetime previous_until: Until when the previous one is accepted.
+        :rtype: list[str]
+        """
+        self.ensure_one()
+        secrets = [current] if current else []
+        if previous and previous_until and fields.Datetime.now() <= previous_until:
+            secrets.append(previous)
+        return secrets

@@ -3,8 +3,6 @@ import binascii
 import hashlib
 import hmac
 
-from werkzeug.exceptions import Forbidden
-
 from odoo import http
 from odoo.exceptions import ValidationError
 from odoo.http import request
@@ -57,8 +55,12 @@ class RefundProofAdyenController(AdyenController):
         (Python, Java, PHP, which agree on Adyen's reference vector) join the raw
         values, so that an event whose merchantReference holds a `:` (a reference
         typed in the Customer Area) would be refused, and the whole notification with
-        it. Both signing strings are computed; nothing unsigned is accepted: a missing
-        or wrong signature goes to Odoo's check, which logs it and refuses it (403).
+        it. Both signing strings are computed; nothing unsigned is accepted. Odoo's
+        check stays the judge of what it knows: an item signed as Odoo computes it
+        with the provider's key, or signed by no key, goes to Odoo's check (which
+        accepts the first, and logs and refuses the other, 403); only what Adyen
+        signed and Odoo's check would refuse (the raw form, the previous key) is
+        accepted here.
 
         :param dict notification_data: The notification item, with its signature.
         :param recordset tx_sudo: The transaction of the item, in sudo mode.
@@ -66,20 +68,29 @@ class RefundProofAdyenController(AdyenController):
         """
         received = (notification_data.get("additionalData") or {}).get("hmacSignature")
         if isinstance(received, str) and received:
-            for hmac_key in tx_sudo.provider_id._adyen_get_hmac_keys():
-                try:
-                    expected = (
-                        RefundProofAdyenController._compute_raw_signature(
-                            notification_data, hmac_key
-                        ),
-                        AdyenController._compute_signature(notification_data, hmac_key),
-                    )
-                except (binascii.Error, ValueError):
-                    continue  # Not a hexadecimal key: it signs nothing.
-                if any(hmac.compare_digest(received, sig) for sig in expected):
-                    return
+            provider = tx_sudo.provider_id
+            try:
+                odoo_form = AdyenController._compute_signature(
+                    notification_data, provider.adyen_hmac_key
+                )
+            except (binascii.Error, ValueError, TypeError):
+                odoo_form = None  # No usable key: Odoo's check refuses.
+            if not (odoo_form and hmac.compare_digest(received, odoo_form)):
+                for hmac_key in provider._adyen_get_hmac_keys():
+                    try:
+                        expected = (
+                            RefundProofAdyenController._compute_raw_signature(
+                                notification_data, hmac_key
+                            ),
+                            AdyenController._compute_signature(
+                                notification_data, hmac_key
+                            ),
+                        )
+                    except (binascii.Error, ValueError):
+                        continue  # Not a hexadecimal key: it signs nothing.
+                    if any(hmac.compare_digest(received, sig) for sig in expected):
+                        return
         AdyenController._verify_notification_signature(notification_data, tx_sudo)
-        raise Forbidden()  # Odoo's check refuses it; never accept past it.
 
     @staticmethod
     def _compute_raw_signature(notification_data, hmac_key):

@@ -56,14 +56,11 @@ class PaymentProvider(models.Model):
         :rtype: list[str]
         """
         self.ensure_one()
-        keys = [self.adyen_hmac_key] if self.adyen_hmac_key else []
-        if (
-            self.adyen_previous_hmac_key
-            and self.adyen_previous_hmac_key_expiry
-            and fields.Datetime.now() <= self.adyen_previous_hmac_key_expiry
-        ):
-            keys.append(self.adyen_previous_hmac_key)
-        return keys
+        return self._refund_proof_get_signing_secrets(
+            self.adyen_hmac_key,
+            self.adyen_previous_hmac_key,
+            self.adyen_previous_hmac_key_expiry,
+        )
 
     # === BUSINESS METHODS - PAYMENT FLOW === #
 

@@ -64,15 +64,11 @@ class PaymentProvider(models.Model):
         :rtype: list[str]
         """
         self.ensure_one()
-        current = self.razorpay_webhook_secret
-        secrets = [current] if current else []
-        if (
-            self.razorpay_previous_webhook_secret
-            and self.razorpay_previous_webhook_secret_expiry
-            and fields.Datetime.now() <= self.razorpay_previous_webhook_secret_expiry
-        ):
-            secrets.append(self.razorpay_previous_webhook_secret)
-        return secrets
+        return self._refund_proof_get_signing_secrets(
+            self.razorpay_webhook_secret,
+            self.razorpay_previous_webhook_secret,
+            self.razorpay_previous_webhook_secret_expiry,
+        )
 
     def _refund_proof_can_fetch_reference(self):
         """Override of `refund_proof`: Razorpay is asked for the bank reference of its

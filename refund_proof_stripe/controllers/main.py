@@ -127,10 +127,11 @@ class RefundProofStripeController(StripeController):
 
         While a secret is rolled, Stripe signs each event with every secret of the
         endpoint (`t=…,v1=<new>,v1=<old>`); Odoo's check reads only the last `v1`.
-        The timestamp must be as recent as Odoo requires. A header no secret signed
-        goes to Odoo's check, which logs why and refuses it (403); without any
-        secret, Odoo's check decides (see `_refund_proof_verify_signature` for the
-        events that are then refused).
+        The timestamp must be as recent as Odoo requires. What Odoo's check reads
+        (the last `v1`, the current secret) and a header no secret signed go to
+        Odoo's check, which accepts the first and logs and refuses the other (403);
+        without any secret, Odoo's check decides (see `_refund_proof_verify_signature`
+        for the events that are then refused).
 
         :param recordset tx_sudo: The transaction of the event, in sudo mode.
         :raise: :class:`werkzeug.exceptions.Forbidden` if no secret signed the event.
@@ -145,11 +146,12 @@ class RefundProofStripeController(StripeController):
                 expected = hmac.new(
                     secret.encode("utf-8"), signed_payload, hashlib.sha256
                 ).hexdigest()
-                if any(hmac.compare_digest(expected, sig) for sig in signatures):
+                matches = [hmac.compare_digest(expected, sig) for sig in signatures]
+                # The last v1 with the current secret is what Odoo's check reads:
+                # its to judge (below). Any other signature, Odoo's check ignores.
+                if any(matches) and not (secret == secrets[0] and matches[-1]):
                     return
         super()._verify_notification_signature(tx_sudo)
-        if secrets:
-            raise Forbidden()  # Odoo's check refuses it; never accept past it.
 
     @staticmethod
     def _refund_proof_parse_signature_header(header):

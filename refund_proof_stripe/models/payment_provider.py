@@ -84,15 +84,11 @@ class PaymentProvider(models.Model):
         :rtype: list[str]
         """
         self.ensure_one()
-        current = stripe_utils.get_webhook_secret(self)
-        secrets = [current] if current else []
-        if (
-            self.stripe_previous_webhook_secret
-            and self.stripe_previous_webhook_secret_expiry
-            and fields.Datetime.now() <= self.stripe_previous_webhook_secret_expiry
-        ):
-            secrets.append(self.stripe_previous_webhook_secret)
-        return secrets
+        return self._refund_proof_get_signing_secrets(
+            stripe_utils.get_webhook_secret(self),
+            self.stripe_previous_webhook_secret,
+            self.stripe_previous_webhook_secret_expiry,
+        )
 
     def _refund_proof_can_fetch_reference(self):
         """Override of `refund_proof`: Stripe tells a refund's ARN on request

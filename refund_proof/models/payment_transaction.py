@@ -757,6 +757,22 @@ class PaymentTransaction(models.Model):
     def _handle_notification_data(self, provider_code, notification_data):
         """Override of `payment`: the provider's notification is processed in sudo
         mode, whoever delivered it (see `_update_state`)."""
+        if not self.env.su:
+            # A user's action passing a notification on (the demo provider's test
+            # buttons, public over RPC): a refund's outcome is the provider's to tell
+            # (its routes run in sudo mode) or a refund manager's to decide (Mark
+            # Refunded / Not Refunded, after checking the provider), never a button's.
+            tx = self.sudo()._get_tx_from_notification_data(
+                provider_code, notification_data
+            )
+            if tx.operation == "refund":
+                raise AccessError(
+                    _(
+                        "The outcome of refund %(reference)s is told by the payment "
+                        "provider, or decided by a refund manager on its refund.",
+                        reference=tx.reference,
+                    )
+                )
         # In sudo mode because users write no transaction (`write`): what the
         # provider reports is the provider's record. Private: reached through the
         # providers' routes and actions (the demo provider's test buttons among them),

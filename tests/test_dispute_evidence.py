@@ -150,6 +150,29 @@ class TestDisputeEvidence(EvidenceCase):
         self.assertIn(dispute._format_dispute_datetime(dispute.evidence_due_date), html)
         self.assertIn(mail.recipient_ids.email, html)
 
+    def test_pack_printed_before_the_mail_cron_issues_the_proof(self):
+        """A pack printed right after a refund, before the mail cron issued its proof,
+        still names the refund's proof: its fingerprint and verification page (the
+        proof is issued for the pack, once; the cron then e-mails that version)."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0, reason=self.reason_customer)
+        self.assertFalse(refund.proof_ids, "the premise: the cron has not run")
+        dispute = self._dispute(tx)
+        # Real PDFs, as outside tests (the proof is rendered with the pack).
+        html, _kind = (
+            self.env["ir.actions.report"]
+            .with_user(self.refund_user)
+            .with_context(force_report_rendering=True)
+            ._render_qweb_html(EVIDENCE, dispute.ids)
+        )
+        html = html.decode()
+        proof = refund._get_current_proof()
+        self.assertTrue(proof, "issued for the pack")
+        self.assertIn(proof.sha256, html)
+        self.assertIn(refund.verification_url, html)
+        self._run_mail_cron()
+        self.assertEqual(refund.proof_ids, proof, "no second version for the e-mail")
+
     def test_values_of_customers_and_providers_are_escaped(self):
         """A customer's name, a provider's reason and the merchant's policy are
         printed as text, never as markup."""

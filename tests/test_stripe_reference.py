@@ -84,6 +84,18 @@ class TestStripeReferencePolling(StripeCase):
             question["headers"]["AUTHORIZATION"], "Bearer sk_test_refund_proof"
         )
 
+    def test_first_question_is_one_hour_after_the_refund_not_the_cron(self):
+        """The cron's first pass over a refund comes three hours after it (the cron
+        was down, or the refund came in between two passes): Stripe is asked at once,
+        as it was due one hour after the refund (it was planned one hour after that
+        first pass: four hours after the refund), then six hours after that
+        question."""
+        refund = self._done_stripe_refund()
+        self._stripe_answers("refund_pending")
+        self._run_cron(START + timedelta(hours=3))
+        self.assertEqual(len(self._questions()), 1, "due since 1 h after the refund")
+        self.assertEqual(refund.reference_next_fetch, START + timedelta(hours=3 + 6))
+
     def test_polling_stops_after_30_days_and_tells_the_managers(self):
         """Stripe never giving the ARN, it is asked with back-off (1 h, 6 h, 1 d,
         2 d, 4 d, 8 d, then every 8 days) until 30 days after the refund; then the

@@ -147,7 +147,8 @@ class PaymentRefund(models.Model):
 
     def _schedule_reference_fetch(self, now=None):
         """Plan the next question to the provider, with back-off
-        (`REFERENCE_FETCH_DELAYS`, then the last delay), or stop asking
+        (`REFERENCE_FETCH_DELAYS`, then the last delay; the first one after the
+        refund itself, the others after the previous question), or stop asking
         `REFERENCE_FETCH_GIVE_UP_DAYS` after the refund and tell the managers."""
         now = now or fields.Datetime.now()
         for refund in self:
@@ -170,7 +171,8 @@ class PaymentRefund(models.Model):
                 )
                 continue
             index = min(refund.reference_fetch_count, len(REFERENCE_FETCH_DELAYS) - 1)
-            refund.reference_next_fetch = now + REFERENCE_FETCH_DELAYS[index]
+            start = since if not refund.reference_fetch_count else now
+            refund.reference_next_fetch = start + REFERENCE_FETCH_DELAYS[index]
 
     def _fetch_reference(self):
         """Ask the provider for the reference of this refund (its last attempt),
@@ -221,10 +223,11 @@ class PaymentRefund(models.Model):
             lambda r: r.provider_id._refund_proof_can_fetch_reference()
         ):
             if not refund.reference_next_fetch and refund.reference_fetch_count == 0:
-                # The first question waits for the first delay: the provider's own
+                # The first question waits for the first delay after the refund (not
+                # after this pass, which may come much later): the provider's own
                 # event usually brings the reference, or says when it will.
                 refund._schedule_reference_fetch(now=now)
-            else:
+            if refund.reference_next_fetch and refund.reference_next_fetch <= now:
                 refund._fetch_reference()
             if not self.env.registry.in_test_mode():
                 self.env.cr.commit()  # pylint: disable=invalid-commit

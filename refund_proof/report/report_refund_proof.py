@@ -27,4 +27,9 @@ class ReportDisputeEvidence(models.AbstractModel):
         # In sudo mode: the pack states facts of records its reader may not read (the
         # mail queue, the proofs' downloads, the payment's card); the reader's access
         # to the disputes was checked above.
-        return {"doc_ids": docids, "doc_model": "payment.dispute", "docs": docs.sudo()}
+        docs_sudo = docs.sudo()
+        # A done refund's proof (its fingerprint and verification page) is part of the
+        # evidence: issued now if the mail cron has not issued it yet.
+        for refund in docs_sudo.refund_ids.filtered(lambda r: r.state == "done"):
+            refund._ensure_proof()
+        return {"doc_ids": docids, "doc_model": "payment.dispute", "docs": docs_sudo}

@@ -101,13 +101,22 @@ def initials(name):
     return " ".join(f"{p[0].upper()}." for p in chosen)
 
 
+class RefundOutcomeUnknown(Exception):
+    """A provider's answer saying that a refund request may have been made, without
+    saying whether (e.g. Razorpay's 409: the first request with the same idempotency
+    key is still in progress). Bridges raise their error from it; the refund then
+    stays pending with its amount held and its key (see :func:`is_outcome_unknown`).
+    """
+
+
 def is_outcome_unknown(error):
     """Whether a failed provider call may still have reached the provider: it did not
     answer in time, or the connection was lost after the request was sent. A refusal,
     an error answer or a connection never established is a definite failure.
 
     Provider glue raises its own errors (usually `ValidationError`) from the network
-    error, so the whole chain of causes is looked at.
+    error, or from :class:`RefundOutcomeUnknown` when the provider answers that it does
+    not know yet, so the whole chain of causes is looked at.
     """
     import requests
     from urllib3.exceptions import NewConnectionError
@@ -115,6 +124,8 @@ def is_outcome_unknown(error):
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
+        if isinstance(error, RefundOutcomeUnknown):
+            return True  # The provider says so.
         if isinstance(error, requests.exceptions.ConnectTimeout):
             return False  # Never connected: nothing was sent.
         if isinstance(error, requests.exceptions.Timeout):

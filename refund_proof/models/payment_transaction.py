@@ -1010,8 +1010,7 @@ class PaymentTransaction(models.Model):
     def _get_refund_arn_from_notification(self, notification_data):
         """The ARN or bank reference of a refund in the provider's notification.
 
-        Provider glue overrides this (e.g. Adyen's
-        `additionalData.refund.acquirerReference`, Stripe's
+        Provider glue overrides this (e.g. Adyen's `additionalData.arn`, Stripe's
         `destination_details.card.reference`).
 
         Note: self.ensure_one()

@@ -7,6 +7,8 @@ from werkzeug.urls import url_join
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from odoo.addons.refund_proof.utils import RefundOutcomeUnknown
+
 from .. import const
 
 _logger = logging.getLogger(__name__)
@@ -127,10 +129,10 @@ class PaymentProvider(models.Model):
             )
             if response.status_code == const.IDEMPOTENCY_IN_PROGRESS_STATUS:
                 # Razorpay is still processing the request sent first with this key:
-                # its outcome is unknown, not refused. Raised from a timeout, as
-                # refund_proof recognises an unknown outcome (`is_outcome_unknown`):
-                # the refund stays pending and keeps its key, and Razorpay's event
-                # or the next retry with the same key tells what happened.
+                # its outcome is unknown, not refused (refund_proof's
+                # `RefundOutcomeUnknown`): the refund stays pending and keeps its key,
+                # and Razorpay's event or the next retry with the same key tells what
+                # happened.
                 _logger.info(
                     "Razorpay is still processing the refund request with the key "
                     "%s (HTTP 409): outcome unknown",
@@ -141,9 +143,7 @@ class PaymentProvider(models.Model):
                         "Razorpay is still processing an earlier request for this "
                         "refund: its outcome is not known yet."
                     )
-                ) from requests.exceptions.ReadTimeout(
-                    f"HTTP 409 from {url}: request in progress"
-                )
+                ) from RefundOutcomeUnknown(f"HTTP 409 from {url}: request in progress")
             try:
                 response.raise_for_status()
             except requests.exceptions.HTTPError as error:

@@ -6,6 +6,7 @@ import itertools
 import json
 import subprocess
 import tempfile
+from contextlib import closing
 
 from odoo import Command
 from odoo.tests import new_test_user
@@ -186,3 +187,15 @@ class JsonRpcMixin:
         if "error" in body:
             raise RpcError(body["error"])
         return body.get("result")
+
+    def _attempt(self, user, model, method, *args, **kwargs):
+        """(result, None) or (None, RpcError) of an RPC call."""
+        try:
+            return self._rpc(user, model, method, *args, **kwargs), None
+        except RpcError as error:
+            return None, error
+
+    def _rolled_back(self):
+        """A savepoint of the test transaction, rolled back on exit: the case's RPC
+        calls (same transaction, HttpCase's test cursor) are undone with it."""
+        return closing(self.env.cr.savepoint())

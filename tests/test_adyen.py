@@ -156,17 +156,7 @@ class AdyenCase(MailCase):
         item.setdefault("additionalData", {})
         if hmac_key:
             item["additionalData"]["hmacSignature"] = adyen_signature(item, hmac_key)
-        body = {
-            "live": "false",
-            "notificationItems": [{"NotificationRequestItem": item}],
-        }
-        response = self.url_open(
-            WEBHOOK_URL,
-            data=json.dumps(body),
-            headers={"Content-Type": "application/json"},
-        )
-        self.env.invalidate_all()
-        return response
+        return self._post_item(item)
 
     def _dispute_item(self, tx, name="notification_chargeback", **changes):
         """Adyen's NotificationRequestItem `name` about a dispute of `tx`, signed by

@@ -35,7 +35,6 @@ import inspect
 import itertools
 import logging
 from collections import defaultdict
-from contextlib import closing
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
@@ -45,7 +44,7 @@ from odoo import Command, fields
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import SQL, mute_logger
 
-from .common import JsonRpcMixin, RefundProofCommon, RpcError
+from .common import JsonRpcMixin, RefundProofCommon
 
 GROUP_BILLING = "account.group_account_invoice"
 GROUP_REFUND_USER = "refund_proof.group_refund_user"
@@ -391,20 +390,6 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
             ):
                 return paid.replace(tzinfo=None, microsecond=0)
         raise AssertionError("no payment time on the window's border")
-
-    # === HELPERS: RPC === #
-
-    def _attempt(self, user, model, method, *args, **kwargs):
-        """(result, None) or (None, RpcError) of an RPC call."""
-        try:
-            return self._rpc(user, model, method, *args, **kwargs), None
-        except RpcError as error:
-            return None, error
-
-    def _rolled_back(self):
-        """A savepoint of the test transaction, rolled back on exit: the case's RPC
-        calls (same transaction, HttpCase's test cursor) are undone with it."""
-        return closing(self.env.cr.savepoint())
 
     # === HELPERS: THE PROMISES === #
 

@@ -23,7 +23,6 @@ import base64
 import inspect
 import itertools
 from collections import defaultdict
-from contextlib import closing
 
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
@@ -127,20 +126,6 @@ class TestRefundGuardsRpc(JsonRpcMixin, RefundProofCommon, HttpCase):
             groups="base.group_user,refund_proof.group_refund_user",
             refund_limit=5,
         )
-
-    # === HELPERS: RPC === #
-
-    def _attempt(self, user, model, method, *args, **kwargs):
-        """(result, None) or (None, RpcError) of an RPC call."""
-        try:
-            return self._rpc(user, model, method, *args, **kwargs), None
-        except RpcError as error:
-            return None, error
-
-    def _rolled_back(self):
-        """A savepoint of the test transaction, rolled back on exit: the case's RPC
-        calls (same transaction, HttpCase's test cursor) are undone with it."""
-        return closing(self.env.cr.savepoint())
 
     # === HELPERS: FIXTURES === #
 

@@ -762,6 +762,38 @@ class TestRefundGuardsRpc(JsonRpcMixin, RefundProofCommon, HttpCase):
                     failures.append(f"{attack}: changed {changed}")
         self._assert_no_failures(failures, "ways to force an own request")
 
+    def test_context_key_of_the_arn_path_skips_nothing(self):
+        """A manager's ARN correction over RPC with the context key of the refund's
+        own path (`refund_proof_transition`: true) still takes that path: normalised,
+        the former ARN kept in the chatter, a new proof version and the customer told;
+        a refund user sending it still replaces no ARN."""
+        refund = self._refunds_in_every_state(self.requester)["done"]
+        refund.sudo().arn = OTHER_ARN
+        refund.sudo().customer_mail_pending = False
+        last_message = self._last_message_id()
+        context = {"refund_proof_transition": True}
+        _result, error = self._attempt(
+            self.refund_user,
+            "payment.refund",
+            "write",
+            [refund.id],
+            {"arn": VALID_ARN},
+            context=context,
+        )
+        self.assertIsNotNone(error, "a refund user replaces no ARN")
+        self._rpc(
+            self.refund_manager,
+            "payment.refund",
+            "write",
+            [refund.id],
+            {"arn": format_arn(VALID_ARN).lower()},
+            context=context,
+        )
+        self.env.invalidate_all()
+        self.assertEqual(refund.sudo().arn, VALID_ARN)
+        self.assertTrue(self._chatter_tells(refund, OTHER_ARN, last_message))
+        self.assertEqual(refund.sudo().customer_mail_pending, "arn")
+
     def test_refund_user_cannot_replace_an_arn(self):
         """A refund user adds a missing ARN but never replaces or clears one: the ARN
         is what the customer's bank traces."""

@@ -34,9 +34,11 @@ REQUEST_EDITABLE_STATES = ("draft", "to_approve")
 # No money moved (or it came back): no reference of the bank belongs there.
 ARN_LOCKED_STATES = ("failed", "cancelled")
 
-# Context key of the one path of state changes (not a permission: users cannot write
-# the state whatever their context, see `payment.refund._check_user_write`).
+# Context key of the one path of state and ARN changes (`_set_state`, `_set_arn`) and
+# its value, an object no client can send (RPC and HTTP contexts hold JSON values): a
+# context key never decides on its own what a user's write skips.
 TRANSITION_KEY = "refund_proof_transition"
+TRANSITION = object()
 
 # The groups of refund_proof (security/refund_proof_security.xml): users request
 # refunds within their limits, managers approve, decide outcomes and have no limit.
@@ -122,7 +124,7 @@ DISPUTE_LETTER_FIELDS = frozenset(
 # What a refund manager writes on a dispute afterwards; its state, kind, amount and
 # references change through its actions and the provider's events only.
 DISPUTE_USER_EDITABLE_FIELDS = frozenset({"note", "evidence_due_date"})
-# Context key of the dispute's one path of state changes.
+# Context key of the dispute's one path of state changes, with `TRANSITION` as value.
 DISPUTE_TRANSITION_KEY = "refund_proof_dispute_transition"
 # How far ahead of a dispute's due date the refund managers and the failure address
 # are told (`payment.dispute._cron_alert_dispute_deadlines`).

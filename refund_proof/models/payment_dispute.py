@@ -18,6 +18,7 @@ from .const import (
     DISPUTE_STATE_TRANSITIONS,
     DISPUTE_TRANSITION_KEY,
     DISPUTE_USER_EDITABLE_FIELDS,
+    TRANSITION,
 )
 
 _logger = logging.getLogger(__name__)
@@ -367,7 +368,10 @@ class PaymentDispute(models.Model):
                 raise ValidationError(
                     _("The response cannot be due before the dispute was opened.")
                 )
-        if "state" in vals and not self.env.context.get(DISPUTE_TRANSITION_KEY):
+        if (
+            "state" in vals
+            and self.env.context.get(DISPUTE_TRANSITION_KEY) is not TRANSITION
+        ):
             raise UserError(
                 _("The state of a dispute changes through its actions only.")
             )
@@ -463,7 +467,9 @@ class PaymentDispute(models.Model):
             previous = dispute.state
             if previous == target:
                 if values:
-                    dispute.with_context(**{DISPUTE_TRANSITION_KEY: True}).write(values)
+                    dispute.with_context(**{DISPUTE_TRANSITION_KEY: TRANSITION}).write(
+                        values
+                    )
                 continue
             if target not in DISPUTE_STATE_TRANSITIONS[previous]:
                 raise UserError(
@@ -476,7 +482,7 @@ class PaymentDispute(models.Model):
                         },
                     )
                 )
-            dispute.with_context(**{DISPUTE_TRANSITION_KEY: True}).write(
+            dispute.with_context(**{DISPUTE_TRANSITION_KEY: TRANSITION}).write(
                 {"state": target, "state_date": fields.Datetime.now(), **values}
             )
             if previous not in DISPUTE_OPEN_STATES:

@@ -37,6 +37,7 @@ from .const import (
     PROOF_REPORT,
     REQUEST_EDITABLE_STATES,
     STATE_TRANSITIONS,
+    TRANSITION,
     TRANSITION_KEY,
     USER_EDITABLE_FIELDS,
 )
@@ -664,14 +665,14 @@ class PaymentRefund(models.Model):
         through `_set_arn` only, so that their side effects always follow."""
         if not self.env.su:
             self._check_user_write(vals)
-        if "state" in vals and not self.env.context.get(TRANSITION_KEY):
+        if "state" in vals and self.env.context.get(TRANSITION_KEY) is not TRANSITION:
             raise UserError(
                 _(
                     "The state of a refund changes through its actions only "
                     "(approve, retry, cancel...)."
                 )
             )
-        if "arn" in vals and not self.env.context.get(TRANSITION_KEY):
+        if "arn" in vals and self.env.context.get(TRANSITION_KEY) is not TRANSITION:
             vals = dict(vals)
             arn = vals.pop("arn")
             result = super().write(vals) if vals else True
@@ -932,7 +933,7 @@ class PaymentRefund(models.Model):
             previous = refund.state
             if previous == target:
                 if values:
-                    refund.with_context(**{TRANSITION_KEY: True}).write(values)
+                    refund.with_context(**{TRANSITION_KEY: TRANSITION}).write(values)
                 continue
             if target not in STATE_TRANSITIONS[previous]:
                 raise UserError(
@@ -954,7 +955,7 @@ class PaymentRefund(models.Model):
                 vals.setdefault("reversal_date", now)  # Its proof is revoked.
             if target != "pending":
                 vals.setdefault("pending_alert_date", False)
-            refund.with_context(**{TRANSITION_KEY: True}).write(vals)
+            refund.with_context(**{TRANSITION_KEY: TRANSITION}).write(vals)
             refund._on_state_change(previous)
 
     def _on_state_change(self, previous):
@@ -1000,7 +1001,7 @@ class PaymentRefund(models.Model):
             if (former or False) == arn:
                 continue
             refund._check_arn_change(arn)  # Never on failed or cancelled refunds.
-            refund.with_context(**{TRANSITION_KEY: True}).write({"arn": arn})
+            refund.with_context(**{TRANSITION_KEY: TRANSITION}).write({"arn": arn})
             if former:
                 refund.message_post(
                     body=_(

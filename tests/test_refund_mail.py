@@ -1,5 +1,6 @@
 from unittest.mock import patch
 
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -141,6 +142,31 @@ class TestRefundMail(MailCase):
         self.env.company.refund_proof_send_email = False
         other = self._done_refund()
         self.assertFalse(other.customer_mail_pending)
+
+    def test_no_caller_names_who_decided_to_silence_a_manager(self):
+        """ "Who decided" keeps the deciding manager out of the failure's to-dos; a
+        caller's own context naming a manager (as any RPC client may send it) does
+        not: the manager still gets the to-do of the failed retry."""
+        refund = self._done_refund()
+        refund.transaction_ids._set_error(
+            "Refund refused by the issuer", extra_allowed_states=("done",)
+        )
+        refund.activity_ids.unlink()
+        with patch.object(
+            self.registry["payment.transaction"],
+            "_send_refund_request",
+            side_effect=ValidationError("Refused again"),
+        ):
+            refund.with_user(self.refund_user).with_context(
+                refund_proof_decided_by=self.refund_manager.id
+            ).action_retry()
+        self.assertEqual(refund.state, "failed")
+        todos = (
+            self.env["mail.activity"]
+            .sudo()
+            .search([("res_model", "=", refund._name), ("res_id", "=", refund.id)])
+        )
+        self.assertIn(self.refund_manager, todos.user_id)
 
     def test_failed_refund_notifies_the_back_office_not_the_customer(self):
         """A failed refund: activities for requester and managers, no customer mail."""

@@ -836,7 +836,11 @@ class PaymentRefund(models.Model):
         pending refund was not made: it fails, its amount is freed and it can be
         retried."""
         self._check_outcome_decision()
-        decided = self.sudo().with_context(refund_proof_decided_by=self.env.uid)
+        # Who decided, for the notices (`_notify_back_office`): with the sentinel that
+        # no client's context can hold, so that no caller names someone else.
+        decided = self.sudo().with_context(
+            refund_proof_decided_by=(TRANSITION, self.env.uid)
+        )
         for refund in decided:
             refund._close_todo_activities(_("Not refunded"))
             message = _(
@@ -1564,9 +1568,9 @@ class PaymentRefund(models.Model):
                 lambda u: u.active and not u.share and company in u.company_ids
             )
         # The manager who just decided it needs no to-do about it.
-        users -= self.env["res.users"].browse(
-            self.env.context.get("refund_proof_decided_by")
-        )
+        decided_by = self.env.context.get("refund_proof_decided_by")
+        if isinstance(decided_by, tuple) and decided_by[0] is TRANSITION:
+            users -= self.env["res.users"].browse(decided_by[1])
         note = escape(refund.failure_message or "")
         for user in users:
             # Queued (Odoo's mail cron sends it), not sent in the request's

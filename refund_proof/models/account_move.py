@@ -316,6 +316,23 @@ class AccountMove(models.Model):
         error = move._refund_proof_get_link_error(source, manual=manual)
         if error:
             raise UserError(error)
+        move._refund_proof_check_open_amount(amount, exclude=exclude)
+
+    def _refund_proof_check_open_amount(self, amount, exclude=None):
+        """Lock this credit note and raise unless `amount` is within what is left to
+        refund on it (its open amount, minus its refunds in progress): one refund's
+        part (`_refund_proof_check_refund`) or the whole of the credit note's refund
+        wizard, split over several payments.
+
+        Note: self.ensure_one()
+
+        :param float amount: The amount to refund, rounded.
+        :param recordset exclude: A `payment.refund` whose own amount is not counted.
+        """
+        self.ensure_one()
+        # In sudo mode: what is left to refund counts refunds the reader may not read;
+        # the caller checked the reader's access to the credit note.
+        move = self.sudo()
         move._refund_proof_lock()
         currency = move.currency_id
         open_amount = move._refund_proof_get_open_amount(exclude=exclude)

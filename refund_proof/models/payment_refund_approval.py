@@ -20,7 +20,8 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 from odoo.tools.misc import format_amount
 
-from .const import GROUP_MANAGER, REFUND_LOCK_TIMEOUT, USER_LIMITS_LOCK_CLASS
+from .const import GROUP_MANAGER, USER_LIMITS_LOCK_CLASS
+from .payment_transaction import execute_lock
 
 
 class PaymentRefund(models.Model):
@@ -106,19 +107,14 @@ class PaymentRefund(models.Model):
         """
         if self._is_refund_manager() or not self.env.user.sudo().refund_daily_limit:
             return
-        self.env.flush_all()
-        self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
-        # Lock timeouts are expected under load and retried by the request handler:
-        # not logged as bad queries.
-        self.env.cr.execute(
+        execute_lock(
+            self.env,
             SQL(
                 "SELECT pg_advisory_xact_lock(%s, %s)",
                 USER_LIMITS_LOCK_CLASS,
                 self.env.uid,
             ),
-            log_exceptions=False,
         )
-        self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
 
     @api.model
     def _get_limit_values(self):
@@ -395,19 +391,14 @@ class PaymentRefund(models.Model):
         """
         if not self.ids:
             return
-        self.env.flush_all()
-        self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
-        # Lock timeouts and serialization failures are retried by the request
-        # handler: not logged as bad queries.
-        self.env.cr.execute(
+        execute_lock(
+            self.env,
             SQL(
                 "SELECT id FROM payment_refund WHERE id IN %s ORDER BY id "
                 "FOR NO KEY UPDATE",
                 tuple(self.ids),
             ),
-            log_exceptions=False,
         )
-        self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
 
     # === BUSINESS METHODS - NOTICES === #
 

@@ -47,6 +47,23 @@ def superuser_savepoint(env):
         env.flush_all()
 
 
+def execute_lock(env, query):
+    """Run `query`, which takes a lock (a row lock, an advisory lock), waiting for it
+    at most REFUND_LOCK_TIMEOUT, after flushing the pending writes.
+
+    Lock timeouts and serialization failures are expected under concurrency and
+    retried by the request handler (`odoo.service.model.retrying`): not logged as bad
+    queries.
+
+    :param env: The environment whose cursor takes the lock.
+    :param SQL query: The locking query.
+    """
+    env.flush_all()
+    env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
+    env.cr.execute(query, log_exceptions=False)
+    env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
+
+
 class PaymentTransaction(models.Model):
     _inherit = "payment.transaction"
 
@@ -412,20 +429,16 @@ class PaymentTransaction(models.Model):
     def _lock_rows_for_refund(self, table, ids):
         """Lock rows of `table` by writing on them (see `_lock_for_refund`), waiting
         at most REFUND_LOCK_TIMEOUT."""
-        self.env.flush_all()
-        self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
         # The UPDATE takes the row lock (FOR NO KEY UPDATE: no key column changes) and
-        # fails on a stale snapshot. Lock timeouts and serialization failures are
-        # expected here and retried by the caller: not logged as bad queries.
-        self.env.cr.execute(
+        # fails on a stale snapshot.
+        execute_lock(
+            self.env,
             SQL(
                 "UPDATE %s SET write_date = write_date WHERE id IN %s",
                 SQL.identifier(table),
                 tuple(ids),
             ),
-            log_exceptions=False,
         )
-        self.env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
 
     def _get_refund_reserved_amounts(self, exclude=None):
         """{source transaction id: amount held by its refunds in RESERVING_STATES}.

@@ -151,18 +151,7 @@ class PaymentRefundCreditNote(models.TransientModel):
         # The same order of locks as the request path: payments, credit note, user.
         sources = credit_note._refund_proof_get_source_transactions()
         sources.with_env(self.env)._lock_for_refund()
-        credit_note._refund_proof_lock()
-        open_amount = credit_note._refund_proof_get_open_amount()
-        if currency.compare_amounts(amount, open_amount) > 0:
-            raise UserError(
-                _(
-                    "You cannot refund %(amount)s on %(name)s: only %(open)s of it is "
-                    "left to refund (its open amount, minus its refunds in progress).",
-                    amount=format_amount(self.env, amount, currency),
-                    name=credit_note.name,
-                    open=format_amount(self.env, open_amount, currency),
-                )
-            )
+        credit_note._refund_proof_check_open_amount(amount)
         split = [
             (tx.with_env(self.env), part)
             for tx, part in credit_note._refund_proof_get_refund_split(amount)

@@ -7,7 +7,7 @@ from freezegun import freeze_time
 from odoo import fields
 from odoo.tests import tagged
 
-from odoo.addons.refund_proof.models.const import CUSTOMER_MAIL_RETRY_GIVE_UP
+from odoo.addons.refund_proof.const import CUSTOMER_MAIL_RETRY_GIVE_UP
 
 from .test_refund_mail import MailCase
 

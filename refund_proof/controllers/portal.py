@@ -5,7 +5,7 @@ from odoo.http import request
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
-from ..models.const import PROOF_REPORT
+from ..const import PROOF_REPORT
 
 
 class RefundProofPortal(CustomerPortal):

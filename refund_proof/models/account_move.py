@@ -18,7 +18,7 @@ from odoo.exceptions import UserError
 from odoo.tools import plaintext2html
 from odoo.tools.misc import format_amount
 
-from .const import GROUP_USER, RESERVING_STATES
+from ..const import GROUP_USER, RESERVING_STATES
 
 # Refunds of a credit note whose payment does not exist yet: money may still move (or
 # has moved and is not post-processed yet), and the post-processing would reconcile

@@ -2,7 +2,7 @@ from odoo import _, models
 from odoo.exceptions import UserError
 from odoo.tools.pdf import merge_pdf
 
-from .const import PROOF_TEMPLATE
+from ..const import PROOF_TEMPLATE
 
 # The proof report renders only when the server's own issue path asks
 # (`payment.refund._issue_proof`), which passes this object in the render's `data`. A

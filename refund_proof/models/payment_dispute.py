@@ -7,7 +7,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.misc import format_amount
 
-from .const import (
+from ..const import (
     CARD_NETWORK_ALIASES,
     CARD_NETWORKS,
     DISPUTE_CHARGEBACK_KINDS,

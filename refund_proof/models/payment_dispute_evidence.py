@@ -18,7 +18,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_amount, format_datetime
 
-from .const import DISPUTE_DEADLINE_ALERT, EVIDENCE_REPORT
+from ..const import DISPUTE_DEADLINE_ALERT, EVIDENCE_REPORT
 
 
 class PaymentDispute(models.Model):

@@ -24,7 +24,7 @@ from ..utils import (
     normalize_arn,
     qr_png,
 )
-from .const import (
+from ..const import (
     ARN_LOCKED_STATES,
     CUSTOMER_MAIL_RETRY_AGE_FRACTION,
     CUSTOMER_MAIL_RETRY_GIVE_UP,

@@ -20,7 +20,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 from odoo.tools.misc import format_amount
 
-from .const import GROUP_MANAGER, USER_LIMITS_LOCK_CLASS
+from ..const import GROUP_MANAGER, USER_LIMITS_LOCK_CLASS
 from .payment_transaction import execute_lock
 
 

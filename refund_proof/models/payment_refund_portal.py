@@ -9,7 +9,7 @@ opens the refund's page and reads its messages but posts nothing on it.
 
 from odoo import api, models
 
-from .const import INTERNAL
+from ..const import INTERNAL
 
 # The fields of a refund the portal pages show (the list, the refund's page, its
 # links), which share users may read. Not those the page reads through others (in sudo

@@ -15,7 +15,7 @@ import psycopg2
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from .const import REFERENCE_FETCH_DELAYS, REFERENCE_FETCH_GIVE_UP_DAYS
+from ..const import REFERENCE_FETCH_DELAYS, REFERENCE_FETCH_GIVE_UP_DAYS
 
 _logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.misc import format_amount, format_datetime
 
-from .const import (
+from ..const import (
     DISPUTE_CHARGEBACK_KINDS,
     DISPUTE_OPEN_STATES,
     GROUP_USER,

@@ -2,7 +2,7 @@ from odoo import api, fields, models, tools
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from ..models.const import DISPUTE_CHARGEBACK_KINDS, DISPUTE_REASONS
+from ..const import DISPUTE_CHARGEBACK_KINDS, DISPUTE_REASONS
 
 # The fields of a reason line that a paid transaction does not have: a group or a
 # filter on them keeps the transactions of its months, companies and providers.

@@ -9,7 +9,7 @@ customer's order page, in sudo mode after the order's own portal access check.
 
 from odoo import fields, models
 
-from odoo.addons.refund_proof.models.const import GROUP_USER, RESERVING_STATES
+from odoo.addons.refund_proof.const import GROUP_USER, RESERVING_STATES
 
 # Who reads refunds (refund_proof's ACLs): the refund users, and the accounting's
 # read-only auditors, as on credit notes.

@@ -34,8 +34,9 @@ REQUEST_EDITABLE_STATES = ("draft", "to_approve")
 # No money moved (or it came back): no reference of the bank belongs there.
 ARN_LOCKED_STATES = ("failed", "cancelled")
 
-# Context key of the one path of state and ARN changes (`_set_state`, `_set_arn`) and
-# its value, an object no client can send (RPC and HTTP contexts hold JSON values): a
+# Context key of the one path of state changes of refunds and disputes
+# (`refund_proof.state.mixin._set_state`) and of a refund's ARN (`_set_arn`), and its
+# value, an object no client can send (RPC and HTTP contexts hold JSON values): a
 # context key never decides on its own what a user's write skips.
 TRANSITION_KEY = "refund_proof_transition"
 TRANSITION = object()
@@ -83,7 +84,8 @@ CUSTOMER_MAIL_RETRY_GIVE_UP = timedelta(days=2)
 # === DISPUTES (payment.dispute) === #
 
 # The state changes a dispute may go through, and only those (`payment.dispute.
-# _set_state`; provider events that would break them are logged and change nothing).
+# _set_state`, the refunds' state machine; provider events that would break them are
+# logged and change nothing).
 #   needs_response  opened by the bank: the merchant answers before the due date
 #   under_review    answered (or nothing to answer): the bank decides
 #   won             decided for the merchant (a reversal is not always final: a second
@@ -124,8 +126,6 @@ DISPUTE_LETTER_FIELDS = frozenset(
 # What a refund manager writes on a dispute afterwards; its state, kind, amount and
 # references change through its actions and the provider's events only.
 DISPUTE_USER_EDITABLE_FIELDS = frozenset({"note", "evidence_due_date"})
-# Context key of the dispute's one path of state changes, with `TRANSITION` as value.
-DISPUTE_TRANSITION_KEY = "refund_proof_dispute_transition"
 # How far ahead of a dispute's due date the refund managers and the failure address
 # are told (`payment.dispute._cron_alert_dispute_deadlines`).
 DISPUTE_DEADLINE_ALERT = timedelta(days=2)

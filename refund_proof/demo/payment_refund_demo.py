@@ -223,7 +223,6 @@ class PaymentRefund(models.Model):
         )
         timeout = "Demo: the request timed out (no answer within 60 seconds)."
         unknown._set_state("pending", outcome_unknown=True, failure_message=timeout)
-        unknown._notify_outcome_unknown()
         dated(unknown, 0)
         # Rejected request.
         rejected = (

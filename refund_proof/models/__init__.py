@@ -1,3 +1,4 @@
+from . import refund_proof_state_mixin
 from . import payment_refund_reason
 from . import payment_refund
 from . import payment_refund_approval

@@ -16,9 +16,7 @@ from ..const import (
     DISPUTE_OPEN_STATES,
     DISPUTE_REASONS,
     DISPUTE_STATE_TRANSITIONS,
-    DISPUTE_TRANSITION_KEY,
     DISPUTE_USER_EDITABLE_FIELDS,
-    TRANSITION,
 )
 
 _logger = logging.getLogger(__name__)
@@ -29,10 +27,13 @@ IN_FLIGHT_REFUND_STATES = ("draft", "to_approve", "pending")
 
 class PaymentDispute(models.Model):
     _name = "payment.dispute"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    # The state machine of refunds too (models/refund_proof_state_mixin.py), first:
+    # see payment.refund.
+    _inherit = ["refund_proof.state.mixin", "mail.thread", "mail.activity.mixin"]
     _description = "Payment Dispute"
     _order = "id desc"
     _check_company_auto = True
+    _state_transitions = DISPUTE_STATE_TRANSITIONS
 
     name = fields.Char(
         string="Number",
@@ -152,9 +153,6 @@ class PaymentDispute(models.Model):
         copy=False,
         help="When the bank opened the dispute (the provider's date, the letter's).",
     )
-    state_date = fields.Datetime(
-        string="State Since", readonly=True, copy=False, default=fields.Datetime.now
-    )
     refund_ids = fields.One2many(
         related="source_transaction_id.refund_ids",
         string="Refunds of the Payment",
@@ -258,8 +256,8 @@ class PaymentDispute(models.Model):
                 ) or _("New")
         # In sudo mode: the right was checked above, and a refund manager need not
         # have access to every related model (sequence, followers, activities).
+        # Opened: the state machine's first transition (`_on_state_change`).
         disputes = super(PaymentDispute, self.sudo()).create(vals_list)
-        disputes._on_open()
         return disputes.with_env(self.env)
 
     def _check_letter(self, vals):
@@ -368,10 +366,7 @@ class PaymentDispute(models.Model):
                 raise ValidationError(
                     _("The response cannot be due before the dispute was opened.")
                 )
-        if (
-            "state" in vals
-            and self.env.context.get(DISPUTE_TRANSITION_KEY) is not TRANSITION
-        ):
+        if "state" in vals and not self._is_server_transition():
             raise UserError(
                 _("The state of a dispute changes through its actions only.")
             )
@@ -438,11 +433,6 @@ class PaymentDispute(models.Model):
         if not self.env["payment.refund"]._is_refund_manager():
             raise AccessError(_("Only a refund manager can handle disputes."))
 
-    def _get_state_label(self, state=None):
-        return dict(self._fields["state"]._description_selection(self.env))[
-            state or self.state
-        ]
-
     def _get_kind_label(self):
         return dict(self._fields["kind"]._description_selection(self.env))[self.kind]
 
@@ -455,38 +445,13 @@ class PaymentDispute(models.Model):
         self.ensure_one()
         return self.kind in DISPUTE_CHARGEBACK_KINDS and self.is_open
 
-    def _set_state(self, target, **values):
-        """The one path of a dispute's state changes: refuse a transition that
-        `const.DISPUTE_STATE_TRANSITIONS` does not allow, then write it. Server side
-        only: the callers checked the user's right.
-
-        :param str target: The new state.
-        :param dict values: Other fields written with it.
-        """
-        for dispute in self:
-            previous = dispute.state
-            if previous == target:
-                if values:
-                    dispute.with_context(**{DISPUTE_TRANSITION_KEY: TRANSITION}).write(
-                        values
-                    )
-                continue
-            if target not in DISPUTE_STATE_TRANSITIONS[previous]:
-                raise UserError(
-                    _(
-                        "%(name)s cannot go from %(from)s to %(to)s.",
-                        name=dispute.name,
-                        **{
-                            "from": dispute._get_state_label(),
-                            "to": dispute._get_state_label(target),
-                        },
-                    )
-                )
-            dispute.with_context(**{DISPUTE_TRANSITION_KEY: TRANSITION}).write(
-                {"state": target, "state_date": fields.Datetime.now(), **values}
-            )
-            if previous not in DISPUTE_OPEN_STATES:
-                dispute._on_open()  # Reopened (second chargeback, pre-arbitration).
+    def _on_state_change(self, previous, decided_by=None):
+        """Override of `refund_proof.state.mixin`: a dispute opened (created open), or
+        reopened (a second chargeback, pre-arbitration), is announced (`_on_open`)."""
+        res = super()._on_state_change(previous, decided_by=decided_by)
+        if self.state in DISPUTE_OPEN_STATES and previous not in DISPUTE_OPEN_STATES:
+            self._on_open()
+        return res
 
     def _on_open(self):
         """A dispute opened, or reopened: the refund managers get a to-do, and the

@@ -37,8 +37,6 @@ from ..const import (
     PROOF_REPORT,
     REQUEST_EDITABLE_STATES,
     STATE_TRANSITIONS,
-    TRANSITION,
-    TRANSITION_KEY,
     USER_EDITABLE_FIELDS,
 )
 from .ir_actions_report import proof_issue_data
@@ -71,10 +69,19 @@ VERIFICATION_FIELDS = [
 
 class PaymentRefund(models.Model):
     _name = "payment.refund"
-    _inherit = ["mail.thread", "mail.activity.mixin", "portal.mixin"]
+    # The state machine first: its create runs the first transition's side effects
+    # once mail.thread's create has subscribed and tracked (models/
+    # refund_proof_state_mixin.py).
+    _inherit = [
+        "refund_proof.state.mixin",
+        "mail.thread",
+        "mail.activity.mixin",
+        "portal.mixin",
+    ]
     _description = "Payment Refund"
     _order = "id desc"
     _check_company_auto = True
+    _state_transitions = STATE_TRANSITIONS
 
     name = fields.Char(
         string="Number",
@@ -374,14 +381,6 @@ class PaymentRefund(models.Model):
         help="A new version of the proof (refund done, reference known or corrected) "
         "waits for the mail cron to be issued, after the refund is committed.",
     )
-    state_date = fields.Datetime(
-        string="State Since",
-        groups=INTERNAL,
-        readonly=True,
-        copy=False,
-        default=fields.Datetime.now,
-        help="When the refund entered its current state.",
-    )
     pending_alert_date = fields.Datetime(
         groups=INTERNAL,
         readonly=True,
@@ -665,14 +664,14 @@ class PaymentRefund(models.Model):
         through `_set_arn` only, so that their side effects always follow."""
         if not self.env.su:
             self._check_user_write(vals)
-        if "state" in vals and self.env.context.get(TRANSITION_KEY) is not TRANSITION:
+        if "state" in vals and not self._is_server_transition():
             raise UserError(
                 _(
                     "The state of a refund changes through its actions only "
                     "(approve, retry, cancel...)."
                 )
             )
-        if "arn" in vals and self.env.context.get(TRANSITION_KEY) is not TRANSITION:
+        if "arn" in vals and not self._is_server_transition():
             vals = dict(vals)
             arn = vals.pop("arn")
             result = super().write(vals) if vals else True
@@ -828,7 +827,12 @@ class PaymentRefund(models.Model):
                     note=note or "",
                 )
             )
-            refund._set_state("done", outcome_unknown=False, failure_message=False)
+            refund._set_state(
+                "done",
+                decided_by=self.env.user,
+                outcome_unknown=False,
+                failure_message=False,
+            )
         return True
 
     def action_mark_not_refunded(self, note=None):
@@ -836,12 +840,7 @@ class PaymentRefund(models.Model):
         pending refund was not made: it fails, its amount is freed and it can be
         retried."""
         self._check_outcome_decision()
-        # Who decided, for the notices (`_notify_back_office`): with the sentinel that
-        # no client's context can hold, so that no caller names someone else.
-        decided = self.sudo().with_context(
-            refund_proof_decided_by=(TRANSITION, self.env.uid)
-        )
-        for refund in decided:
+        for refund in self.sudo():
             refund._close_todo_activities(_("Not refunded"))
             message = _(
                 "Not made, as checked with the provider by %(user)s.",
@@ -854,6 +853,7 @@ class PaymentRefund(models.Model):
             # under the same idempotency key (see `_get_idempotency_key`).
             refund._set_state(
                 "failed",
+                decided_by=self.env.user,
                 outcome_unknown=False,
                 failure_message=message,
                 provider_attempt_reusable=True,
@@ -917,66 +917,51 @@ class PaymentRefund(models.Model):
 
     # === BUSINESS METHODS - LIFECYCLE === #
 
-    def _get_state_label(self, state=None):
-        """The label of `state` (default: the refund's), in the user's language."""
-        return dict(self._fields["state"]._description_selection(self.env))[
-            state or self.state
-        ]
+    def _get_transition_values(self, previous, target, now):
+        """Override of `refund_proof.state.mixin`: a done refund has its date and no
+        failure; a reversal after done is dated (its proof is revoked); an alert about
+        a pending refund belongs to that pending state only."""
+        values = super()._get_transition_values(previous, target, now)
+        if target == "done":
+            values.update(
+                refund_date=self.refund_date or now,
+                reversal_date=False,
+                failure_message=False,
+            )
+        elif target == "failed" and previous == "done":
+            values["reversal_date"] = now
+        if target != "pending":
+            values["pending_alert_date"] = False
+        return values
 
-    def _set_state(self, target, **values):
-        """The one path of a refund's state changes: refuse a transition that
-        `STATE_TRANSITIONS` does not allow, write the new state (with `values`), then
-        run the side effects of the transition. Server side only: the callers have
-        checked the user's right.
+    def _on_state_change(self, previous, decided_by=None):
+        """Override of `refund_proof.state.mixin`: the one home of a refund's side
+        effects, creation included (`previous` False).
 
-        :param str target: The new state.
-        :param dict values: Other fields written with it.
+        - to_approve: the managers are asked (never the requester);
+        - draft after to_approve: approved, their to-dos are done;
+        - pending with its outcome unknown: the back office checks with the provider;
+        - done: the proof's new version and the customer's e-mail are queued, the
+          inquiries its money answers are closed;
+        - failed (at once, or after done: reversed): the back office is told, but the
+          manager who decided it;
+        - cancelled: the to-dos about it are done.
         """
-        now = fields.Datetime.now()
-        for refund in self:
-            previous = refund.state
-            if previous == target:
-                if values:
-                    refund.with_context(**{TRANSITION_KEY: TRANSITION}).write(values)
-                continue
-            if target not in STATE_TRANSITIONS[previous]:
-                raise UserError(
-                    _(
-                        "%(name)s cannot go from %(from)s to %(to)s.",
-                        name=refund.name,
-                        **{
-                            "from": refund._get_state_label(),
-                            "to": refund._get_state_label(target),
-                        },
-                    )
-                )
-            vals = {"state": target, "state_date": now, **values}
-            if target == "done":
-                vals.setdefault("refund_date", refund.refund_date or now)
-                vals.setdefault("reversal_date", False)
-                vals.setdefault("failure_message", False)
-            elif target == "failed" and previous == "done":
-                vals.setdefault("reversal_date", now)  # Its proof is revoked.
-            if target != "pending":
-                vals.setdefault("pending_alert_date", False)
-            refund.with_context(**{TRANSITION_KEY: TRANSITION}).write(vals)
-            refund._on_state_change(previous)
-
-    def _on_state_change(self, previous):
-        """The side effects of a transition from `previous` to the current state.
-
-        Note: self.ensure_one()
-        """
-        self.ensure_one()
+        res = super()._on_state_change(previous, decided_by=decided_by)
+        if previous == "to_approve" and self.state == "draft":
+            self._close_todo_activities(_("Approved"))
         if self.state == "done":
             self._schedule_customer_mail("done")
             self._close_refunded_inquiries()
         elif self.state == "failed":
-            self._notify_failure()
+            self._notify_failure(decided_by=decided_by)
         elif self.state == "to_approve":
             self._request_approval()
+        elif self.state == "pending" and self.outcome_unknown:
+            self._notify_outcome_unknown()
         elif self.state == "cancelled":
             self._close_todo_activities(_("Cancelled"))
+        return res
 
     def _close_refunded_inquiries(self):
         """Close the open inquiries of the payment once its refunds cover all of it
@@ -1005,7 +990,7 @@ class PaymentRefund(models.Model):
             if (former or False) == arn:
                 continue
             refund._check_arn_change(arn)  # Never on failed or cancelled refunds.
-            refund.with_context(**{TRANSITION_KEY: TRANSITION}).write({"arn": arn})
+            refund._write_server_values({"arn": arn})
             if former:
                 refund.message_post(
                     body=_(
@@ -1072,16 +1057,6 @@ class PaymentRefund(models.Model):
                 self._set_state(
                     "pending", outcome_unknown=True, failure_message=message
                 )
-                self.message_post(
-                    body=_(
-                        "The provider did not answer (%(message)s): the refund may "
-                        "have been made. It stays pending, its amount held, until the "
-                        "provider reports it. Check the provider's dashboard, then "
-                        "mark it refunded or not refunded.",
-                        message=message,
-                    )
-                )
-                self._notify_outcome_unknown()
                 return
             _logger.info("Refund %s: the provider call failed: %s", self.name, message)
             self.message_post(
@@ -1135,7 +1110,7 @@ class PaymentRefund(models.Model):
                 }
                 if not vals:
                     continue
-            elif target not in STATE_TRANSITIONS[refund.state]:
+            elif target not in self._state_transitions[refund.state]:
                 # E.g. a late "pending" from the provider after a manager marked the
                 # refund refunded: its final notification will settle it.
                 _logger.info(
@@ -1537,14 +1512,30 @@ class PaymentRefund(models.Model):
             )
             refund.pending_alert_date = now
 
-    def _notify_failure(self):
-        """Tell the back office that refunds failed (never the customer)."""
+    def _notify_failure(self, decided_by=None):
+        """Tell the back office that refunds failed (never the customer).
+
+        :param recordset decided_by: The `res.users` who decided it, if a person did:
+            they need no to-do about their own decision.
+        """
         for refund in self:
-            refund._notify_back_office(_("Refund %(name)s failed", name=refund.name))
+            refund._notify_back_office(
+                _("Refund %(name)s failed", name=refund.name), exclude=decided_by
+            )
 
     def _notify_outcome_unknown(self):
-        """Tell the back office that refunds need checking with the provider."""
+        """Tell the back office that refunds need checking with the provider: the
+        refund may have been made, it stays pending, its amount held."""
         for refund in self:
+            refund.message_post(
+                body=_(
+                    "The provider did not answer (%(message)s): the refund may "
+                    "have been made. It stays pending, its amount held, until the "
+                    "provider reports it. Check the provider's dashboard, then "
+                    "mark it refunded or not refunded.",
+                    message=refund.failure_message or "",
+                )
+            )
             refund._notify_back_office(
                 _(
                     "Refund %(name)s: outcome unknown, check with the provider",
@@ -1552,10 +1543,11 @@ class PaymentRefund(models.Model):
                 )
             )
 
-    def _notify_back_office(self, subject, requester=True, mail=True):
-        """An activity for the requester and the refund managers of the company, and
-        an e-mail to the company's failure address when set. Every value in them
-        (customer's name, provider's message) is escaped.
+    def _notify_back_office(self, subject, requester=True, mail=True, exclude=None):
+        """An activity for the requester and the refund managers of the company (but
+        `exclude`, the `res.users` who decided what is notified), and an e-mail to
+        the company's failure address when set. Every value in them (customer's name,
+        provider's message) is escaped.
 
         Note: self.ensure_one()
         """
@@ -1567,10 +1559,8 @@ class PaymentRefund(models.Model):
             users |= refund.requested_by_id.filtered(
                 lambda u: u.active and not u.share and company in u.company_ids
             )
-        # The manager who just decided it needs no to-do about it.
-        decided_by = self.env.context.get("refund_proof_decided_by")
-        if isinstance(decided_by, tuple) and decided_by[0] is TRANSITION:
-            users -= self.env["res.users"].browse(decided_by[1])
+        if exclude:
+            users -= exclude  # Who just decided it needs no to-do about it.
         note = escape(refund.failure_message or "")
         for user in users:
             # Queued (Odoo's mail cron sends it), not sent in the request's

@@ -335,7 +335,6 @@ class PaymentRefund(models.Model):
                 limit_user_id=False,
                 limit_date=False,
             )
-            refund_sudo._close_todo_activities(_("Approved"))
             refund_sudo._notify_requester(
                 _(
                     "Your refund request %(name)s was approved by %(user)s.",

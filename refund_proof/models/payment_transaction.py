@@ -672,9 +672,9 @@ class PaymentTransaction(models.Model):
         if credit_note:
             # Its accountants read there why it is refunded (models/account_move.py).
             credit_note._refund_proof_log_refund_request(refund)
-        if approval_reasons:
-            refund._request_approval()  # Nothing is sent to the provider.
-        else:
+        # Awaiting approval, the managers were asked at its creation (`payment.refund.
+        # _on_state_change`) and nothing is sent.
+        if not approval_reasons:
             refund._issue()
         return refund.sudo(False)
 

@@ -2,11 +2,14 @@ from . import refund_proof_state_mixin
 from . import payment_refund_reason
 from . import payment_refund
 from . import payment_refund_approval
+from . import payment_refund_proof_document
+from . import payment_refund_mail
 from . import payment_refund_reference
 from . import payment_dispute
 from . import payment_dispute_evidence
 from . import payment_transaction
 from . import payment_transaction_credit_note
+from . import payment_transaction_dispute
 from . import account_payment
 from . import account_move
 from . import res_users

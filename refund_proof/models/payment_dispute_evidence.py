@@ -22,8 +22,6 @@ from ..const import DISPUTE_DEADLINE_ALERT, EVIDENCE_REPORT
 
 
 class PaymentDispute(models.Model):
-    # A room of its own (answering a dispute), as payment_refund_approval.py is.
-    # pylint: disable=consider-merging-classes-inherited
     _inherit = "payment.dispute"
 
     credit_processed_date = fields.Datetime(
@@ -332,38 +330,3 @@ class PaymentDispute(models.Model):
                 )
             dispute._notify_failure_address(subject, dispute._get_open_alert_text())
             dispute.deadline_alert_date = now
-
-
-class PaymentRefund(models.Model):
-    # What the evidence pack of a dispute states about a refund.
-    # pylint: disable=consider-merging-classes-inherited
-    _inherit = "payment.refund"
-
-    def _get_customer_mails(self):
-        """The e-mails of this refund to its customer in Odoo's mail queue (sent,
-        waiting or failed), oldest first.
-
-        Note: self.ensure_one()
-
-        :rtype: recordset of `mail.mail`
-        """
-        self.ensure_one()
-        if not self.partner_id:
-            return self.env["mail.mail"]
-        return (
-            self.env["mail.mail"]
-            .sudo()
-            .search(
-                [
-                    ("model", "=", self._name),
-                    ("res_id", "=", self.id),
-                    ("recipient_ids", "in", self.partner_id.ids),
-                ],
-                order="id",
-            )
-        )
-
-    def _get_mail_sent_date(self, mail):
-        """When Odoo's mail queue sent `mail` (its last write, as it marks it sent),
-        or False while it is not sent."""
-        return mail.write_date if mail.state == "sent" else False

@@ -20,14 +20,46 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 from odoo.tools.misc import format_amount
 
-from ..const import GROUP_MANAGER, USER_LIMITS_LOCK_CLASS
+from ..const import GROUP_MANAGER, INTERNAL, USER_LIMITS_LOCK_CLASS
 from .payment_transaction import execute_lock
 
 
 class PaymentRefund(models.Model):
-    # A room of its own (approval and policy), as Odoo's mail/models/discuss/ does.
-    # pylint: disable=consider-merging-classes-inherited
     _inherit = "payment.refund"
+
+    approval_reasons = fields.Text(
+        groups=INTERNAL,
+        string="Why Approval Is Needed",
+        readonly=True,
+        copy=False,
+    )
+    approved_by_id = fields.Many2one(
+        groups=INTERNAL,
+        comodel_name="res.users",
+        readonly=True,
+        copy=False,
+        tracking=True,
+    )
+    approval_date = fields.Datetime(groups=INTERNAL, readonly=True, copy=False)
+    is_rejected = fields.Boolean(
+        groups=INTERNAL, string="Rejected", readonly=True, copy=False
+    )
+    limit_user_id = fields.Many2one(
+        comodel_name="res.users",
+        string="Counted in the Limits Of",
+        groups=INTERNAL,
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The user who issued this refund without approval: it counts in their "
+        "daily total of the day it was issued (Counted on).",
+    )
+    limit_date = fields.Datetime(
+        string="Counted on",
+        groups=INTERNAL,
+        readonly=True,
+        copy=False,
+    )
 
     # === BUSINESS METHODS - WHO DECIDES === #
 

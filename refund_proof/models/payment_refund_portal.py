@@ -44,8 +44,6 @@ PORTAL_READABLE_FIELDS = frozenset(
 
 
 class PaymentRefund(models.Model):
-    # A room of its own (the customer's reach), as payment_refund_approval.py is.
-    # pylint: disable=consider-merging-classes-inherited
     _inherit = "payment.refund"
 
     @api.model

@@ -21,8 +21,6 @@ _logger = logging.getLogger(__name__)
 
 
 class PaymentRefund(models.Model):
-    # A room of its own (references, idempotency), as Odoo's mail/models/discuss/.
-    # pylint: disable=consider-merging-classes-inherited
     _inherit = "payment.refund"
 
     arn_unavailable = fields.Boolean(

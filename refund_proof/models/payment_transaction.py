@@ -2,14 +2,12 @@ import logging
 import math
 from contextlib import contextmanager
 
-from odoo import Command, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.misc import format_amount, format_datetime
 
 from ..const import (
-    DISPUTE_CHARGEBACK_KINDS,
-    DISPUTE_OPEN_STATES,
     GROUP_USER,
     REFUND_LOCK_TIMEOUT,
     RESERVING_STATES,
@@ -81,12 +79,6 @@ class PaymentTransaction(models.Model):
         string="Refund Records",
     )
     refund_record_count = fields.Integer(compute="_compute_refund_record_count")
-    dispute_ids = fields.One2many(
-        comodel_name="payment.dispute",
-        inverse_name="source_transaction_id",
-        string="Disputes",
-        groups="refund_proof.group_refund_user,account.group_account_readonly",
-    )
     refunded_amount = fields.Monetary(
         string="Refunded",
         compute="_compute_refund_status",
@@ -336,67 +328,6 @@ class PaymentTransaction(models.Model):
                 self, amount, manual=manual, exclude=exclude
             )
         return amount
-
-    def _get_open_disputes(self, kinds=None):
-        """The disputes of this payment the bank has not decided yet.
-
-        :param tuple kinds: Only these kinds (default: all).
-        :rtype: recordset of `payment.dispute`
-        """
-        self.ensure_one()
-        # In sudo mode: whether a payment is disputed decides whether it may be
-        # refunded, whoever asks (refund users read disputes, billing users do not).
-        domain = [
-            ("source_transaction_id", "=", self.id),
-            ("state", "in", DISPUTE_OPEN_STATES),
-        ]
-        if kinds:
-            domain.append(("kind", "in", kinds))
-        return self.env["payment.dispute"].sudo().search(domain, order="id")
-
-    def _check_not_charged_back(self):
-        """Raise while the bank has taken this payment back (an open chargeback or
-        pre-arbitration): a refund on top of it would pay the customer twice. Called
-        by `_check_refundable`, on every path (request, retry, approval).
-
-        Note: self.ensure_one()
-        """
-        self.ensure_one()
-        chargeback = self._get_open_disputes(DISPUTE_CHARGEBACK_KINDS)[:1]
-        if chargeback:
-            raise UserError(
-                _(
-                    "%(reference)s cannot be refunded: it is disputed (%(dispute)s, "
-                    "%(kind)s, %(state)s) and the bank already took the money back "
-                    "from you; a refund would pay the customer twice. Answer the "
-                    "dispute instead: open %(dispute)s in Refunds > Disputes.",
-                    reference=self.reference,
-                    dispute=chargeback.name,
-                    kind=chargeback._get_kind_label(),
-                    state=chargeback._get_state_label(),
-                )
-            )
-
-    def _check_refund_inquiry(self, amount, remaining):
-        """Raise unless a refund of `amount` ends the open inquiries of this payment:
-        while the bank asks, only a refund of all that remains is allowed (it ends
-        the inquiry; a partial one would leave it open).
-
-        Note: self.ensure_one()
-        """
-        self.ensure_one()
-        inquiry = self._get_open_disputes(("inquiry",))[:1]
-        if inquiry and self.currency_id.compare_amounts(amount, remaining):
-            raise UserError(
-                _(
-                    "%(reference)s is under an inquiry of the customer's bank "
-                    "(%(dispute)s): only a refund of everything that remains "
-                    "(%(remaining)s) is allowed, which ends the inquiry.",
-                    reference=self.reference,
-                    dispute=inquiry.name,
-                    remaining=format_amount(self.env, remaining, self.currency_id),
-                )
-            )
 
     def _get_refund_support(self):
         """How the provider and payment method refund: none, full_only or partial.
@@ -726,21 +657,6 @@ class PaymentTransaction(models.Model):
             refund._sync_state_from_attempts()
             refund.message_post(body=body)
 
-    def _refund_proof_link_credit_note(self):
-        """Give this refund transaction the credit note its refund pays back as its
-        invoice, before the transaction is post-processed: account_payment's
-        `_create_payment` then reconciles the refund's payment with it (Odoo's own
-        reconciliation of a transaction's payment with its `invoice_ids`; no move line
-        is written here).
-
-        Note: self.ensure_one()
-        """
-        self.ensure_one()
-        # In sudo mode: the link is the server's record, like `refund_id`.
-        credit_note = self.sudo().refund_id.credit_note_id
-        if credit_note:
-            self.sudo().invoice_ids = [Command.link(credit_note.id)]
-
     def _get_refund_of_unknown_outcome(self):
         """The refund of the source that this refund transaction reported by the
         provider answers: one sent without an attempt recorded, the same amount,
@@ -867,158 +783,6 @@ class PaymentTransaction(models.Model):
         """
         self.ensure_one()
         return None
-
-    def _refund_proof_log_dispute_event(self, summary, reference=None, amount=None):
-        """Record a dispute event of the provider (chargeback, request for
-        information, reversal...) on the documents of this payment (its invoices and
-        account payment, Odoo's `_log_message_on_linked_documents`: a transaction has
-        no chatter), never as a refund. Server side: bridges call it after checking
-        the event's signature.
-
-        Note: self.ensure_one()
-
-        :param str summary: What happened, in the provider's words (escaped).
-        :param str reference: The provider's reference of the dispute.
-        :param float amount: The disputed amount, in the payment's currency.
-        """
-        self.ensure_one()
-        body = _(
-            "Dispute event from %(provider)s: %(summary)s (reference %(reference)s, "
-            "amount %(amount)s). It is not a refund: no refund was recorded.",
-            provider=self.provider_id.name,
-            summary=summary,
-            reference=reference or "-",
-            amount=format_amount(self.env, amount, self.currency_id)
-            if amount is not None
-            else "-",
-        )
-        _logger.info("Payment %s: %s", self.reference, body)
-        # In sudo mode: the event comes from the provider's notification route,
-        # whose caller (the public user) may not post on invoices and payments.
-        self_sudo = self.sudo()
-        self_sudo._log_message_on_linked_documents(body)
-        # account_payment logs on the payment itself only for child transactions.
-        if self_sudo.payment_id:
-            self_sudo.payment_id.message_post(body=body)
-
-    def _refund_proof_submit_dispute_evidence(self, dispute, attachment):
-        """Send the evidence of `dispute` (a dispute of this payment) to the provider,
-        and submit it. Bridges whose provider can
-        (`payment.provider._refund_proof_can_submit_dispute_evidence`) override it;
-        a provider error raises, and the dispute records nothing.
-
-        Note: self.ensure_one()
-
-        :param recordset dispute: The `payment.dispute`, in sudo mode.
-        :param recordset attachment: Its evidence pack (`ir.attachment`, a PDF).
-        :return: What was sent, field by field as the provider names them.
-        :rtype: dict
-        """
-        self.ensure_one()
-        raise UserError(
-            _(
-                "%(provider)s cannot receive evidence from Odoo.",
-                provider=self.provider_id.name,
-            )
-        )
-
-    def _refund_proof_upsert_dispute(self, values):
-        """Create or update the `payment.dispute` of this payment that a provider's
-        event reports (found by its provider reference). Server side: bridges call it
-        after checking the event's signature, in any environment (it works in sudo
-        mode). A state the dispute cannot go to from its own (a late event) is
-        logged on the dispute and changes nothing; the kind only moves forward.
-
-        Note: self.ensure_one()
-
-        :param dict values: ``provider_reference`` (required), and any of ``amount``
-            (in ``currency``, a `res.currency` or its code, default the payment's),
-            ``card_network`` (a brand or scheme code: "visa", "mc"...),
-            ``reason_code``, ``provider_reason``, ``kind`` (inquiry, chargeback,
-            pre_arbitration), ``state`` (needs_response, under_review, won, lost,
-            closed), ``evidence_due_date`` (datetime), ``opened_date`` (when the
-            bank opened it, datetime; kept from the first event), ``summary`` (what
-            happened, posted on the dispute, escaped).
-        :return: The dispute.
-        :rtype: recordset of `payment.dispute`
-        """
-        self.ensure_one()
-        values = dict(values)
-        reference = values.pop("provider_reference")
-        summary = values.pop("summary", None)
-        opened_date = values.pop("opened_date", None)
-        state = values.pop("state", None)
-        kind = values.pop("kind", None)
-        currency = values.pop("currency", None)
-        if isinstance(currency, str):
-            currency = (
-                self.env["res.currency"]
-                .with_context(active_test=False)
-                .search([("name", "=", currency.upper())], limit=1)
-            )
-        values["card_network"] = self.env["payment.dispute"]._normalize_card_network(
-            values.get("card_network")
-        )
-        values = {
-            key: value for key, value in values.items() if value not in (None, "")
-        }
-        if not values.get("card_network"):
-            values.pop("card_network", None)
-        if currency:
-            values["currency_id"] = currency.id
-        # In sudo mode: the provider's record, whoever delivered the event (the public
-        # user of the webhook route).
-        Dispute = self.env["payment.dispute"].sudo()
-        dispute = Dispute.search(
-            [
-                ("source_transaction_id", "=", self.id),
-                ("provider_reference", "=", reference),
-            ],
-            limit=1,
-        )
-        if not dispute:
-            if "amount" not in values:
-                values["amount"] = self.amount
-            dispute = Dispute.create(
-                {
-                    "source_transaction_id": self.id,
-                    "provider_reference": reference,
-                    "origin": "provider",
-                    "kind": kind or "chargeback",
-                    "state": state or "needs_response",
-                    **({"opened_date": opened_date} if opened_date else {}),
-                    **values,
-                }
-            )
-            if summary:
-                dispute.message_post(body=summary)
-            return dispute
-        if summary:
-            dispute.message_post(body=summary)
-        was_chargeback = dispute._is_chargeback()
-        was_open = dispute.is_open
-        if values:
-            dispute.write(values)
-        dispute._apply_kind(kind)
-        if state and state != dispute.state:
-            try:
-                with self.env.cr.savepoint():
-                    dispute._set_state(state)
-            except UserError:
-                dispute.message_post(
-                    body=_(
-                        "%(provider)s reports the dispute %(state)s; it stays "
-                        "%(current)s (an earlier event arriving late, or a decision "
-                        "already recorded).",
-                        provider=self.provider_id.name,
-                        state=dispute._get_state_label(state),
-                        current=dispute._get_state_label(),
-                    )
-                )
-        # Escalated from an inquiry (a reopened dispute was flagged by `_set_state`).
-        if dispute._is_chargeback() and not was_chargeback and was_open:
-            dispute._flag_refunds_in_flight()
-        return dispute
 
     def _get_refund_arn_from_notification(self, notification_data):
         """The ARN or bank reference of a refund in the provider's notification.

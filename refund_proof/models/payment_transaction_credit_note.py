@@ -7,7 +7,7 @@ through `_request_refund` with ``credit_note``: the same cap, lock and
 reconciliation as a refund from the credit note (models/account_move.py).
 """
 
-from odoo import _, models
+from odoo import Command, _, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_amount
 
@@ -16,9 +16,6 @@ INVOICE_PAID_STATES = ("paid", "in_payment")
 
 
 class PaymentTransaction(models.Model):
-    # A room of its own (the credit note of a refund), as payment_dispute_evidence.py
-    # is for disputes.
-    # pylint: disable=consider-merging-classes-inherited
     _inherit = "payment.transaction"
 
     # === BUSINESS METHODS === #
@@ -171,3 +168,18 @@ class PaymentTransaction(models.Model):
         credit_note = reversal.new_move_ids
         credit_note.action_post()
         return credit_note
+
+    def _refund_proof_link_credit_note(self):
+        """Give this refund transaction the credit note its refund pays back as its
+        invoice, before the transaction is post-processed: account_payment's
+        `_create_payment` then reconciles the refund's payment with it (Odoo's own
+        reconciliation of a transaction's payment with its `invoice_ids`; no move line
+        is written here).
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        # In sudo mode: the link is the server's record, like `refund_id`.
+        credit_note = self.sudo().refund_id.credit_note_id
+        if credit_note:
+            self.sudo().invoice_ids = [Command.link(credit_note.id)]

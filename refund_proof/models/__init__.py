@@ -10,6 +10,7 @@ from . import payment_dispute_evidence
 from . import payment_transaction
 from . import payment_transaction_credit_note
 from . import payment_transaction_dispute
+from . import payment_transaction_bridge
 from . import account_payment
 from . import account_move
 from . import res_users

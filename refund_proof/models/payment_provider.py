@@ -16,15 +16,19 @@ class PaymentProvider(models.Model):
         "cards'.",
     )
 
+    # === HOOKS FOR BRIDGES (models/payment_transaction_bridge.py) === #
+
     def _get_refund_expected_arrival(self):
         """Return the sentence telling the customer when the money arrives.
 
-        Provider glue may override it (per payment method, for instance).
+        A hook: bridges may override it (per payment method, for instance).
         """
         self.ensure_one()
         return self.refund_expected_arrival or _(
             "usually 5-10 business days for cards, depending on your bank"
         )
+
+    # === CAPABILITIES FOR BRIDGES === #
 
     def _refund_proof_can_fetch_reference(self):
         """Whether this provider can be asked for the ARN of a refund

@@ -21,7 +21,7 @@ from odoo.tools import SQL
 from odoo.tools.misc import format_amount
 
 from ..const import GROUP_MANAGER, INTERNAL, USER_LIMITS_LOCK_CLASS
-from .payment_transaction import execute_lock
+from ..db_tools import execute_lock
 
 
 class PaymentRefund(models.Model):

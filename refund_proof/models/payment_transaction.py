@@ -1,6 +1,5 @@
 import logging
 import math
-from contextlib import contextmanager
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -9,9 +8,9 @@ from odoo.tools.misc import format_amount, format_datetime
 
 from ..const import (
     GROUP_USER,
-    REFUND_LOCK_TIMEOUT,
     RESERVING_STATES,
 )
+from ..db_tools import execute_lock, superuser_savepoint
 
 _logger = logging.getLogger(__name__)
 
@@ -28,38 +27,6 @@ USER_CREATE_FORBIDDEN_FIELDS = frozenset(
         "payment_id",
     }
 )
-
-
-@contextmanager
-def superuser_savepoint(env):
-    """A savepoint whose flushes run as superuser.
-
-    A savepoint flushes pending changes with whichever environment of the request
-    comes first: in a provider's webhook, the public user's, which may not read what
-    it flushes (a transaction's currency, for its amounts).
-    """
-    env = env(su=True)
-    env.flush_all()
-    with env.cr.savepoint():
-        yield
-        env.flush_all()
-
-
-def execute_lock(env, query):
-    """Run `query`, which takes a lock (a row lock, an advisory lock), waiting for it
-    at most REFUND_LOCK_TIMEOUT, after flushing the pending writes.
-
-    Lock timeouts and serialization failures are expected under concurrency and
-    retried by the request handler (`odoo.service.model.retrying`): not logged as bad
-    queries.
-
-    :param env: The environment whose cursor takes the lock.
-    :param SQL query: The locking query.
-    """
-    env.flush_all()
-    env.cr.execute(SQL("SET LOCAL lock_timeout = %s", REFUND_LOCK_TIMEOUT))
-    env.cr.execute(query, log_exceptions=False)
-    env.cr.execute(SQL("SET LOCAL lock_timeout TO DEFAULT"))
 
 
 class PaymentTransaction(models.Model):
@@ -751,50 +718,9 @@ class PaymentTransaction(models.Model):
         super()._process_notification_data(notification_data)
         if self.operation != "refund" or not self.refund_id or self.refund_id.arn:
             return
-        # A hook that provider glue overrides; the base returns None.
-        arn = self._get_refund_arn_from_notification(notification_data)  # pylint: disable=assignment-from-none
+        # A hook of the bridges (models/payment_transaction_bridge.py).
+        arn = self._get_refund_arn_from_notification(notification_data)
         if arn:
             # Invalid ones are logged and ignored (`_record_reference`).
             with superuser_savepoint(self.env):
                 self.refund_id.sudo()._record_reference(arn)
-
-    # === BUSINESS METHODS - PROVIDER HOOKS === #
-    # Overridden by the provider bridges (refund_proof_<provider>); the base answers
-    # "nothing known", so that a provider without a bridge changes nothing.
-
-    def _get_refund_idempotency_key(self):
-        """The idempotency key of the refund request being sent (`payment.refund.
-        _get_idempotency_key`), for a bridge to pass to its provider, or None outside
-        a refund request.
-
-        :rtype: str | None
-        """
-        return self.env.context.get("refund_proof_idempotency_key")
-
-    def _refund_proof_fetch_reference(self):
-        """Ask the provider for the reference of this refund transaction.
-
-        Note: self.ensure_one()
-
-        :return: None when the provider cannot tell, else a dict with ``reference``
-                 (the ARN or bank reference, or None while it is not known) and
-                 ``unavailable`` (True when the provider says none will come).
-        :rtype: dict | None
-        """
-        self.ensure_one()
-        return None
-
-    def _get_refund_arn_from_notification(self, notification_data):
-        """The ARN or bank reference of a refund in the provider's notification.
-
-        Provider glue overrides this (e.g. Adyen's `additionalData.arn`, Stripe's
-        `destination_details.card.reference`).
-
-        Note: self.ensure_one()
-
-        :param dict notification_data: The notification data sent by the provider.
-        :return: The reference, or None when the notification carries none.
-        :rtype: str | None
-        """
-        self.ensure_one()
-        return None

@@ -49,7 +49,7 @@ class RefundProofAdyenController(AdyenController):
     def _verify_notification_signature(notification_data, tx_sudo):
         """Override of `payment_adyen` to accept what Adyen signs, with the provider's
         HMAC key or, during a key rotation, its previous one
-        (`payment.provider._adyen_get_hmac_keys`).
+        (`payment.provider._refund_proof_adyen_get_hmac_keys`).
 
         Odoo's check escapes `\\` and `:` in the signed values; Adyen's own libraries
         (Python, Java, PHP, which agree on Adyen's reference vector) join the raw
@@ -76,7 +76,7 @@ class RefundProofAdyenController(AdyenController):
             except (binascii.Error, ValueError, TypeError):
                 odoo_form = None  # No usable key: Odoo's check refuses.
             if not (odoo_form and hmac.compare_digest(received, odoo_form)):
-                for hmac_key in provider._adyen_get_hmac_keys():
+                for hmac_key in provider._refund_proof_adyen_get_hmac_keys():
                     try:
                         expected = (
                             RefundProofAdyenController._compute_raw_signature(

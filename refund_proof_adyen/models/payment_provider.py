@@ -25,7 +25,7 @@ class PaymentProvider(models.Model):
     # === CONSTRAINT METHODS === #
 
     @api.constrains("adyen_previous_hmac_key", "adyen_previous_hmac_key_expiry")
-    def _check_adyen_previous_hmac_key_expiry(self):
+    def _check_refund_proof_adyen_previous_hmac_key_expiry(self):
         """A previous HMAC key is accepted for a while only: it needs its end date."""
         for provider in self:
             if (
@@ -46,7 +46,7 @@ class PaymentProvider(models.Model):
 
     # === BUSINESS METHODS - WEBHOOKS === #
 
-    def _adyen_get_hmac_keys(self):
+    def _refund_proof_adyen_get_hmac_keys(self):
         """The HMAC keys whose signature is accepted on Adyen's events: the provider's
         key, and the previous one until its end date (Adyen: "make sure that you can
         still accept webhooks signed with your previous HMAC key for some time").

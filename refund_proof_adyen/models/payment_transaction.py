@@ -437,7 +437,7 @@ class PaymentTransaction(models.Model):
         }
         return labels.get(event_code, event_code)
 
-    # === BUSINESS METHODS - PROVIDER HOOKS === #
+    # === HOOKS OF REFUND_PROOF (models/payment_transaction_bridge.py) === #
 
     def _get_refund_arn_from_notification(self, notification_data):
         """Override of `refund_proof`: the ARN of a refund in Adyen's REFUND event.
@@ -456,7 +456,7 @@ class PaymentTransaction(models.Model):
             notification_data.get("eventCode") != "REFUND"
             or notification_data.get("success") != "true"
         ):
-            return None
+            return ""
         additional_data = notification_data.get("additionalData") or {}
         arn = additional_data.get("arn")
         if isinstance(arn, str) and arn.strip():
@@ -465,4 +465,4 @@ class PaymentTransaction(models.Model):
         reference = isinstance(reference, str) and normalize_arn(reference)
         if reference and classify_arn(reference) == ARN:
             return reference
-        return None
+        return ""

@@ -43,7 +43,9 @@ class RefundProofRazorpayController(RazorpayController):
             return
         # In sudo mode: the public user of the webhook reads no transaction.
         tx_sudo = (
-            request.env["payment.transaction"].sudo()._razorpay_get_disputed_tx(entity)
+            request.env["payment.transaction"]
+            .sudo()
+            ._refund_proof_razorpay_get_disputed_tx(entity)
         )
         if not tx_sudo:
             _logger.info(
@@ -57,14 +59,14 @@ class RefundProofRazorpayController(RazorpayController):
             request.httprequest.headers.get("X-Razorpay-Signature"),
             tx_sudo,
         )
-        tx_sudo._razorpay_log_dispute_event(event, entity)
+        tx_sudo._refund_proof_razorpay_log_dispute_event(event, entity)
 
     @staticmethod
     def _verify_notification_signature(notification_data, received_signature, tx_sudo):
         """Override of `payment_razorpay` to accept, while the webhook secret is
         rolled, events signed with the previous secret too, until its end date
-        (`payment.provider._razorpay_get_webhook_secrets`): Razorpay retries events
-        signed before the change with the old secret.
+        (`payment.provider._refund_proof_razorpay_get_webhook_secrets`): Razorpay
+        retries events signed before the change with the old secret.
 
         Every other signature goes to Odoo's check, the judge of the current
         secret: it accepts it, or logs why and refuses it (403).
@@ -78,7 +80,7 @@ class RefundProofRazorpayController(RazorpayController):
             provider = tx_sudo.provider_id
             # The current secret is Odoo's check's to judge (below); the previous
             # one, which Odoo does not know, is judged here.
-            for secret in provider._razorpay_get_webhook_secrets()[
+            for secret in provider._refund_proof_razorpay_get_webhook_secrets()[
                 1 if provider.razorpay_webhook_secret else 0 :
             ]:
                 expected = hmac.new(

@@ -38,7 +38,7 @@ class PaymentProvider(models.Model):
     @api.constrains(
         "razorpay_previous_webhook_secret", "razorpay_previous_webhook_secret_expiry"
     )
-    def _check_razorpay_previous_webhook_secret_expiry(self):
+    def _check_refund_proof_razorpay_previous_webhook_secret_expiry(self):
         """A previous webhook secret is accepted for a while only: it needs its end
         date."""
         for provider in self:
@@ -56,7 +56,7 @@ class PaymentProvider(models.Model):
 
     # === BUSINESS METHODS === #
 
-    def _razorpay_get_webhook_secrets(self):
+    def _refund_proof_razorpay_get_webhook_secrets(self):
         """The webhook secrets whose signatures are accepted on the provider's
         events: the current one, and the previous one until its end date
         (Razorpay retries events signed before a change with the old secret).
@@ -84,8 +84,8 @@ class PaymentProvider(models.Model):
         then gets the refund Razorpay may already have made, not a second one.
 
         Odoo's helper takes no headers, so the refund request that carries a key is
-        made by `_razorpay_make_idempotent_request`, as Odoo's helper makes it; every
-        other request goes to Odoo's helper.
+        made by `_refund_proof_razorpay_make_idempotent_request`, as Odoo's helper
+        makes it; every other request goes to Odoo's helper.
         """
         # A hook that reads the context of the refund request being sent.
         key = self.env["payment.transaction"]._get_refund_idempotency_key()
@@ -98,9 +98,11 @@ class PaymentProvider(models.Model):
             return super()._razorpay_make_request(
                 endpoint, payload=payload, method=method
             )
-        return self._razorpay_make_idempotent_request(endpoint, payload, key)
+        return self._refund_proof_razorpay_make_idempotent_request(
+            endpoint, payload, key
+        )
 
-    def _razorpay_make_idempotent_request(self, endpoint, payload, key):
+    def _refund_proof_razorpay_make_idempotent_request(self, endpoint, payload, key):
         """POST a refund request to Razorpay with its idempotency key: the URL,
         credentials, timeout and errors of Odoo's `_razorpay_make_request`, plus the
         `X-Refund-Idempotency` header.

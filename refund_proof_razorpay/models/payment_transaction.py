@@ -35,7 +35,9 @@ class PaymentTransaction(models.Model):
             and len(self) != 1
             and notification_data.get("entity_type") == "refund"
         ):
-            refund_tx = self._razorpay_get_refund_tx(notification_data.get("id"))
+            refund_tx = self._refund_proof_razorpay_get_refund_tx(
+                notification_data.get("id")
+            )
             if refund_tx:
                 return refund_tx
             notes = notification_data.get("notes")
@@ -65,7 +67,7 @@ class PaymentTransaction(models.Model):
 
         Note: self.ensure_one()
         """
-        if self._razorpay_is_refund_entity(notification_data):
+        if self._refund_proof_razorpay_is_refund_entity(notification_data):
             status = notification_data.get("status")
             if status in PAYMENT_STATUS_MAPPING["error"]:
                 self._set_error(
@@ -73,7 +75,7 @@ class PaymentTransaction(models.Model):
                     extra_allowed_states=("done",),
                 )
             elif status in PAYMENT_STATUS_MAPPING["done"] and self.state == "error":
-                current = self._razorpay_fetch_refund()
+                current = self._refund_proof_razorpay_fetch_refund()
                 if current:
                     _logger.info(
                         "Razorpay refund %s reported processed after it failed; "
@@ -84,7 +86,7 @@ class PaymentTransaction(models.Model):
                     notification_data = dict(current, entity_type="refund")
         return super()._process_notification_data(notification_data)
 
-    def _razorpay_is_refund_entity(self, notification_data):
+    def _refund_proof_razorpay_is_refund_entity(self, notification_data):
         """Whether `notification_data` is the full refund entity of this refund
         transaction (Razorpay's answer to a refund request, or a webhook's).
 
@@ -98,7 +100,7 @@ class PaymentTransaction(models.Model):
             and bool(notification_data.get("id"))
         )
 
-    def _razorpay_get_refund_tx(self, refund_id):
+    def _refund_proof_razorpay_get_refund_tx(self, refund_id):
         """The Razorpay refund transaction of the refund `refund_id` (``rfnd_…``),
         or an empty recordset."""
         if not refund_id:
@@ -113,7 +115,7 @@ class PaymentTransaction(models.Model):
             limit=1,
         )
 
-    def _razorpay_fetch_refund(self):
+    def _refund_proof_razorpay_fetch_refund(self):
         """The refund entity of this refund transaction, as Razorpay holds it now
         (GET refunds/{id}, through Odoo's request helper), or None when it has no
         Razorpay refund id.
@@ -139,7 +141,7 @@ class PaymentTransaction(models.Model):
         return refund_data
 
     @api.model
-    def _razorpay_get_refund_reference(self, refund_data):
+    def _refund_proof_razorpay_get_refund_reference(self, refund_data):
         """The bank's reference of a refund in a Razorpay refund entity: its
         `acquirer_data` ARN, else RRN, else UTR (`const.REFUND_REFERENCE_KEYS`).
 
@@ -159,15 +161,17 @@ class PaymentTransaction(models.Model):
                 return value
         return None
 
-    # === BUSINESS METHODS - PROVIDER HOOKS === #
+    # === HOOKS OF REFUND_PROOF (models/payment_transaction_bridge.py) === #
 
     def _get_refund_arn_from_notification(self, notification_data):
         """Override of `refund_proof`: the bank reference in a Razorpay refund entity
         (`acquirer_data`), from a refund request's answer or a refund event."""
         reference = super()._get_refund_arn_from_notification(notification_data)
-        if reference or not self._razorpay_is_refund_entity(notification_data):
+        if reference or not self._refund_proof_razorpay_is_refund_entity(
+            notification_data
+        ):
             return reference
-        return self._razorpay_get_refund_reference(notification_data)
+        return self._refund_proof_razorpay_get_refund_reference(notification_data) or ""
 
     def _refund_proof_fetch_reference(self):
         """Override of `refund_proof`: ask Razorpay for the refund (Fetch Refund With
@@ -179,18 +183,18 @@ class PaymentTransaction(models.Model):
         answer = super()._refund_proof_fetch_reference()
         if self.provider_code != "razorpay" or self.operation != "refund":
             return answer
-        refund_data = self._razorpay_fetch_refund()
+        refund_data = self._refund_proof_razorpay_fetch_refund()
         if refund_data is None:
             return answer
         return {
-            "reference": self._razorpay_get_refund_reference(refund_data),
+            "reference": self._refund_proof_razorpay_get_refund_reference(refund_data),
             "unavailable": False,
         }
 
     # === BUSINESS METHODS - DISPUTES === #
 
     @api.model
-    def _razorpay_get_disputed_tx(self, dispute_data):
+    def _refund_proof_razorpay_get_disputed_tx(self, dispute_data):
         """The Razorpay payment of a dispute entity (its `payment_id`), or an empty
         recordset when the payment is not Odoo's.
 
@@ -209,7 +213,7 @@ class PaymentTransaction(models.Model):
             limit=1,
         )
 
-    def _razorpay_log_dispute_event(self, event, dispute_data):
+    def _refund_proof_razorpay_log_dispute_event(self, event, dispute_data):
         """Log a Razorpay dispute event on the documents of this payment: a dispute is
         never a refund (`refund_proof`'s `_refund_proof_log_dispute_event`); then
         record it as the payment's `payment.dispute` (its phase as kind, its status
@@ -268,10 +272,10 @@ class PaymentTransaction(models.Model):
                     "state": state,
                     "provider_reason": dispute_data.get("reason_description")
                     or dispute_data.get("reason_code"),
-                    "evidence_due_date": self._razorpay_parse_timestamp(
+                    "evidence_due_date": self._refund_proof_razorpay_parse_timestamp(
                         dispute_data.get("respond_by")
                     ),
-                    "opened_date": self._razorpay_parse_timestamp(
+                    "opened_date": self._refund_proof_razorpay_parse_timestamp(
                         dispute_data.get("created_at")
                     ),
                     "summary": summary,
@@ -279,7 +283,7 @@ class PaymentTransaction(models.Model):
             )
 
     @staticmethod
-    def _razorpay_parse_timestamp(value):
+    def _refund_proof_razorpay_parse_timestamp(value):
         """A naive UTC datetime of Razorpay's Unix timestamp, or None."""
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             return None

@@ -123,7 +123,7 @@ class RefundProofStripeController(StripeController):
         """Override of `payment_stripe` to accept any of the `v1` signatures of the
         `Stripe-Signature` header, made with the provider's webhook secret or,
         while a secret is rolled, its previous one
-        (`payment.provider._stripe_get_webhook_secrets`).
+        (`payment.provider._refund_proof_stripe_get_webhook_secrets`).
 
         While a secret is rolled, Stripe signs each event with every secret of the
         endpoint (`t=…,v1=<new>,v1=<old>`); Odoo's check reads only the last `v1`.
@@ -136,7 +136,7 @@ class RefundProofStripeController(StripeController):
         :param recordset tx_sudo: The transaction of the event, in sudo mode.
         :raise: :class:`werkzeug.exceptions.Forbidden` if no secret signed the event.
         """
-        secrets = tx_sudo.provider_id._stripe_get_webhook_secrets()
+        secrets = tx_sudo.provider_id._refund_proof_stripe_get_webhook_secrets()
         header = request.httprequest.headers.get("Stripe-Signature") or ""
         timestamp, signatures = self._refund_proof_parse_signature_header(header)
         now = datetime.now(timezone.utc).timestamp()

@@ -45,7 +45,7 @@ class PaymentProvider(models.Model):
     @api.constrains(
         "stripe_previous_webhook_secret", "stripe_previous_webhook_secret_expiry"
     )
-    def _check_stripe_previous_webhook_secret_expiry(self):
+    def _check_refund_proof_stripe_previous_webhook_secret_expiry(self):
         """A previous webhook signing secret is accepted for a while only: it
         needs its end date."""
         for provider in self:
@@ -73,7 +73,7 @@ class PaymentProvider(models.Model):
 
     # === BUSINESS METHODS === #
 
-    def _stripe_get_webhook_secrets(self):
+    def _refund_proof_stripe_get_webhook_secrets(self):
         """The webhook signing secrets whose signatures are accepted on the provider's
         events: the current one, and the previous one until its end date
         (while a secret is rolled, Stripe signs each event with every secret of

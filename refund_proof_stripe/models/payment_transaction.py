@@ -15,7 +15,7 @@ from odoo.addons.payment import utils as payment_utils
 from odoo.addons.payment_stripe import const as stripe_const
 from odoo.addons.payment_stripe import utils as stripe_utils
 from odoo.addons.payment_stripe.controllers.main import StripeController
-from odoo.addons.refund_proof.models.payment_transaction import superuser_savepoint
+from odoo.addons.refund_proof.db_tools import superuser_savepoint
 
 from ..const import (
     API_URL,
@@ -138,13 +138,13 @@ class PaymentTransaction(models.Model):
 
         Note: self.ensure_one()
         """
-        arn = super()._get_refund_arn_from_notification(notification_data)  # pylint: disable=assignment-from-none
+        arn = super()._get_refund_arn_from_notification(notification_data)
         if arn or self.provider_code != "stripe":
             return arn
         refund = notification_data.get("refund")
         if not isinstance(refund, dict) or self.env.context.get(OWN_REFERENCE_KEY):
-            return None
-        return self._refund_proof_stripe_get_reference(refund)["reference"]
+            return ""
+        return self._refund_proof_stripe_get_reference(refund)["reference"] or ""
 
     def _refund_proof_fetch_reference(self):
         """Override of `refund_proof`: ask Stripe for the refund (`GET refunds/<id>`)
@@ -153,11 +153,11 @@ class PaymentTransaction(models.Model):
 
         Note: self.ensure_one()
 
-        :return: None when Stripe cannot tell, else the reference answer of
-                 `_refund_proof_stripe_get_reference`.
-        :rtype: dict | None
+        :return: An empty dict when Stripe cannot tell, else the reference answer
+                 of `_refund_proof_stripe_get_reference`.
+        :rtype: dict
         """
-        answer = super()._refund_proof_fetch_reference()  # pylint: disable=assignment-from-none
+        answer = super()._refund_proof_fetch_reference()
         if (
             self.provider_code != "stripe"
             or self.operation != "refund"
@@ -177,7 +177,7 @@ class PaymentTransaction(models.Model):
             pprint.pformat(refund),
         )
         if not isinstance(refund, dict) or refund.get("id") != self.provider_reference:
-            return None  # An error answered in place of the refund.
+            return {}  # An error answered in place of the refund.
         self._refund_proof_stripe_update_refund(refund)
         return self._refund_proof_stripe_get_reference(refund)
 

@@ -26,6 +26,16 @@ STATE_TRANSITIONS = {
     "cancelled": (),
 }
 
+# Refunds not finished that may still return money: a chargeback arriving finds them
+# in flight (`payment.dispute._flag_refunds_in_flight`).
+IN_FLIGHT_STATES = ("draft", "to_approve", "pending")
+# Refunds the customer sees (portal, record rule `payment_refund_rule_portal`, the
+# sale order's page): sent or done, not a request under discussion.
+PORTAL_STATES = ("pending", "done")
+# Refunds issued without approval that count in their user's daily total: issued and
+# not failed or cancelled (a request awaiting approval is not issued).
+LIMIT_COUNTED_STATES = ("draft", "pending", "done")
+
 # The only fields a user writes on a refund, and when (`payment.refund.write`); every
 # other field is written by the server, through the refund's own methods.
 USER_EDITABLE_FIELDS = frozenset({"note", "reason_id", "arn"})
@@ -35,11 +45,17 @@ REQUEST_EDITABLE_STATES = ("draft", "to_approve")
 ARN_LOCKED_STATES = ("failed", "cancelled")
 
 # Context key of the one path of state changes of refunds and disputes
-# (`refund_proof.state.mixin._set_state`) and of a refund's ARN (`_set_arn`), and its
-# value, an object no client can send (RPC and HTTP contexts hold JSON values): a
-# context key never decides on its own what a user's write skips.
+# (`refund_proof.state.mixin._set_state`) and of a refund's reference
+# (`_set_reference`), and its value, an object no client can send (RPC and HTTP
+# contexts hold JSON values): a context key never decides on its own what a user's
+# write skips.
 TRANSITION_KEY = "refund_proof_transition"
 TRANSITION = object()
+# Context keys of the provider call of a refund (`payment.refund._send_to_provider`):
+# the refund being sent (its attempts are linked to it; it syncs itself after the
+# call) and its idempotency key (`payment.transaction._get_refund_idempotency_key`).
+SENDING_REFUND_KEY = "refund_proof_refund_id"
+IDEMPOTENCY_KEY = "refund_proof_idempotency_key"
 
 # The groups of refund_proof (security/refund_proof_security.xml): users request
 # refunds within their limits, managers approve, decide outcomes and have no limit.

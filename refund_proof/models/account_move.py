@@ -1,4 +1,4 @@
-"""Credit notes refunded to the customer: the accounting room of refund_proof.
+"""Credit notes refunded to the customer: the accounting side of refund_proof.
 
 A posted customer credit note whose reversed invoice was paid through payment
 transactions can be refunded to the customer's payment method (wizard
@@ -23,7 +23,6 @@ from ..const import GROUP_USER, RESERVING_STATES
 # Refunds of a credit note whose payment does not exist yet: money may still move (or
 # has moved and is not post-processed yet), and the post-processing would reconcile
 # it with the credit note (account_payment posts a draft one first).
-IN_FLIGHT_STATES = ("draft", "to_approve", "pending", "done")
 
 
 class AccountMove(models.Model):
@@ -389,7 +388,7 @@ class AccountMove(models.Model):
             .search(
                 [
                     ("credit_note_id", "in", self.ids),
-                    ("state", "in", IN_FLIGHT_STATES),
+                    ("state", "in", RESERVING_STATES),
                 ]
             )
             .filtered(lambda r: not r.transaction_ids.payment_id)

@@ -17,12 +17,12 @@ from ..const import (
     DISPUTE_REASONS,
     DISPUTE_STATE_TRANSITIONS,
     DISPUTE_USER_EDITABLE_FIELDS,
+    IN_FLIGHT_STATES,
 )
 
 _logger = logging.getLogger(__name__)
 
 # Refunds that may still return money: a chargeback arriving finds them in flight.
-IN_FLIGHT_REFUND_STATES = ("draft", "to_approve", "pending")
 
 
 class PaymentDispute(models.Model):
@@ -497,7 +497,7 @@ class PaymentDispute(models.Model):
         """
         self.ensure_one()
         refunds = self.source_transaction_id.refund_ids.filtered(
-            lambda r: r.state in IN_FLIGHT_REFUND_STATES
+            lambda r: r.state in IN_FLIGHT_STATES
         )
         if not refunds:
             return

@@ -20,9 +20,11 @@ from odoo.tools.misc import format_amount
 from ..const import (
     ARN_LOCKED_STATES,
     GROUP_USER,
+    IDEMPOTENCY_KEY,
     INTERNAL,
     LIVE_ATTEMPT_STATES,
     REQUEST_EDITABLE_STATES,
+    SENDING_REFUND_KEY,
     STATE_TRANSITIONS,
     USER_EDITABLE_FIELDS,
 )
@@ -386,7 +388,7 @@ class PaymentRefund(models.Model):
         """Users write the fields the form lets them edit, in the states where it
         does (`_check_user_write`); every other change is the server's, made by the
         refund's own methods. The state changes through `_set_state` only, the ARN
-        through `_set_arn` only, so that their side effects always follow."""
+        through `_set_reference` only, so that their side effects always follow."""
         if not self.env.su:
             self._check_user_write(vals)
         if "state" in vals and not self._is_server_transition():
@@ -402,7 +404,7 @@ class PaymentRefund(models.Model):
             result = super().write(vals) if vals else True
             # In sudo mode: a refund user may add the ARN to any refund they read
             # (checked by `_check_user_write`), not only to those they may edit.
-            self.sudo()._set_arn(arn)
+            self.sudo()._set_reference(arn)
             return result
         return super().write(vals)
 
@@ -704,11 +706,12 @@ class PaymentRefund(models.Model):
             return
         source._get_open_disputes(("inquiry",))._close_as_refunded(self)
 
-    def _set_arn(self, arn):
-        """Record the ARN or bank reference of refunds (server side: a user's write
-        passed `_check_arn_change` as that user before). A correction keeps the former
-        value in the chatter; a new reference on a done refund issues a new version of
-        its proof and tells the customer."""
+    def _set_reference(self, arn):
+        """The one write of a refund's ARN or bank reference, whoever gives it: a
+        user (`write`, having passed `_check_arn_change` as that user) or the provider
+        (`_record_reference`, which ignores what this refuses). A correction keeps the
+        former value in the chatter; a new reference on a done refund issues a new
+        version of its proof and tells the customer."""
         arn = normalize_arn(arn)
         for refund in self:
             former = refund.arn
@@ -729,8 +732,10 @@ class PaymentRefund(models.Model):
             if refund.state == "done" and arn:
                 refund._schedule_customer_mail("arn")
 
-    def _issue(self):
-        """Issue approved or within-limit refunds: manual ones are done, others sent."""
+    def _execute(self):
+        """Carry out refunds decided in Odoo (within limits, or approved): a manual
+        one is done (paid outside the provider), the others are sent to it. Not the
+        proof's issue (`_issue_proof`)."""
         for refund in self:
             if refund.origin == "manual":
                 refund._set_state("done")
@@ -768,8 +773,10 @@ class PaymentRefund(models.Model):
                 # In sudo mode because providers read their credentials; the caller's
                 # right was checked by `_check_refund_rights` before reaching here.
                 source.sudo().with_context(
-                    refund_proof_refund_id=self.id,
-                    refund_proof_idempotency_key=self._get_idempotency_key(),
+                    **{
+                        SENDING_REFUND_KEY: self.id,
+                        IDEMPOTENCY_KEY: self._get_idempotency_key(),
+                    }
                 )._send_refund_request(amount_to_refund=self.amount)
         except psycopg2.Error:
             raise  # Concurrency errors must reach the retrying() loop of the request.

@@ -20,7 +20,12 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 from odoo.tools.misc import format_amount
 
-from ..const import GROUP_MANAGER, INTERNAL, USER_LIMITS_LOCK_CLASS
+from ..const import (
+    GROUP_MANAGER,
+    INTERNAL,
+    LIMIT_COUNTED_STATES,
+    USER_LIMITS_LOCK_CLASS,
+)
 from ..db_tools import execute_lock
 
 
@@ -173,8 +178,9 @@ class PaymentRefund(models.Model):
         midnight = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
         since = midnight.astimezone(pytz.utc).replace(tzinfo=None)
         query = SQL(
-            "SELECT id, currency_id, amount, state IN ('draft', 'pending', 'done') "
+            "SELECT id, currency_id, amount, state IN %s "
             "FROM payment_refund WHERE limit_user_id = %s AND limit_date >= %s",
+            LIMIT_COUNTED_STATES,
             self.env.uid,
             since,
         )
@@ -374,7 +380,7 @@ class PaymentRefund(models.Model):
                     user=self.env.user.name,
                 )
             )
-            refund_sudo._issue()
+            refund_sudo._execute()
         return True
 
     def action_reject(self, reason=None):

@@ -4,7 +4,7 @@ idempotency key that makes a second request for the same refund harmless.
 Provider-neutral: a bridge addon (`refund_proof_<provider>`) tells whether its provider
 can be asked (`payment.provider._refund_proof_can_fetch_reference`), asks it
 (`payment.transaction._refund_proof_fetch_reference`), reads references from its events
-and sends the key; this room decides when to ask, records what comes back and stops.
+and sends the key; this file decides when to ask, records what comes back and stops.
 """
 
 import logging
@@ -117,7 +117,7 @@ class PaymentRefund(models.Model):
             if reference and not refund.arn:
                 try:
                     with self.env.cr.savepoint():
-                        refund._set_arn(reference)
+                        refund._set_reference(reference)
                 except (UserError, ValidationError) as error:
                     # Invalid, or the refund failed or was cancelled meanwhile.
                     _logger.info(

@@ -9,6 +9,7 @@ from odoo.tools.misc import format_amount, format_datetime
 from ..const import (
     GROUP_USER,
     RESERVING_STATES,
+    SENDING_REFUND_KEY,
 )
 from ..db_tools import execute_lock, superuser_savepoint
 
@@ -45,7 +46,9 @@ class PaymentTransaction(models.Model):
         inverse_name="source_transaction_id",
         string="Refund Records",
     )
-    refund_record_count = fields.Integer(compute="_compute_refund_record_count")
+    refund_proof_refund_count = fields.Integer(
+        compute="_compute_refund_proof_refund_count"
+    )
     refunded_amount = fields.Monetary(
         string="Refunded",
         compute="_compute_refund_status",
@@ -79,7 +82,7 @@ class PaymentTransaction(models.Model):
 
     # === COMPUTE METHODS === #
 
-    def _compute_refund_record_count(self):
+    def _compute_refund_proof_refund_count(self):
         counts = dict(
             self.env["payment.refund"]._read_group(
                 [("source_transaction_id", "in", self.ids)],
@@ -88,7 +91,7 @@ class PaymentTransaction(models.Model):
             )
         )
         for tx in self:
-            tx.refund_record_count = counts.get(tx, 0)
+            tx.refund_proof_refund_count = counts.get(tx, 0)
 
     @api.depends("amount", "refund_ids.state", "refund_ids.amount")
     def _compute_refund_status(self):
@@ -573,7 +576,7 @@ class PaymentTransaction(models.Model):
         # Awaiting approval, the managers were asked at its creation (`payment.refund.
         # _on_state_change`) and nothing is sent.
         if not approval_reasons:
-            refund._issue()
+            refund._execute()
         return refund.sudo(False)
 
     def _refund_proof_link_refunds(self):
@@ -581,7 +584,7 @@ class PaymentTransaction(models.Model):
         refund did not start in Odoo (a provider's webhook, a refund made in the
         provider's dashboard, or refunds older than this module). Never raises.
         """
-        refund_id = self.env.context.get("refund_proof_refund_id")
+        refund_id = self.env.context.get(SENDING_REFUND_KEY)
         for tx in self:
             if tx.refund_id or tx.operation != "refund" or not tx.source_transaction_id:
                 continue
@@ -703,7 +706,7 @@ class PaymentTransaction(models.Model):
         # A refund being sent syncs itself once the provider call returns
         # (`payment.refund._send_to_provider`), outside the call's savepoint.
         refunds = refunds.filtered(
-            lambda r: r.id != self.env.context.get("refund_proof_refund_id")
+            lambda r: r.id != self.env.context.get(SENDING_REFUND_KEY)
         )
         if refunds:
             try:

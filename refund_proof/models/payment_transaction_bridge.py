@@ -40,6 +40,8 @@ from odoo import _, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_amount
 
+from ..const import IDEMPOTENCY_KEY
+
 _logger = logging.getLogger(__name__)
 
 
@@ -108,7 +110,7 @@ class PaymentTransaction(models.Model):
 
         :rtype: str | None
         """
-        return self.env.context.get("refund_proof_idempotency_key")
+        return self.env.context.get(IDEMPOTENCY_KEY)
 
     def _refund_proof_upsert_dispute(self, values):
         """Create or update the `payment.dispute` of this payment that a provider's

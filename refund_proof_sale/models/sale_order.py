@@ -9,7 +9,7 @@ customer's order page, in sudo mode after the order's own portal access check.
 
 from odoo import fields, models
 
-from odoo.addons.refund_proof.const import GROUP_USER, RESERVING_STATES
+from odoo.addons.refund_proof.const import GROUP_USER, PORTAL_STATES, RESERVING_STATES
 
 # Who reads refunds (refund_proof's ACLs): the refund users, and the accounting's
 # read-only auditors, as on credit notes.
@@ -18,7 +18,6 @@ REFUND_READERS = f"{GROUP_USER},account.group_account_readonly"
 IN_PROGRESS_STATES = tuple(state for state in RESERVING_STATES if state != "done")
 # What the customer sees of the refunds: those sent to the provider or done, as on
 # refund_proof's own portal pages (and its portal record rule).
-PORTAL_STATES = ("pending", "done")
 
 
 class SaleOrder(models.Model):

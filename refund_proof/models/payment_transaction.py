@@ -47,7 +47,7 @@ class PaymentTransaction(models.Model):
         string="Refund Records",
     )
     refund_proof_refund_count = fields.Integer(
-        compute="_compute_refund_proof_refund_count"
+        string="Refund Record Count", compute="_compute_refund_proof_refund_count"
     )
     refunded_amount = fields.Monetary(
         string="Refunded",

@@ -13,7 +13,8 @@
 # dependencies, built by `make test`); plain has no refund_proof. Dropped at the end unless
 # BENCH_KEEP=1. Ports: BENCH_PORT (8170) and BENCH_PORT+1 for HTTP, +10 and +11 for gevent.
 # Step 4 copies refund_proof_bench_load_{plain,proof} (pristine clones) into PostgreSQL
-# clusters of its own, with servers on free ports (tests/loadlib.py).
+# clusters of its own, with servers on free ports
+# (testkit/refund_proof_testkit/load_site.py).
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 source "$BENCH_DIR/../scripts/env.sh"

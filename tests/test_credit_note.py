@@ -11,9 +11,11 @@ from odoo.service.model import retrying
 from odoo.tests import BaseCase, Form, HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from refund_proof_testkit.demo_payments import demo_setup, paid_transaction
+
 from .common import RefundProofCommon
 from .fakepsp_server import FakePSPServer
-from .scratch import committed_env, demo_setup, paid_transaction, scratch_registry
+from .scratch_db import committed_env, scratch_registry
 
 REPORT = "refund_proof.action_report_refund_proof"
 WEBHOOK_SECRET = "whsec_refund_proof_tests"

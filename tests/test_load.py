@@ -2,9 +2,10 @@
 
 Two Odoo servers in prefork (`--workers=4 --max-cron-threads=1` each) on one
 database of a PostgreSQL cluster of their own, the fake PSP with its webhooks, a real
-SMTP server, clients over HTTP (tests/loadlib.py). The scenarios run in this file's
-order on one site; each ends with every invariant checked from the database, the
-PSP's ledger and the SMTP sink (`LoadSite.check`), and the servers' logs.
+SMTP server, clients over HTTP (testkit/refund_proof_testkit/load_site.py). The
+scenarios run in this file's order on one site; each ends with every invariant checked
+from the database, the PSP's ledger and the SMTP sink (`LoadSite.check`), and the
+servers' logs.
 
 Scaled for CI: LOAD_REQUESTS (default 200) requests with LOAD_IN_FLIGHT (default 50) in
 flight; `make bench` runs the same scenarios at 1,000 (bench/run.sh step 5).
@@ -17,8 +18,9 @@ from collections import Counter
 
 import pytest
 
+from refund_proof_testkit.load_site import LoadPlan, LoadSite, Visitors, cents, wait_for
+
 from .fakepsp_server import FakePSPServer
-from .loadlib import LoadPlan, LoadSite, Visitors, cents, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,9 @@ from odoo.service.model import retrying
 from odoo.tests import BaseCase, tagged
 from odoo.tools import mute_logger
 
-from .scratch import committed_env, demo_setup, paid_transaction, scratch_registry
+from refund_proof_testkit.demo_payments import demo_setup, paid_transaction
+
+from .scratch_db import committed_env, scratch_registry
 
 
 @tagged("-at_install", "post_install")

@@ -22,8 +22,10 @@ from odoo.service.model import retrying
 from odoo.tests import BaseCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from refund_proof_testkit.demo_payments import demo_setup, paid_transaction
+
 from .common import RefundProofCommon
-from .scratch import committed_env, demo_setup, paid_transaction, scratch_registry
+from .scratch_db import committed_env, scratch_registry
 
 ISSUED_STATES = ("draft", "pending", "done")
 

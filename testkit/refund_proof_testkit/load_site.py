@@ -1,5 +1,6 @@
-"""Production-shaped Odoo on 127.0.0.1, for the load test (tests/test_load.py, `make
-test-slow`) and the load benchmark (bench/bench_load.py, `make bench`).
+"""Production-shaped Odoo on 127.0.0.1, for the load test
+(tests/test_load.py, `make test-slow`) and the load benchmark
+(bench/bench_load.py, `make bench`).
 
 Everything runs as in production, nothing in process: a PostgreSQL cluster of its own
 (so that it can be restarted under load without touching the suite's database), Odoo
@@ -36,7 +37,10 @@ import psycopg2
 import requests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(HERE)
+REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+# The suite's explained exceptions to a warning-clean log, which the load's servers
+# share.
+LOG_ALLOWLIST = os.path.join(REPO_ROOT, "tests", "log-allowlist.txt")
 ODOO_SRC = os.environ.get("ODOO_SRC", "/opt/odoo/18.0")
 PY = sys.executable
 
@@ -457,7 +461,7 @@ class LoadSite:
     # === SET-UP === #
 
     def open(self, spec, n_servers=2, workers=4):
-        """Start everything; `spec` is the data to create (see tests/load_setup.py)."""
+        """Start everything; `spec` is the data to create (see load_site_data.py)."""
         self.pg.start()
         self.pg.restore(self.source, self.dbname)
         seed_filestore = self.source.get("filestore")
@@ -499,7 +503,7 @@ class LoadSite:
                 )
 
     def run_setup(self, spec):
-        """Create the load's data (tests/load_setup.py, in a process of its own)."""
+        """Create the load's data (load_site_data.py, in a process of its own)."""
         spec = dict(
             spec,
             dbname=self.dbname,
@@ -511,7 +515,7 @@ class LoadSite:
             psp_secret=self.psp.webhook_secret if self.psp else "",
         )
         result = subprocess.run(
-            [PY, os.path.join(HERE, "load_setup.py"), json.dumps(spec)],
+            [PY, os.path.join(HERE, "load_site_data.py"), json.dumps(spec)],
             capture_output=True,
             text=True,
             check=False,
@@ -816,7 +820,7 @@ class LoadSite:
           seconds, or (start, end, regular expression) for those lines only): the
           faults a scenario injected, when errors are the truth.
         """
-        with open(os.path.join(HERE, "log-allowlist.txt")) as allowlist:
+        with open(LOG_ALLOWLIST) as allowlist:
             allowed = [
                 re.compile(line.strip())
                 for line in allowlist

@@ -1,9 +1,10 @@
 """The data of a load run, created in the load site's database before its servers
-start (run by tests/loadlib.py `LoadSite.run_setup`, in a process of its own: the
-site's database is on another PostgreSQL cluster than the suite's).
+start (run by load_site.py `LoadSite.run_setup`, in a process of its own: the site's
+database is on another PostgreSQL cluster than the suite's).
 
-Usage: python tests/load_setup.py '<JSON spec>'; prints one JSON line: the payments,
-users and managers created. The spec (see tests/test_load.py):
+Usage: python testkit/refund_proof_testkit/load_site_data.py '<JSON spec>'; prints
+one JSON line: the payments, users and managers created. The spec (see
+tests/test_load.py):
 
 - dbname, db_port, addons_path, data_dir, base_url, psp_url, psp_secret: the site;
 - provider: "fakepsp" (refunds over HTTP to the fake PSP) or "demo" (Odoo's demo

@@ -1,5 +1,5 @@
 """Production-shaped Odoo on 127.0.0.1, for the load test
-(tests/test_load.py, `make test-slow`) and the load benchmark
+(tests/refund_proof/test_load.py, `make test-slow`) and the load benchmark
 (bench/bench_load.py, `make bench`).
 
 Everything runs as in production, nothing in process: a PostgreSQL cluster of its own

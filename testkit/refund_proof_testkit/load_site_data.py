@@ -4,7 +4,7 @@ database is on another PostgreSQL cluster than the suite's).
 
 Usage: python testkit/refund_proof_testkit/load_site_data.py '<JSON spec>'; prints
 one JSON line: the payments, users and managers created. The spec (see
-tests/test_load.py):
+tests/refund_proof/test_load.py):
 
 - dbname, db_port, addons_path, data_dir, base_url, psp_url, psp_secret: the site;
 - provider: "fakepsp" (refunds over HTTP to the fake PSP) or "demo" (Odoo's demo

@@ -9,9 +9,10 @@ A. An issued proof and a dispute's evidence pack are immutable files: their
 B. No client decides whether the proof report renders: `/report/pdf/...` serves the
    issued file to whoever may read the refund (whatever context it sends), and
    `/report/html/...` of the proof is refused.
-C. Portal customers read only the refund fields the portal shows (not `create_uid`); a
-   salesman reading an order does not get its refunds' proofs from the customer's
-   order page; the e-mailed link's token posts no chatter message.
+C. Portal customers read only the refund fields the portal shows (not `create_uid`);
+   the e-mailed link's token posts no chatter message. (A salesman reading an order
+   does not get its refunds' proofs from the customer's order page:
+   tests/refund_proof_sale/test_sale.py, TestSaleOrderPageProofLinks.)
 """
 
 import base64
@@ -25,7 +26,6 @@ from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..common import JsonRpcMixin, RpcError
-from ..refund_proof_sale.test_sale import SaleRefundCase
 from .test_refund_mail import MailCase
 from .test_refund_proof import REPORT
 
@@ -359,28 +359,3 @@ class TestPortalReachOfARefund(ProofFilesCase):
         )
         self.assertEqual(page.status_code, 200)
         self.assertIn(refund.name, page.text)
-
-
-@tagged("-at_install", "post_install")
-class TestSaleOrderPageProofLinks(SaleRefundCase, MailCase):
-    def test_salesman_gets_no_proof_from_the_customer_order_page(self):
-        """A salesman reading the order (no refund rights) opens the customer's
-        order page without its refunds' links nor their tokens; a refund user of the
-        shop gets them, as the customer does."""
-        order = self._order(self.portal_partner)
-        refund = self._refund(self._pay(order), 30.0)
-        refund._portal_ensure_token()
-        proof_url = refund.get_portal_url(report_type="pdf", download=True)
-        self.authenticate(self.salesman.login, self.salesman.login)
-        page = self.url_open(f"/my/orders/{order.id}")
-        self.assertEqual(page.status_code, 200, "the salesman reads the order")
-        self.assertNotIn(refund.access_token, page.text)
-        self.assertNotIn(f'data-refund-id="{refund.id}"', page.text)
-        self.assertNotIn(proof_url.replace("&", "&amp;"), page.text)
-        for user in (self.shop_refund_user, self.portal_user):
-            with self.subTest(user=user.login):
-                self.authenticate(user.login, user.login)
-                page = self.url_open(f"/my/orders/{order.id}")
-                self.assertEqual(page.status_code, 200)
-                self.assertIn(f'data-refund-id="{refund.id}"', page.text)
-                self.assertIn(proof_url.replace("&", "&amp;"), page.text)

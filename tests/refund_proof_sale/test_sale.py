@@ -344,3 +344,28 @@ class TestSaleOrderPortal(SaleRefundCase, MailCase):
         self.assertEqual(page.status_code, 200)
         self.assertEqual(self._refunds_shown(page.text), [])
         self.assertNotIn(refund.name, page.text)
+
+
+@tagged("-at_install", "post_install")
+class TestSaleOrderPageProofLinks(SaleRefundCase, MailCase):
+    def test_salesman_gets_no_proof_from_the_customer_order_page(self):
+        """A salesman reading the order (no refund rights) opens the customer's
+        order page without its refunds' links nor their tokens; a refund user of the
+        shop gets them, as the customer does."""
+        order = self._order(self.portal_partner)
+        refund = self._refund(self._pay(order), 30.0)
+        refund._portal_ensure_token()
+        proof_url = refund.get_portal_url(report_type="pdf", download=True)
+        self.authenticate(self.salesman.login, self.salesman.login)
+        page = self.url_open(f"/my/orders/{order.id}")
+        self.assertEqual(page.status_code, 200, "the salesman reads the order")
+        self.assertNotIn(refund.access_token, page.text)
+        self.assertNotIn(f'data-refund-id="{refund.id}"', page.text)
+        self.assertNotIn(proof_url.replace("&", "&amp;"), page.text)
+        for user in (self.shop_refund_user, self.portal_user):
+            with self.subTest(user=user.login):
+                self.authenticate(user.login, user.login)
+                page = self.url_open(f"/my/orders/{order.id}")
+                self.assertEqual(page.status_code, 200)
+                self.assertIn(f'data-refund-id="{refund.id}"', page.text)
+                self.assertIn(proof_url.replace("&", "&amp;"), page.text)

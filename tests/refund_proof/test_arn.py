@@ -12,7 +12,7 @@ from odoo.addons.refund_proof.utils import (
     normalize_arn,
 )
 
-from ..common import RefundProofCommon
+from ..refund_factories import RefundProofCommon
 
 VALID_ARN = "74612345678901234567893"  # Luhn mod-10 over its 23 digits
 

@@ -13,8 +13,8 @@ from odoo.tools import mute_logger
 
 from refund_proof_testkit.demo_payments import demo_setup, paid_transaction
 
-from ..common import RefundProofCommon
 from ..fakepsp_server import FakePSPServer
+from ..refund_factories import RefundProofCommon
 from ..scratch_db import committed_env, scratch_registry
 
 REPORT = "refund_proof.action_report_refund_proof"

@@ -5,7 +5,7 @@ from odoo import SUPERUSER_ID
 from odoo.tests import tagged
 from odoo.tools import convert_file
 
-from ..common import RefundProofCommon
+from ..refund_factories import RefundProofCommon
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 import demo_shop  # noqa: E402 (scripts/demo_shop.py, the shop step of `make run`)

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..common import JsonRpcMixin, RefundProofCommon, RpcError
+from ..json_rpc_client import JsonRpcMixin, RpcError
+from ..refund_factories import RefundProofCommon
 
 
 class DisputeCase(RefundProofCommon):

@@ -15,7 +15,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
-from ..common import pdf_to_text
+from ..pdf_text import pdf_to_text
 from .test_refund_mail import MailCase
 from .test_refund_proof import VALID_ARN
 

@@ -16,7 +16,8 @@ from freezegun import freeze_time
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..common import JsonRpcMixin, RefundProofCommon, RpcError
+from ..json_rpc_client import JsonRpcMixin, RpcError
+from ..refund_factories import RefundProofCommon
 
 MARCH = datetime(2024, 3, 15, 12, 0)
 APRIL = datetime(2024, 4, 15, 12, 0)

@@ -1,7 +1,7 @@
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
-from ..common import RefundProofCommon
+from ..refund_factories import RefundProofCommon
 
 
 @tagged("-at_install", "post_install")

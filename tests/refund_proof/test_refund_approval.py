@@ -5,7 +5,7 @@ from freezegun import freeze_time
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 
-from ..common import RefundProofCommon
+from ..refund_factories import RefundProofCommon
 
 
 @tagged("-at_install", "post_install")

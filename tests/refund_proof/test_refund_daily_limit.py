@@ -24,7 +24,7 @@ from odoo.tools import mute_logger
 
 from refund_proof_testkit.demo_payments import demo_setup, paid_transaction
 
-from ..common import RefundProofCommon
+from ..refund_factories import RefundProofCommon
 from ..scratch_db import committed_env, scratch_registry
 
 ISSUED_STATES = ("draft", "pending", "done")

@@ -44,7 +44,8 @@ from odoo import Command, fields
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import SQL, mute_logger
 
-from ..common import JsonRpcMixin, RefundProofCommon
+from ..json_rpc_client import JsonRpcMixin
+from ..refund_factories import RefundProofCommon
 
 GROUP_BILLING = "account.group_account_invoice"
 GROUP_REFUND_USER = "refund_proof.group_refund_user"

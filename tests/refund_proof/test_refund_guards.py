@@ -25,7 +25,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.refund_proof.utils import format_arn
 
-from ..common import RefundProofCommon
+from ..refund_factories import RefundProofCommon
 from .test_refund_mail import MailCase
 from .test_refund_proof import REPORT, VALID_ARN, ProofCommon
 

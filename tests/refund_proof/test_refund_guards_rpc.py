@@ -29,7 +29,8 @@ from odoo.tools import mute_logger
 
 from odoo.addons.refund_proof.utils import format_arn, normalize_arn
 
-from ..common import JsonRpcMixin, RefundProofCommon, RpcError
+from ..json_rpc_client import JsonRpcMixin, RpcError
+from ..refund_factories import RefundProofCommon
 from .test_arn import VALID_ARN
 
 # A second valid ARN, set on a refund by the server to test replacing one.

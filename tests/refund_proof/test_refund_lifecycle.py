@@ -4,7 +4,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
-from ..common import RefundProofCommon
+from ..refund_factories import RefundProofCommon
 
 
 @tagged("-at_install", "post_install")

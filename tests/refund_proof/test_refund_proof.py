@@ -6,7 +6,7 @@ import tempfile
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..common import RefundProofCommon
+from ..refund_factories import RefundProofCommon
 
 REPORT = "refund_proof.action_report_refund_proof"
 VALID_ARN = "74612345678901234567893"

@@ -25,7 +25,7 @@ from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
-from ..common import JsonRpcMixin, RpcError
+from ..json_rpc_client import JsonRpcMixin, RpcError
 from .test_refund_mail import MailCase
 from .test_refund_proof import REPORT
 

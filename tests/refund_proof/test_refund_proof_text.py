@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from odoo.tests import tagged
 from odoo.tools import file_path, format_amount
 
-from ..common import pdf_to_text
+from ..pdf_text import pdf_to_text
 from .test_refund_proof import REPORT, VALID_ARN, RealPdfCase
 
 WEB_FONT = "web/static/fonts/lato/Lato-Reg-webfont.ttf"

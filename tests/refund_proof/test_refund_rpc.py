@@ -3,7 +3,7 @@ import xmlrpc.client
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from ..common import RefundProofCommon
+from ..refund_factories import RefundProofCommon
 
 
 @tagged("-at_install", "post_install")

@@ -1,7 +1,7 @@
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from ..common import RefundProofCommon
+from ..refund_factories import RefundProofCommon
 
 
 @tagged("-at_install", "post_install")

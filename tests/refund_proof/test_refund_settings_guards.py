@@ -22,7 +22,8 @@ from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..common import JsonRpcMixin, RefundProofCommon, RpcError
+from ..json_rpc_client import JsonRpcMixin, RpcError
+from ..refund_factories import RefundProofCommon
 
 SETTINGS_LOGGER = "odoo.addons.refund_proof.models.res_company"
 # A number, not "INFO": Odoo names its level 25 "INFO" too (odoo.netsvc), and

@@ -1,9 +1,10 @@
 """The Adyen bridge (refund_proof_adyen) through Odoo's real payment_adyen.
 
 Only the network is replaced: Adyen's Checkout API (v70) is a local server
-(`provider_api.ProviderAPIServer`, answering with the payloads of tests/data/adyen/,
-and honouring the Idempotency-Key header as Adyen does), and Adyen's webhook events are
-signed by Adyen's own Python library (PyPI `Adyen`) and posted to Odoo's real route.
+(`provider_api_server.ProviderAPIServer`, answering with the payloads of
+tests/data/adyen/, and honouring the Idempotency-Key header as Adyen does), and Adyen's
+webhook events are signed by Adyen's own Python library (PyPI `Adyen`) and posted to
+Odoo's real route.
 """
 
 import json
@@ -22,7 +23,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.payment_adyen.models import payment_provider as adyen_provider_module
 
-from ..provider_api import ProviderAPIServer, load, redirect
+from ..provider_api_server import ProviderAPIServer, load, redirect
 from ..refund_proof.test_refund_mail import MailCase
 
 HMAC_KEY = "44782def547aaa06c910c43932b1eb0c71fc68d9d0c057550c48ec2acf6ba056"

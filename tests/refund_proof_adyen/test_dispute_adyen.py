@@ -7,7 +7,7 @@ from datetime import datetime
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from ..provider_api import load
+from ..provider_api_server import load
 from .test_adyen import WRONG_HMAC_KEY, AdyenCase
 
 

@@ -1,9 +1,9 @@
 """The Razorpay bridge (refund_proof_razorpay) through Odoo's real payment_razorpay.
 
 Only the network is replaced: Odoo's calls to https://api.razorpay.com/ reach a local
-Razorpay Refunds API (`RazorpayAPI`, on tests/provider_api.py's server) answering with
-the entities of tests/data/razorpay/, and Razorpay's webhooks are signed as Razorpay
-signs them (hex HMAC-SHA256 of the raw body, checked by Razorpay's own library,
+Razorpay Refunds API (`RazorpayAPI`, on tests/provider_api_server.py's server) answering
+with the entities of tests/data/razorpay/, and Razorpay's webhooks are signed as
+Razorpay signs them (hex HMAC-SHA256 of the raw body, checked by Razorpay's own library,
 PyPI `razorpay`, `Utility.verify_webhook_signature`) and posted to Odoo's real route.
 """
 
@@ -24,7 +24,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.payment_razorpay.models import payment_provider as razorpay_provider
 
-from ..provider_api import ProviderAPIServer, load, redirect
+from ..provider_api_server import ProviderAPIServer, load, redirect
 from ..refund_proof.test_refund_mail import MailCase
 from ..refund_proof.test_refund_proof import VALID_ARN
 

@@ -8,7 +8,7 @@ from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from ..common import pdf_to_text
+from ..pdf_text import pdf_to_text
 from ..refund_proof.test_refund_mail import MailCase
 from ..refund_proof.test_refund_proof import ProofCommon
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from ..provider_api import load
+from ..provider_api_server import load
 from .test_stripe import StripeCase
 
 DISPUTE_ID = "du_3RpTestDispute000000001"  # tests/data/stripe/dispute.json

@@ -13,7 +13,7 @@ from freezegun import freeze_time
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from ..provider_api import load, redirect
+from ..provider_api_server import load, redirect
 from .test_dispute_stripe import DISPUTE_ID
 from .test_stripe import ARN, StripeCase, drop_connection
 

@@ -1,10 +1,10 @@
 """refund_proof_stripe: Stripe refunds through Odoo's real payment_stripe module.
 
-Only the network is replaced: Stripe's API is a local server (tests/provider_api.py)
-answering with the objects recorded in tests/data/stripe/, and Stripe's webhooks are
-signed by Stripe's own library (PyPI `stripe`, `stripe.WebhookSignature`:
-`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`) and posted to
-Odoo's webhook route on the test server.
+Only the network is replaced: Stripe's API is a local server
+(tests/provider_api_server.py) answering with the objects recorded in
+tests/data/stripe/, and Stripe's webhooks are signed by Stripe's own library (PyPI
+`stripe`, `stripe.WebhookSignature`: `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+"<t>.<raw body>">`) and posted to Odoo's webhook route on the test server.
 """
 
 import json
@@ -25,7 +25,7 @@ from odoo.addons.payment_stripe import const as stripe_const
 from odoo.addons.payment_stripe.models import payment_provider as stripe_provider
 from odoo.addons.refund_proof_stripe.const import REFUND_EVENTS as REFUND_EVENT_TYPES
 
-from ..provider_api import ProviderAPIServer, load, redirect
+from ..provider_api_server import ProviderAPIServer, load, redirect
 from ..refund_proof.test_refund_proof import ProofCommon
 
 STRIPE_API = "https://api.stripe.com"

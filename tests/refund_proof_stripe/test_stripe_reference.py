@@ -10,7 +10,7 @@ from odoo.tests import freeze_time, tagged
 
 from odoo.addons.payment_stripe import const as stripe_const
 
-from ..provider_api import load
+from ..provider_api_server import load
 from .test_stripe import ARN, REFUND_ID, StripeCase
 
 START = datetime(2026, 6, 1, 9, 0)

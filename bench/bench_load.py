@@ -1,15 +1,16 @@
 """Figure 4: refunds and public pages under load, two servers in prefork.
 
-    $PY bench/bench_load.py [--plain DB --proof DB] [--out DIR]
+    PYTHONPATH=testkit $PY bench/bench_load.py [--plain DB --proof DB] [--out DIR]
 
-Two load sites (tests/loadlib.py `LoadSite`) side by side, each a PostgreSQL cluster
-of its own and two Odoo servers in prefork (`--workers=4 --max-cron-threads=1` each)
-on one database: `plain`, copied from DB without refund_proof (the template database
-of `make test`: Odoo 18, account_payment, payment_demo, the providers and sale), and
-`proof`, copied from DB with refund_proof installed. Same data on both
-(tests/load_setup.py): 200 paid demo-provider transactions of 1,000.00, 50 users (in
-`proof` refund users with limits no request reaches, so nothing waits for approval;
-in `plain` billing users, who may refund in plain Odoo).
+Two load sites (`LoadSite` of testkit/refund_proof_testkit/load_site.py) side by
+side, each a PostgreSQL cluster of its own and two Odoo servers in prefork
+(`--workers=4 --max-cron-threads=1` each) on one database: `plain`, copied from DB
+without refund_proof (the template database of `make test`: Odoo 18, account_payment,
+payment_demo, the providers and sale), and `proof`, copied from DB with refund_proof
+installed. Same data on both (testkit/refund_proof_testkit/load_site_data.py): 200
+paid demo-provider transactions of 1,000.00, 50 users (in `proof` refund users with
+limits no request reaches, so nothing waits for approval; in `plain` billing users,
+who may refund in plain Odoo).
 
 1. Refunds: `payment.transaction.action_refund(amount_to_refund=...)` over JSON-RPC
    with a session (the Refund button), amounts 1.00 to 5.00, 1 / 10 / 50 clients in
@@ -54,10 +55,10 @@ import psycopg2
 import requests
 from lib import figure, log
 
+from refund_proof_testkit.load_site import LoadSite, RpcError, wait_for
+
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
-sys.path.insert(0, REPO_ROOT)
-from tests.loadlib import LoadSite, RpcError, wait_for  # noqa: E402
 
 ODOO_SRC = os.environ.get("ODOO_SRC", "/opt/odoo/18.0")
 ADDONS = ",".join(

@@ -2,7 +2,8 @@
 outside `odoo shell`, and the demo data every benchmark uses.
 
 Every script is run as `$PY bench/<script>.py <database> [...]` by bench/run.sh, with
-BENCH_ODOO_CONF and BENCH_ADDONS in the environment.
+BENCH_ODOO_CONF and BENCH_ADDONS in the environment, and testkit/ (the library
+refund_proof_testkit, shared with the tests) on PYTHONPATH (scripts/env.sh).
 """
 
 import os
@@ -16,8 +17,10 @@ from odoo.modules.registry import Registry
 from odoo.tools import config
 
 # The demo provider and paid transactions of the tests serve the benchmarks too.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tests.scratch import demo_provider, paid_transaction  # noqa: E402, F401
+from refund_proof_testkit.demo_payments import (  # noqa: F401
+    demo_provider,
+    paid_transaction,
+)
 
 # Demo data of the benchmarks: fixed, so that every run measures the same thing.
 N_PAYMENTS = 20  # paid demo transactions (and their account.payment)

@@ -13,7 +13,8 @@
 # dependencies, built by `make test`); plain has no refund_proof. Dropped at the end unless
 # BENCH_KEEP=1. Ports: BENCH_PORT (8170) and BENCH_PORT+1 for HTTP, +10 and +11 for gevent.
 # Step 4 copies refund_proof_bench_load_{plain,proof} (pristine clones) into PostgreSQL
-# clusters of its own, with servers on free ports (tests/loadlib.py).
+# clusters of its own, with servers on free ports
+# (testkit/refund_proof_testkit/load_site.py).
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 source "$BENCH_DIR/../scripts/env.sh"
@@ -185,12 +186,12 @@ fig "refund.queries_constant = $a / $b / $c queries  # k=10, k=50, k=10 with 100
 step "4. under load: refund_proof vs plain Odoo, one and two servers in prefork (about 10 min)"
 bench load "$BENCH_DIR/bench_load.py" --plain "$DB_LOAD_PLAIN" --proof "$DB_LOAD_PROOF" --out "$OUT"
 
-# 5. The load test's scenarios (tests/test_load.py, make test-slow runs them at 200
-#    requests) at full scale: 1,000 requests, 50 in flight, then the faults; pass/fail,
+# 5. The load test's scenarios (tests/refund_proof/test_load.py, make test-slow runs them
+#    at 200 requests) at full scale: 1,000 requests, 50 in flight, then the faults; pass/fail,
 #    with the request mix and the time each scenario took.
 step "5. the load test at 1,000 requests, 50 in flight, and its faults (about 20 min)"
 if LOAD_REQUESTS=1000 LOAD_IN_FLIGHT=50 PYTEST_MARK=slow PYTEST_WORKERS=1 \
-        LOGDIR="$OUT/load_test_logs" "$REPO_ROOT/scripts/test.sh" tests/test_load.py \
+        LOGDIR="$OUT/load_test_logs" "$REPO_ROOT/scripts/test.sh" tests/refund_proof/test_load.py \
         --durations=10 -rA >"$OUT/load_test.txt" 2>&1; then
     verdict=PASSED
 else

@@ -25,6 +25,10 @@ mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 export ODOO_SRC RP_HOME VENV PGHOST PGPORT PGUSER PGPASSWORD TEST_DB DEMO_DB HTTP_PORT
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# testkit/: the library the tests and the benchmarks share (refund_proof_testkit, not an
+# Odoo addon), importable by pytest and by bench/'s scripts, from the checkout being run
+# (not a path fixed in the venv, which several checkouts may share).
+export PYTHONPATH="$REPO_ROOT/testkit${PYTHONPATH:+:$PYTHONPATH}"
 ODOO_BIN="$ODOO_SRC/odoo-bin"
 ODOO_CONF="$RP_HOME/odoo.conf"
 PY="$VENV/bin/python"

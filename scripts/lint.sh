@@ -16,7 +16,7 @@ shopt -s nullglob
 # tests/addons (the fake payment provider).
 MANIFESTS=(refund_proof/__manifest__.py refund_proof_*/__manifest__.py tests/addons/*/__manifest__.py)
 BRIDGES=(refund_proof_*/)
-PY_FILES=(refund_proof "${BRIDGES[@]%/}" tests scripts bench)
+PY_FILES=(refund_proof "${BRIDGES[@]%/}" tests testkit scripts bench)
 ADDONS=("${MANIFESTS[@]%/__manifest__.py}")
 run "ruff" "$BIN/ruff" check "${PY_FILES[@]}"
 run "ruff format" "$BIN/ruff" format --check "${PY_FILES[@]}"

@@ -4,7 +4,7 @@
 # database also gets the provider bridges (refund_proof_*/) with Odoo's provider modules, and
 # payment_fakepsp (tests/addons), the fake payment provider of the fault
 # tests; `make run`'s demo database does not.
-# Extra arguments go to pytest, e.g.  scripts/test.sh tests/test_refund_amounts.py -k partial
+# Extra arguments go to pytest, e.g.  scripts/test.sh tests/refund_proof/test_refund_amounts.py -k partial
 # PYTEST_MARK selects by marker: "not slow" (default, make test) or "slow" (make test-slow).
 # PYTEST_WORKERS: pytest-xdist processes, each on its own copy of the test database
 # (pytest-odoo makes it), whole test classes (and modules) each; default 2. For the slow

@@ -76,7 +76,7 @@ class TestFaults(MailCase):
         self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
 
     @mute_logger(
-        "odoo.addons.refund_proof.models.payment_refund",
+        "odoo.addons.refund_proof.models.payment_refund_mail",
         "odoo.addons.base.models.ir_actions_report",
     )
     def test_pdf_rendering_failing_keeps_the_refund_and_the_mail_pending(self):
@@ -96,7 +96,7 @@ class TestFaults(MailCase):
         self.assertEqual(len(self._customer_mails(refund)), 1)
         self.assertEqual(len(refund.proof_ids), 1)
 
-    @mute_logger("odoo.addons.refund_proof.models.payment_refund")
+    @mute_logger("odoo.addons.refund_proof.models.payment_refund_mail")
     def test_pdf_tool_missing_keeps_the_refund_and_the_mail_pending(self):
         """wkhtmltopdf not installed: the refund stays done, its e-mail pending, no
         proof is stored; once it is installed, the next run sends it."""

@@ -125,7 +125,7 @@ class TestRefundMail(MailCase):
                 "_send_customer_mail",
                 side_effect=psycopg2.errors.SerializationFailure("concurrent update"),
             ),
-            mute_logger("odoo.addons.refund_proof.models.payment_refund"),
+            mute_logger("odoo.addons.refund_proof.models.payment_refund_mail"),
         ):
             self._run_mail_cron()
         self.assertEqual(refund.customer_mail_pending, "done")

@@ -223,7 +223,7 @@ class TestIssuedFilesAreImmutable(ProofFilesCase):
         self._tamper(proof.attachment_id)
         with (
             self.assertLogs(PROOF_LOGGER, "ERROR"),
-            mute_logger("odoo.addons.refund_proof.models.payment_refund"),
+            mute_logger("odoo.addons.refund_proof.models.payment_refund_mail"),
         ):
             self.env["payment.refund"]._cron_send_customer_mails()
         self.assertEqual(refund.customer_mail_pending, "done")

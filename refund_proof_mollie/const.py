@@ -33,3 +33,13 @@ REFUND_STATUS_MAPPING = {
 # The description of a refund: "will be passed along to your customer's bank or card
 # issuer if possible"; Mollie takes at most 255 characters.
 DESCRIPTION_MAX_LENGTH = 255
+
+# "Chargeback object" (List payment chargebacks, GET /v2/payments/{id}/chargebacks,
+# https://docs.mollie.com/reference/list-payment-chargebacks): ids `chb_…`, no status;
+# `reversedAt` is set once "a previously received chargeback has been reversed"
+# (webhook events chargeback.received and chargeback.reversed). The merchant objects
+# to a chargeback in Mollie's dashboard: a received one needs a response, a reversed
+# one is won.
+CHARGEBACK_ID = re.compile(r"chb_[A-Za-z0-9]+")
+CHARGEBACK_RECEIVED_STATE = "needs_response"
+CHARGEBACK_REVERSED_STATE = "won"

@@ -12,14 +12,16 @@ _logger = logging.getLogger(__name__)
 class RefundProofMollieController(MollieController):
     @http.route()
     def mollie_webhook(self, **data):
-        """Override of `payment_mollie` to record the payment's refunds as Mollie's
-        API holds them (Odoo reads only the payment's status).
+        """Override of `payment_mollie` to record the payment's refunds and
+        chargebacks as Mollie's API holds them (Odoo reads only the payment's
+        status).
 
-        Mollie calls the payment's webhook when one of its refunds changes, posting
-        only the payment's id, unsigned by design: the post is never read. The
-        payment is the one of the `ref` in the webhook's URL (as for Odoo), and its
-        refunds are read from Mollie's API with the provider's API key: a forged
-        post can make Odoo ask Mollie, and change only what Mollie says.
+        Mollie calls the payment's webhook when one of its refunds or chargebacks
+        changes, posting only the payment's id, unsigned by design: the post is
+        never read. The payment is the one of the `ref` in the webhook's URL (as
+        for Odoo), and its refunds and chargebacks are read from Mollie's API with
+        the provider's API key: a forged post can make Odoo ask Mollie, and changes
+        only what Mollie says.
 
         :param dict data: The notification data (only `id`) and the transaction
                           reference (`ref`) embedded in the webhook's URL.
@@ -38,9 +40,10 @@ class RefundProofMollieController(MollieController):
             return response
         try:
             tx_sudo._refund_proof_mollie_sync_refunds()
+            tx_sudo._refund_proof_mollie_sync_chargebacks()
         except ValidationError as error:
             _logger.warning(
-                "Could not read the refunds of %s from Mollie: %s",
+                "Could not read the refunds and chargebacks of %s from Mollie: %s",
                 tx_sudo.reference,
                 error,
             )

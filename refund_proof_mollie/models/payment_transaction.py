@@ -1,5 +1,6 @@
 import logging
 import pprint
+from datetime import datetime, timezone
 
 from odoo import _, api, models
 from odoo.exceptions import ValidationError
@@ -234,35 +235,54 @@ class PaymentTransaction(models.Model):
                 refund_tx._refund_proof_mollie_apply_refund(refund_data)
 
     def _refund_proof_mollie_list_refunds(self):
-        """The refund objects of this Mollie payment, as Mollie holds them now (GET
-        /v2/payments/{id}/refunds through Odoo's `_mollie_make_request`), every page.
+        """The refund objects of this Mollie payment, as Mollie holds them now (List
+        payment refunds, GET /v2/payments/{id}/refunds), every page.
 
         Note: self.ensure_one()
 
         :rtype: list[dict]
         :raise ValidationError: If Mollie cannot be reached or refuses.
         """
+        return self._refund_proof_mollie_list("refunds")
+
+    def _refund_proof_mollie_list(self, resource):
+        """The objects of a list of this Mollie payment (``refunds`` or
+        ``chargebacks``, GET /v2/payments/{id}/<resource> through Odoo's
+        `_mollie_make_request`), every page.
+
+        Note: self.ensure_one()
+
+        :param str resource: The list, as Mollie names it in its path and under
+                             `_embedded`.
+        :rtype: list[dict]
+        :raise ValidationError: If Mollie cannot be reached or refuses.
+        """
         self.ensure_one()
-        refunds = []
+        objects = []
         endpoint = (
-            f"/payments/{self.provider_reference}/refunds?limit={const.LIST_LIMIT}"
+            f"/payments/{self.provider_reference}/{resource}?limit={const.LIST_LIMIT}"
         )
         while endpoint:
             data = self.provider_id._mollie_make_request(endpoint, method="GET")
             _logger.info(
-                "Response of '/payments/<id>/refunds' request for transaction with "
+                "Response of '/payments/<id>/%s' request for transaction with "
                 "reference %s:\n%s",
+                resource,
                 self.reference,
                 pprint.pformat(data),
             )
-            page = (data.get("_embedded") or {}).get("refunds")
+            page = (data.get("_embedded") or {}).get(resource)
             if not isinstance(page, list):
                 raise ValidationError(
-                    "Mollie: " + _("The list of the payment's refunds is unreadable.")
+                    "Mollie: "
+                    + _(
+                        "The list of the payment's %(resource)s is unreadable.",
+                        resource=resource,
+                    )
                 )
-            refunds += page
+            objects += page
             endpoint = self._refund_proof_mollie_next_page(data)
-        return refunds
+        return objects
 
     @staticmethod
     def _refund_proof_mollie_next_page(data):
@@ -320,3 +340,121 @@ class PaymentTransaction(models.Model):
         return self._create_child_transaction(
             amount, is_refund=True, provider_reference=refund_data["id"]
         )
+
+    # === BUSINESS METHODS - MOLLIE CHARGEBACKS === #
+
+    def _refund_proof_mollie_sync_chargebacks(self):
+        """Read the chargebacks of this Mollie payment from Mollie's API (List
+        payment chargebacks) and record each as the payment's dispute
+        (`_refund_proof_upsert_dispute`), never as a refund: a new chargeback needs a
+        response (the merchant objects in Mollie's dashboard), a reversed one is won.
+        A chargeback already recorded changes only when Mollie reverses it, so that
+        a state set since (evidence sent) is kept. Server side: called on Mollie's
+        webhook, whose post is never read.
+
+        Note: self.ensure_one()
+
+        :raise ValidationError: If Mollie cannot be reached or refuses.
+        """
+        self.ensure_one()
+        payment_id = self.provider_reference or ""
+        if (
+            self.provider_code != "mollie"
+            or self.operation == "refund"
+            or not const.PAYMENT_ID.fullmatch(payment_id)
+        ):
+            return
+        for chargeback in self._refund_proof_mollie_list("chargebacks"):
+            if not isinstance(chargeback, dict):
+                continue
+            chargeback_id = chargeback.get("id")
+            if (
+                not isinstance(chargeback_id, str)
+                or not const.CHARGEBACK_ID.fullmatch(chargeback_id)
+                or chargeback.get("paymentId") != payment_id
+            ):
+                continue
+            self._refund_proof_mollie_record_chargeback(chargeback)
+
+    def _refund_proof_mollie_record_chargeback(self, chargeback):
+        """Record Mollie's chargeback object `chargeback` as this payment's dispute,
+        when it is new or newly reversed.
+
+        Note: self.ensure_one()
+
+        :param dict chargeback: Mollie's chargeback object.
+        """
+        self.ensure_one()
+        reversed_date = self._refund_proof_mollie_parse_datetime(
+            chargeback.get("reversedAt")
+        )
+        dispute = (
+            self.env["payment.dispute"]
+            .sudo()
+            .search(
+                [
+                    ("source_transaction_id", "=", self.id),
+                    ("provider_reference", "=", chargeback["id"]),
+                ],
+                limit=1,
+            )
+        )
+        if dispute and (
+            not reversed_date or dispute.state == const.CHARGEBACK_REVERSED_STATE
+        ):
+            return  # Nothing new from Mollie.
+        amount = self._refund_proof_mollie_parse_amount(chargeback.get("amount"))
+        reason = chargeback.get("reason")
+        reason = reason if isinstance(reason, dict) else {}
+        reason_code = (
+            reason.get("code") if isinstance(reason.get("code"), str) else None
+        )
+        reason_text = (
+            reason.get("description")
+            if isinstance(reason.get("description"), str)
+            else None
+        )
+        if reversed_date:
+            summary = _(
+                "Mollie reports the chargeback %(reference)s reversed.",
+                reference=chargeback["id"],
+            )
+        else:
+            summary = _(
+                "Mollie reports a chargeback (reason: %(reason)s).",
+                reason=reason_text or reason_code or "-",
+            )
+        if not dispute:
+            # A dispute event is logged on the payment's documents, never a refund.
+            self._refund_proof_log_dispute_event(
+                summary, reference=chargeback["id"], amount=amount
+            )
+        self._refund_proof_upsert_dispute(
+            {
+                "provider_reference": chargeback["id"],
+                "amount": amount,
+                "kind": "chargeback",
+                "state": const.CHARGEBACK_REVERSED_STATE
+                if reversed_date
+                else const.CHARGEBACK_RECEIVED_STATE,
+                "reason_code": reason_code,
+                "provider_reason": reason_text,
+                "opened_date": self._refund_proof_mollie_parse_datetime(
+                    chargeback.get("createdAt")
+                ),
+                "summary": summary,
+            }
+        )
+
+    @staticmethod
+    def _refund_proof_mollie_parse_datetime(value):
+        """A naive UTC datetime of Mollie's ISO 8601 date, or None."""
+        if not isinstance(value, str) or not value:
+            return None
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.tzinfo:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        return moment

@@ -24,18 +24,22 @@ API_BASE = "https://api.mollie.com"
 WEBHOOK_URL = "/payment/mollie/webhook"
 BRIDGE_PROVIDER_LOGGER = "odoo.addons.refund_proof_mollie.models.payment_provider"
 ODOO_PROVIDER_LOGGER = "odoo.addons.payment_mollie.models.payment_provider"
+WEBHOOK_LOGGER = "odoo.addons.refund_proof_mollie.controllers.main"
 
 
 class MollieAPI:
     """Mollie's API v2, as far as these tests need it: Get payment (GET
     /v2/payments/:id, which Odoo's webhook reads), Create Refund (POST
     /v2/payments/:id/refunds), idempotent per `Idempotency-Key` (a repeated key
-    answers the refund already made), and List payment refunds (GET
-    /v2/payments/:id/refunds), which answers the refunds as they are now."""
+    answers the refund already made), List payment refunds (GET
+    /v2/payments/:id/refunds), which answers the refunds as they are now, and List
+    payment chargebacks (GET /v2/payments/:id/chargebacks)."""
 
     def __init__(self, server):
         self.payments = {}  # tr_… -> payment object
         self.refunds = {}  # re_… -> refund object
+        self.chargebacks = {}  # chb_… -> chargeback object
+        self.down = False  # Answer the lists with HTTP 503.
         self.status = "pending"  # The status a new refund starts with.
         self.stall = 0  # Seconds to wait before answering a refund request.
         # The first request of each key still being processed: a request with the
@@ -49,6 +53,11 @@ class MollieAPI:
         )
         server.route(
             "GET", r"/v2/payments/(?P<payment>tr_\w+)/refunds$", self._list_refunds
+        )
+        server.route(
+            "GET",
+            r"/v2/payments/(?P<payment>tr_\w+)/chargebacks$",
+            self._list_chargebacks,
         )
 
     def add_payment(self, tx):
@@ -97,7 +106,33 @@ class MollieAPI:
         time.sleep(self.stall)
         return 201, refund
 
+    def _list_chargebacks(self, request, match):
+        if self.down:
+            return 503, {"status": 503, "title": "Service Unavailable", "detail": "-"}
+        chargebacks = [
+            c for c in self.chargebacks.values() if c["paymentId"] == match["payment"]
+        ]
+        return load(
+            "mollie",
+            "chargeback_list",
+            count=len(chargebacks),
+            _embedded={"chargebacks": chargebacks},
+        )
+
+    def add_chargeback(self, payment_id, value):
+        chargeback_id = f"chb_Test{len(self.chargebacks) + 1:05d}"
+        self.chargebacks[chargeback_id] = load(
+            "mollie",
+            "chargeback",
+            id=chargeback_id,
+            paymentId=payment_id,
+            amount={"currency": "EUR", "value": value},
+        )
+        return self.chargebacks[chargeback_id]
+
     def _list_refunds(self, request, match):
+        if self.down:
+            return 503, {"status": 503, "title": "Service Unavailable", "detail": "-"}
         refunds = [
             r for r in self.refunds.values() if r["paymentId"] == match["payment"]
         ]
@@ -449,3 +484,73 @@ class TestMollie(RefundProofCommon, HttpCase):
             )
         self.assertEqual(response.status_code, 200)
         self.assertFalse(self._list_requests())
+
+    @mute_logger(ODOO_PROVIDER_LOGGER, WEBHOOK_LOGGER)
+    def test_webhook_answers_503_when_mollie_cannot_be_read(self):
+        """Mollie's API unreadable on the webhook: nothing changes and the webhook
+        answers 503, for Mollie to call it again."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0)
+        self._mollie_refund(refund)["status"] = "refunded"
+        self.api.down = True
+        self.assertEqual(self._post_webhook(tx).status_code, 503)
+        self.assertEqual(refund.state, "pending")
+        self.api.down = False
+        self.assertEqual(self._post_webhook(tx).status_code, 200)
+        self.assertEqual(refund.state, "done")
+
+    # --- chargebacks --- #
+
+    def test_chargeback_is_a_dispute_not_a_refund(self):
+        """A chargeback Mollie lists is recorded once as the payment's dispute
+        (needs a response, Mollie's reason and date), logged on the payment, never
+        a refund."""
+        tx = self._paid(100.0)
+        chargeback = self.api.add_chargeback(tx.provider_reference, "100.00")
+        for _delivery in range(2):
+            self.assertEqual(self._post_webhook(tx).status_code, 200)
+        dispute = self.env["payment.dispute"].search(
+            [("source_transaction_id", "=", tx.id)]
+        )
+        self.assertRecordValues(
+            dispute,
+            [
+                {
+                    "provider_reference": chargeback["id"],
+                    "kind": "chargeback",
+                    "state": "needs_response",
+                    "amount": 100.0,
+                    "reason_code": "MD06",
+                    "provider_reason": "Disputed authorized transaction",
+                    "origin": "provider",
+                }
+            ],
+        )
+        self.assertEqual(str(dispute.opened_date), "2026-01-10 09:13:37")
+        self.assertFalse(tx.refund_ids)
+        self.assertFalse(tx.child_transaction_ids)
+        self.assertEqual(
+            len(dispute.message_ids.filtered(lambda m: "chargeback" in (m.body or ""))),
+            1,
+            "the second call said nothing new",
+        )
+        self.assertTrue(
+            tx.payment_id.message_ids.filtered(
+                lambda m: chargeback["id"] in (m.body or "")
+            ),
+            "logged on the payment",
+        )
+
+    def test_reversed_chargeback_is_won(self):
+        """A chargeback Mollie then lists reversed is won."""
+        tx = self._paid(100.0)
+        chargeback = self.api.add_chargeback(tx.provider_reference, "100.00")
+        self._post_webhook(tx)
+        chargeback["reversedAt"] = "2026-01-20T10:00:00+00:00"
+        self.assertEqual(self._post_webhook(tx).status_code, 200)
+        dispute = self.env["payment.dispute"].search(
+            [("source_transaction_id", "=", tx.id)]
+        )
+        self.assertRecordValues(
+            dispute, [{"state": "won", "provider_reference": chargeback["id"]}]
+        )

@@ -22,10 +22,11 @@ class PaymentProvider(models.Model):
     def _compute_feature_support_fields(self):
         """Override of `payment`: Mollie refunds a payment in full or in part (Create
         Refund), which Odoo's `payment_mollie` does not declare."""
-        super()._compute_feature_support_fields()
+        result = super()._compute_feature_support_fields()
         self.filtered(lambda p: p.code == "mollie").update(
             {"support_refund": "partial"}
         )
+        return result
 
     # === BUSINESS METHODS === #
 
@@ -65,7 +66,7 @@ class PaymentProvider(models.Model):
         ) as error:
             _logger.exception("Unable to reach endpoint at %s", url)
             raise ValidationError(
-                "Mollie: " + _("Could not establish the connection to the API.")
+                _("Mollie: Could not establish the connection to the API.")
             ) from error
         if response.status_code == const.IDEMPOTENCY_IN_PROGRESS_STATUS and key:
             # Mollie is still processing the request sent first with this key: its
@@ -93,10 +94,9 @@ class PaymentProvider(models.Model):
                 response.text,
             )
             raise ValidationError(
-                "Mollie: "
-                + _(
-                    "The communication with the API failed. Mollie gave us the "
-                    "following information: %(detail)s",
+                _(
+                    "Mollie: The communication with the API failed. Mollie gave us "
+                    "the following information: %(detail)s",
                     detail=self._refund_proof_mollie_get_error_detail(response),
                 )
             ) from error

@@ -274,9 +274,8 @@ class PaymentTransaction(models.Model):
             page = (data.get("_embedded") or {}).get(resource)
             if not isinstance(page, list):
                 raise ValidationError(
-                    "Mollie: "
-                    + _(
-                        "The list of the payment's %(resource)s is unreadable.",
+                    _(
+                        "Mollie: The list of the payment's %(resource)s is unreadable.",
                         resource=resource,
                     )
                 )

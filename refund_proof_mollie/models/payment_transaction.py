@@ -163,7 +163,7 @@ class PaymentTransaction(models.Model):
                 # "failed after processing" (e.g. the customer's account was closed),
                 # the money back on the merchant's balance.
                 self._set_error(
-                    _("Mollie reports that the refund is %(status)s.", status=status),
+                    _("Mollie reports the refund's status: %(status)s.", status=status),
                     extra_allowed_states=("done",),
                 )
         else:
@@ -275,7 +275,8 @@ class PaymentTransaction(models.Model):
             if not isinstance(page, list):
                 raise ValidationError(
                     _(
-                        "Mollie: The list of the payment's %(resource)s is unreadable.",
+                        "Mollie: The API answered a list that cannot be read "
+                        "(%(resource)s).",
                         resource=resource,
                     )
                 )

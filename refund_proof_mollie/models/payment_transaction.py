@@ -228,10 +228,10 @@ class PaymentTransaction(models.Model):
                 or refund_data.get("paymentId") != payment_id
             ):
                 continue
-            refund_tx = self._refund_proof_mollie_get_refund_tx(refund_id)
-            if not refund_tx:
-                refund_tx = self._refund_proof_mollie_create_refund_tx(refund_data)
-            if refund_tx:
+            refund_txs = self._refund_proof_mollie_get_refund_txs(refund_id)
+            if not refund_txs:
+                refund_txs = self._refund_proof_mollie_create_refund_tx(refund_data)
+            for refund_tx in refund_txs:
                 refund_tx._refund_proof_mollie_apply_refund(refund_data)
 
     def _refund_proof_mollie_list_refunds(self):
@@ -295,9 +295,11 @@ class PaymentTransaction(models.Model):
             return href[len(prefix) :]
         return None
 
-    def _refund_proof_mollie_get_refund_tx(self, refund_id):
-        """The refund transaction of this payment for Mollie's refund `refund_id`
-        (``re_…``), or an empty recordset.
+    def _refund_proof_mollie_get_refund_txs(self, refund_id):
+        """The refund transactions of this payment for Mollie's refund `refund_id`
+        (``re_…``): usually one; two when a refund marked not refunded by a manager
+        was retried under the same idempotency key and Mollie answered the refund it
+        had made. Every one follows Mollie's status.
 
         Note: self.ensure_one()
         """
@@ -310,7 +312,6 @@ class PaymentTransaction(models.Model):
                 ("provider_reference", "=", refund_id),
             ],
             order="id",
-            limit=1,
         )
 
     def _refund_proof_mollie_create_refund_tx(self, refund_data):

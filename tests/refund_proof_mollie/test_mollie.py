@@ -336,6 +336,26 @@ class TestMollie(RefundProofCommon, HttpCase):
         )
         self.assertEqual(refund.transaction_ids.provider_reference, refund_id)
 
+    def test_retry_after_marked_not_refunded_follows_the_same_mollie_refund(self):
+        """A pending refund a manager marks not refunded, then retried: the same key
+        makes Mollie answer the refund it made, whose status both attempts then
+        follow: the refund is done once Mollie refunded it, refunded once."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0)
+        refund.with_user(self.refund_manager).action_mark_not_refunded()
+        refund.with_user(self.refund_user).action_retry()
+        self.assertEqual(len(self.api.refunds), 1, "Mollie refunded once")
+        [refund_id] = self.api.refunds
+        self.assertEqual(
+            set(refund.transaction_ids.mapped("provider_reference")), {refund_id}
+        )
+        self.api.refunds[refund_id]["status"] = "refunded"
+        self.assertEqual(self._post_webhook(tx).status_code, 200)
+        self.assertEqual(set(refund.transaction_ids.mapped("state")), {"done"})
+        self.assertRecordValues(refund, [{"state": "done"}])
+        self.assertEqual(tx.refund_ids, refund)
+        self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
+
     @mute_logger(BRIDGE_PROVIDER_LOGGER)
     def test_409_while_the_first_request_is_in_progress_keeps_it_pending(self):
         """Mollie answering 409 to a retry (the first request with this key still

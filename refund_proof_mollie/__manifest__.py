@@ -11,5 +11,6 @@
     "license": "LGPL-3",
     "development_status": "Alpha",
     "depends": ["refund_proof", "payment_mollie"],
+    "data": ["data/ir_cron_data.xml"],
     "auto_install": True,
 }

@@ -1,6 +1,7 @@
 """What the bridge knows of Mollie's API v2 (https://docs.mollie.com/reference/)."""
 
 import re
+from datetime import timedelta
 
 # Odoo's request helper (`payment_mollie`, `_mollie_make_request`) hard-codes both.
 API_URL = "https://api.mollie.com/"
@@ -43,3 +44,9 @@ DESCRIPTION_MAX_LENGTH = 255
 CHARGEBACK_ID = re.compile(r"chb_[A-Za-z0-9]+")
 CHARGEBACK_RECEIVED_STATE = "needs_response"
 CHARGEBACK_REVERSED_STATE = "won"
+
+# The webhook's safety net (cron): a refund still pending this long after its last
+# change, or of unknown outcome, is read from Mollie's API; at most this many payments
+# a run.
+SYNC_PENDING_AFTER = timedelta(hours=1)
+SYNC_PENDING_LIMIT = 50

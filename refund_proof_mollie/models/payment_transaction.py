@@ -2,7 +2,9 @@ import logging
 import pprint
 from datetime import datetime, timezone
 
-from odoo import _, api, models
+import psycopg2
+
+from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import float_round
 
@@ -175,6 +177,57 @@ class PaymentTransaction(models.Model):
                 status,
                 self.state,
             )
+
+    @api.model
+    def _refund_proof_mollie_cron_sync_refunds(self, limit=None):
+        """The webhook's safety net: read from Mollie's API the refunds of the Mollie
+        payments that have a refund still pending an hour after its last change
+        (`const.SYNC_PENDING_AFTER`), or a refund of unknown outcome, and record what
+        Mollie says (`_refund_proof_mollie_sync_refunds`). A payment Mollie cannot
+        tell about now is skipped until the next run.
+
+        :param int limit: At most this many payments (`const.SYNC_PENDING_LIMIT`).
+        """
+        limit = limit or const.SYNC_PENDING_LIMIT
+        # In sudo mode: the cron's user reads what the webhook's public user reads.
+        Transaction = self.sudo()
+        before = fields.Datetime.now() - const.SYNC_PENDING_AFTER
+        pending = Transaction.search(
+            [
+                ("provider_code", "=", "mollie"),
+                ("operation", "=", "refund"),
+                ("state", "in", ("draft", "pending")),
+                ("last_state_change", "<=", before),
+            ],
+            order="last_state_change, id",
+        ).source_transaction_id
+        unknown = (
+            self.env["payment.refund"]
+            .sudo()
+            .search(
+                [
+                    ("outcome_unknown", "=", True),
+                    ("state", "=", "pending"),
+                    ("source_transaction_id.provider_code", "=", "mollie"),
+                ],
+                order="id",
+            )
+            .source_transaction_id
+        )
+        for payment in (unknown | pending)[:limit]:
+            try:
+                with self.env.cr.savepoint():
+                    payment._refund_proof_mollie_sync_refunds()
+            except (ValidationError, psycopg2.OperationalError) as error:
+                # Mollie unreachable, or the payment's refunds busy: the next run.
+                _logger.info(
+                    "Could not read the refunds of %s from Mollie: %s",
+                    payment.reference,
+                    error,
+                )
+                continue
+            if not self.env.registry.in_test_mode():
+                self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.model
     def _refund_proof_mollie_get_payment_tx(self, reference):

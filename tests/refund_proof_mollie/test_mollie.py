@@ -519,6 +519,63 @@ class TestMollie(RefundProofCommon, HttpCase):
         self.assertEqual(self._post_webhook(tx).status_code, 200)
         self.assertEqual(refund.state, "done")
 
+    # --- the webhook's safety net --- #
+
+    def _age(self, refund, hours=2):
+        """Make the refund's attempt last change `hours` ago."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE payment_transaction SET last_state_change = "
+            "now() at time zone 'UTC' - make_interval(hours => %s) WHERE id IN %s",
+            (hours, tuple(refund.transaction_ids.ids)),
+        )
+        self.env.invalidate_all()
+
+    def test_cron_reads_refunds_pending_for_an_hour(self):
+        """Without Mollie's webhook, the cron reads the refunds of payments whose
+        refund is still pending an hour after its last change; a refund pending for
+        less is not read yet."""
+        old_tx, new_tx = self._paid(100.0), self._paid(100.0)
+        old, new = self._refund(old_tx, 40.0), self._refund(new_tx, 30.0)
+        self._age(old)
+        for refund in (old, new):
+            self._mollie_refund(refund)["status"] = "refunded"
+        self.env["payment.transaction"]._refund_proof_mollie_cron_sync_refunds()
+        self.assertEqual(
+            [r["path"] for r in self._list_requests()],
+            [f"/v2/payments/{old_tx.provider_reference}/refunds"],
+        )
+        self.assertEqual(old.state, "done")
+        self.assertEqual(new.state, "pending")
+
+    @mute_logger(BRIDGE_PROVIDER_LOGGER)
+    def test_cron_settles_the_refund_of_unknown_outcome(self):
+        """The cron reads the payment of a refund of unknown outcome at once: the
+        refund Mollie made settles it."""
+        tx = self._paid(100.0)
+        self.api.stall = 1.5
+        with self._slow_network(0.5):
+            refund = self._refund(tx, 40.0)
+        self.assertRecordValues(refund, [{"state": "pending", "outcome_unknown": True}])
+        self.env["payment.transaction"]._refund_proof_mollie_cron_sync_refunds()
+        self.assertEqual(tx.refund_ids, refund)
+        self.assertRecordValues(
+            refund, [{"state": "pending", "outcome_unknown": False}]
+        )
+        self.assertEqual(
+            refund.transaction_ids.provider_reference, next(iter(self.api.refunds))
+        )
+
+    @mute_logger(ODOO_PROVIDER_LOGGER)
+    def test_cron_skips_a_payment_mollie_cannot_tell_about(self):
+        """Mollie unreachable: the cron changes nothing and raises nothing."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0)
+        self._age(refund)
+        self.api.down = True
+        self.env["payment.transaction"]._refund_proof_mollie_cron_sync_refunds()
+        self.assertEqual(refund.state, "pending")
+
     # --- chargebacks --- #
 
     def test_chargeback_is_a_dispute_not_a_refund(self):

@@ -30,6 +30,19 @@ class PaymentProvider(models.Model):
 
     # === CAPABILITIES FOR BRIDGES === #
 
+    def _refund_proof_gives_arn(self):
+        """Whether this provider's refunds may get an ARN (or bank reference) after
+        they are done. When not (Mollie), a refund's proof, e-mail and portal page
+        say how the refund appears on the statement instead of "ARN to follow".
+        Bridges override it.
+
+        Note: self.ensure_one()
+
+        :rtype: bool
+        """
+        self.ensure_one()
+        return True
+
     def _refund_proof_can_fetch_reference(self):
         """Whether this provider can be asked for the ARN of a refund
         (`payment.transaction._refund_proof_fetch_reference`). Provider bridges

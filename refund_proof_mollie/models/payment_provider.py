@@ -30,6 +30,13 @@ class PaymentProvider(models.Model):
 
     # === BUSINESS METHODS === #
 
+    def _refund_proof_gives_arn(self):
+        """Override of `refund_proof`: Mollie gives no ARN (its refund has no
+        acquirer reference): the proof says how the refund appears on the statement."""
+        if self.code == "mollie":
+            return False
+        return super()._refund_proof_gives_arn()
+
     def _refund_proof_mollie_create_refund(self, payment_id, payload, key=None):
         """Create a refund of the Mollie payment `payment_id` (Create Refund, POST
         /v2/payments/{id}/refunds) with its idempotency key: the URL, headers, timeout

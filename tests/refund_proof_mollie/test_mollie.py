@@ -17,6 +17,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.payment_mollie.models import payment_provider as mollie_provider
 
+from ..pdf_text import pdf_to_text
 from ..provider_api_server import ProviderAPIServer, load, redirect
 from ..refund_factories import RefundProofCommon
 
@@ -282,6 +283,38 @@ class TestMollie(RefundProofCommon, HttpCase):
         self.assertEqual(refund.transaction_ids.state, "done")
         self.assertEqual(tx.refund_status, "full")
         self.assertAlmostEqual(tx.refund_remaining_amount, 0.0)
+
+    def test_proof_and_email_say_how_the_refund_appears_without_arn(self):
+        """Mollie gives no ARN: the refund expects none, and its proof (the real PDF),
+        e-mail and portal page say it shows as a credit from the statement descriptor
+        instead of "ARN to follow"; nothing is ever fetched for it."""
+        self.env["ir.config_parameter"].sudo().set_param("report.url", self.base_url())
+        self.env.company.refund_statement_descriptor = "MYSHOP.EXAMPLE"
+        tx = self._paid(100.0)
+        self.api.status = "refunded"
+        refund = self._refund(tx, 40.0)
+        self.assertEqual(refund.state, "done")
+        self.assertFalse(refund.arn_expected)
+        self.assertFalse(refund.reference_next_fetch)
+        pdf, kind = (
+            self.env["ir.actions.report"]
+            .with_context(force_report_rendering=True)
+            ._render_qweb_pdf("refund_proof.action_report_refund_proof", refund.ids)
+        )
+        self.assertEqual(kind, "pdf")
+        text = " ".join(pdf_to_text(pdf).split())
+        self.assertIn("No ARN for this refund.", text)
+        self.assertIn("credit from MYSHOP.EXAMPLE", text)
+        self.assertNotIn("ARN to follow", text)
+        template = self.env.ref("refund_proof.mail_template_refund_done")
+        body = template._render_field("body_html", refund.ids)[refund.id]
+        self.assertIn("ARN: none for this refund", body)
+        self.assertIn("credit from MYSHOP.EXAMPLE", body)
+        self.assertNotIn("ARN: to follow", body)
+        # A card payment of another provider still waits for its ARN.
+        other = self._create_paid_transaction(50.0)
+        other_refund = self._refund(other)
+        self.assertTrue(other_refund.arn_expected)
 
     def test_queued_and_processing_refunds_are_pending(self):
         """Mollie's queued (balance too low) and processing refunds are pending."""

@@ -1,0 +1,182 @@
+"""The Authorize.Net bridge (refund_proof_authorize) through Odoo's real
+payment_authorize.
+
+Only the network is replaced: Odoo's calls to https://apitest.authorize.net/ (the
+sandbox of a provider in test mode) reach a local Authorize.Net API (`AuthorizeAPI`, on
+tests/provider_api_server.py's server) answering with the objects of
+tests/data/authorize/, shaped as Authorize.Net's JSON API reference.
+"""
+
+import json
+from datetime import datetime, timedelta
+
+from odoo import Command
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import tagged
+
+from odoo.addons.payment_authorize.models import authorize_request
+
+from ..provider_api_server import ProviderAPIServer, load, redirect
+from ..refund_factories import RefundProofCommon
+
+API_BASE = "https://apitest.authorize.net"
+API_PATH = r"/xml/v1/request\.api$"
+UNSETTLED = "capturedPendingSettlement"
+SETTLED = "settledSuccessfully"
+
+
+class AuthorizeAPI:
+    """Authorize.Net's JSON API, as far as these tests need it: every request is a
+    POST of one JSON object to /xml/v1/request.api, named after the operation.
+
+    - getTransactionDetailsRequest answers the payment as it is now (its
+      transactionStatus: capturedPendingSettlement until `settle`, then
+      settledSuccessfully; voided once voided);
+    - createTransactionRequest voidTransaction voids a payment not settled yet;
+    - createTransactionRequest refundTransaction refunds part or all of a settled
+      payment, and is refused (response code 54) before settlement, as Authorize.Net
+      refuses it.
+    """
+
+    def __init__(self, server):
+        self.payments = {}  # transId -> dict(status, amount, submitted)
+        self.refunds = []  # (refTransId, amount) of the refunds made
+        self._next_id = 50000000000
+        server.route("POST", API_PATH, self._answer)
+
+    def add_payment(self, trans_id, amount, submitted=None):
+        self.payments[trans_id] = {
+            "status": UNSETTLED,
+            "amount": amount,
+            "submitted": submitted or datetime.utcnow() - timedelta(hours=2),
+        }
+
+    def settle(self, trans_id):
+        self.payments[trans_id]["status"] = SETTLED
+
+    def _answer(self, request, match):
+        # Odoo posts the JSON text without a JSON content type.
+        body = json.loads(request["body"])
+        [(operation, data)] = body.items()
+        if operation == "getTransactionDetailsRequest":
+            return self._details(data["transId"])
+        if operation == "createTransactionRequest":
+            tx_request = data["transactionRequest"]
+            kind = tx_request["transactionType"]
+            if kind == "voidTransaction":
+                return self._void(tx_request["refTransId"])
+            if kind == "refundTransaction":
+                return self._refund(tx_request["refTransId"], tx_request["amount"])
+        return 400, {"error": f"unexpected request {operation}"}
+
+    def _details(self, trans_id):
+        payment = self.payments[trans_id]
+        name = (
+            "transaction_details_settled_successfully"
+            if payment["status"] == SETTLED
+            else "transaction_details_captured_pending_settlement"
+        )
+        details = load("authorize", name)
+        details["transaction"].update(
+            transId=trans_id,
+            transactionStatus=payment["status"],
+            submitTimeUTC=payment["submitted"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            authAmount=payment["amount"],
+            settleAmount=payment["amount"],
+        )
+        return details
+
+    def _void(self, trans_id):
+        payment = self.payments[trans_id]
+        assert payment["status"] == UNSETTLED, "only an unsettled payment is voided"
+        payment["status"] = "voided"
+        answer = load("authorize", "create_transaction_void")
+        answer["transactionResponse"].update(transId=trans_id, refTransID=trans_id)
+        return answer
+
+    def _refund(self, trans_id, amount):
+        payment = self.payments[trans_id]
+        if payment["status"] != SETTLED:
+            return load("authorize", "create_transaction_error_credit_criteria")
+        self._next_id += 1
+        self.refunds.append((trans_id, amount))
+        answer = load("authorize", "create_transaction_refund")
+        answer["transactionResponse"].update(
+            transId=str(self._next_id), refTransID=trans_id
+        )
+        return answer
+
+
+@tagged("-at_install", "post_install")
+class TestAuthorize(RefundProofCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.authorize = cls._prepare_provider(
+            "authorize",
+            update_values={
+                "journal_id": cls.company_data["default_journal_bank"].id,
+                "authorize_login": "refund_proof_login",
+                "authorize_transaction_key": "refund_proof_key",
+                "authorize_signature_key": "00000000",
+                "available_currency_ids": [Command.set(cls.currency.ids)],
+                "payment_method_ids": [
+                    Command.set([cls.env.ref("payment.payment_method_card").id])
+                ],
+            },
+        )
+        cls.authorize.payment_method_ids.write({"active": True})
+        cls._payments = 0
+
+    def setUp(self):
+        super().setUp()
+        server = ProviderAPIServer().start()
+        self.addCleanup(server.stop)
+        self.server = server
+        self.api = AuthorizeAPI(server)
+        self.enterContext(redirect(authorize_request.requests, API_BASE, server))
+
+    # --- helpers --- #
+
+    def _paid(self, amount=100.0, settled=False):
+        """An Authorize.Net payment (its transId), captured; settled or not yet."""
+        type(self)._payments += 1
+        trans_id = f"{40000000000 + self._payments}"
+        self.api.add_payment(trans_id, amount)
+        if settled:
+            self.api.settle(trans_id)
+        return self._create_paid_transaction(
+            amount, provider=self.authorize, provider_reference=trans_id
+        )
+
+    def _requests(self, kind):
+        """The createTransactionRequest of `kind` Odoo sent."""
+        return [
+            json.loads(r["body"])["createTransactionRequest"]["transactionRequest"]
+            for r in self.server.requests_to("POST", API_PATH)
+            if json.loads(r["body"]).get("createTransactionRequest", {})
+            .get("transactionRequest", {})
+            .get("transactionType")
+            == kind
+        ]
+
+    # --- before settlement: the void --- #
+
+    def test_full_refund_before_settlement_is_done_by_cancelling_the_payment(self):
+        """A full refund of a payment not settled yet is Authorize.Net's void: the
+        refund is done, of the whole amount, with no ARN to come, and nothing stays
+        pending."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx)
+        self.assertEqual(len(self._requests("voidTransaction")), 1)
+        self.assertFalse(self._requests("refundTransaction"))
+        self.assertRecordValues(
+            refund,
+            [{"state": "done", "amount": 100.0, "arn_unavailable": True}],
+        )
+        self.assertTrue(refund.refund_date)
+        self.assertEqual(tx.state, "cancel", "Odoo cancels the voided payment")
+        self.assertEqual(tx.refund_status, "full")
+        self.assertEqual(tx.refund_remaining_amount, 0.0)
+        with self.assertRaises((UserError, ValidationError)):
+            self._refund(tx, 10.0)

@@ -11,6 +11,6 @@
     "license": "LGPL-3",
     "development_status": "Beta",
     "depends": ["refund_proof", "payment_authorize"],
-    "data": [],
+    "data": ["data/ir_cron_data.xml"],
     "auto_install": True,
 }

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from odoo import Command
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 
 from odoo.addons.payment_authorize.models import authorize_request
 
@@ -108,7 +108,9 @@ class AuthorizeAPI:
 
 
 @tagged("-at_install", "post_install")
-class TestAuthorize(RefundProofCommon):
+class TestAuthorize(RefundProofCommon, HttpCase):
+    """An HttpCase for the registry's test mode, where the crons commit nothing."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -178,5 +180,150 @@ class TestAuthorize(RefundProofCommon):
         self.assertEqual(tx.state, "cancel", "Odoo cancels the voided payment")
         self.assertEqual(tx.refund_status, "full")
         self.assertEqual(tx.refund_remaining_amount, 0.0)
-        with self.assertRaises((UserError, ValidationError)):
+        with self.assertRaises(UserError):
             self._refund(tx, 10.0)
+        self.assertFalse(refund.transaction_ids, "no money moved: no refund attempt")
+
+    def test_void_is_recorded_as_a_cancellation_on_the_refund_and_its_proof(self):
+        """The void's refund says so: by cancelling the payment, and its proof tells
+        the customer, in the bridge's words, that the charge disappears instead of a
+        credit; the reference cron never asks for an ARN."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx)
+        self.assertTrue(refund.by_cancellation)
+        self.assertFalse(refund.reference_next_fetch)
+        note = self.authorize._get_refund_no_arn_note()
+        self.assertEqual(refund.no_arn_note, note)
+        self.assertIn("charge disappears", note)
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("refund_proof.action_report_refund_proof", refund.ids)[0]
+            .decode()
+        )
+        self.assertIn("No ARN for this refund.", html)
+        self.assertIn("pending charge disappears", html)
+        self.assertNotIn("ARN to follow", html)
+
+    def test_void_consumes_the_cap_against_a_second_request(self):
+        """After the void nothing remains to refund: a second request, full or part,
+        is refused, and nothing more reaches Authorize.Net."""
+        tx = self._paid(100.0)
+        self._refund(tx)
+        sent = len(self.server.received)
+        for amount in (None, 1.0):
+            with self.assertRaises(UserError):
+                self._refund(tx, amount)
+        self.assertEqual(len(self.server.received), sent)
+        self.assertEqual(len(tx.refund_ids), 1)
+
+    # --- before settlement: a part is held --- #
+
+    def test_partial_refund_before_settlement_is_held_with_its_amount_reserved(self):
+        """A part asked before settlement is not sent (Odoo's module would void the
+        whole payment): the refund waits, unsent, its amount reserved, and its form
+        says why and until about when."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0)
+        self.assertFalse(self._requests("voidTransaction"))
+        self.assertFalse(self._requests("refundTransaction"))
+        self.assertEqual(tx.state, "done")
+        self.assertRecordValues(refund, [{"state": "draft", "amount": 40.0}])
+        self.assertIn("not settled", refund.hold_reason)
+        self.assertTrue(refund.hold_until)
+        self.assertFalse(refund.transaction_ids)
+        self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
+
+    def test_held_refund_is_sent_by_the_cron_once_the_payment_settled(self):
+        """The cron leaves a held refund alone while Authorize.Net has not settled the
+        payment, then sends it, for its amount, once getTransactionDetails says
+        settledSuccessfully: the refund is done."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0)
+        cron = self.env.ref("refund_proof_authorize.ir_cron_refund_after_settlement")
+        cron.method_direct_trigger()
+        self.assertEqual(refund.state, "draft")
+        self.assertFalse(self._requests("refundTransaction"))
+        self.api.settle(tx.provider_reference)
+        cron.method_direct_trigger()
+        [sent] = self._requests("refundTransaction")
+        self.assertEqual(sent["refTransId"], tx.provider_reference)
+        self.assertEqual(float(sent["amount"]), 40.0)
+        self.assertFalse(self._requests("voidTransaction"))
+        self.assertRecordValues(
+            refund, [{"state": "done", "hold_reason": False, "arn_unavailable": False}]
+        )
+        self.assertEqual(refund.transaction_ids.state, "done")
+        self.assertEqual(tx.state, "done")
+        self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
+
+    def test_held_refund_can_be_cancelled_and_is_then_never_sent(self):
+        """Its requester cancels a held refund: its amount is refundable again, and
+        the cron sends nothing after the settlement."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0)
+        refund.with_user(self.refund_user).action_cancel()
+        self.assertRecordValues(refund, [{"state": "cancelled", "hold_reason": False}])
+        self.assertAlmostEqual(tx.refund_remaining_amount, 100.0)
+        self.api.settle(tx.provider_reference)
+        self.env.ref(
+            "refund_proof_authorize.ir_cron_refund_after_settlement"
+        ).method_direct_trigger()
+        self.assertFalse(self._requests("refundTransaction"))
+        self.assertEqual(refund.state, "cancelled")
+
+    def test_held_refund_reserves_the_cap_against_a_second_request(self):
+        """While a part is held, a second request is capped by what it leaves; the
+        rest of the payment is not a void either (that would cancel the part held
+        too): it is held as well."""
+        tx = self._paid(100.0)
+        self._refund(tx, 40.0)
+        with self.assertRaises(ValidationError):
+            self._refund(tx, 70.0)
+        rest = self._refund(tx, 60.0)
+        self.assertEqual(rest.state, "draft")
+        self.assertTrue(rest.hold_reason)
+        self.assertFalse(self._requests("voidTransaction"))
+        self.assertEqual(tx.refund_remaining_amount, 0.0)
+        with self.assertRaises(ValidationError):
+            self._refund(tx, 1.0)
+
+    # --- after settlement --- #
+
+    def test_authorize_refunds_a_part(self):
+        """Authorize.Net providers refund a part (Odoo's module says full only)."""
+        self.assertEqual(self.authorize.support_refund, "partial")
+        tx = self._paid(100.0, settled=True)
+        self.assertEqual(tx._get_refund_support(), "partial")
+
+    def test_full_refund_of_a_settled_payment_is_a_refund_transaction(self):
+        """A settled payment is refunded (refundTransaction, its whole amount) on a
+        refund attempt, done; the payment stays confirmed."""
+        tx = self._paid(100.0, settled=True)
+        refund = self._refund(tx)
+        [sent] = self._requests("refundTransaction")
+        self.assertEqual(float(sent["amount"]), 100.0)
+        self.assertFalse(self._requests("voidTransaction"))
+        self.assertRecordValues(
+            refund,
+            [{"state": "done", "by_cancellation": False, "arn_unavailable": False}],
+        )
+        self.assertEqual(refund.transaction_ids.state, "done")
+        self.assertEqual(tx.state, "done")
+        self.assertEqual(tx.refund_remaining_amount, 0.0)
+
+    def test_partial_refund_of_a_settled_payment_passes_its_amount(self):
+        """A part of a settled payment is sent at once with its amount; a second part
+        is capped by what remains."""
+        tx = self._paid(100.0, settled=True)
+        refund = self._refund(tx, 30.0)
+        [sent] = self._requests("refundTransaction")
+        self.assertEqual(float(sent["amount"]), 30.0)
+        self.assertEqual(refund.state, "done")
+        self.assertAlmostEqual(tx.refund_remaining_amount, 70.0)
+        with self.assertRaises(ValidationError):
+            self._refund(tx, 80.0)
+        self.assertEqual(self._refund(tx, 70.0).state, "done")
+        self.assertEqual(
+            [float(r["amount"]) for r in self._requests("refundTransaction")],
+            [30.0, 70.0],
+        )

@@ -115,9 +115,7 @@ class PaymentRefund(models.Model):
             except (UserError, ValidationError) as error:
                 message = str(error.args[0]) if error.args else str(error)
                 refund.message_post(
-                    body=_(
-                        "Not sent after it was held: %(message)s", message=message
-                    )
+                    body=_("Not sent after it was held: %(message)s", message=message)
                 )
                 refund._set_state("failed", failure_message=message)
                 continue

@@ -11,10 +11,11 @@ class PaymentProvider(models.Model):
         payment (`refundTransaction` takes an amount, which Odoo's module passes on).
         A part asked before the settlement waits for it
         (`payment.transaction._send_refund_request`)."""
-        super()._compute_feature_support_fields()
+        res = super()._compute_feature_support_fields()
         self.filtered(lambda p: p.code == "authorize").update(
             {"support_refund": "partial"}
         )
+        return res
 
     # === BUSINESS METHODS === #
 

@@ -152,15 +152,15 @@ class TestAuthorize(RefundProofCommon, HttpCase):
         )
 
     def _requests(self, kind):
-        """The createTransactionRequest of `kind` Odoo sent."""
-        return [
-            json.loads(r["body"])["createTransactionRequest"]["transactionRequest"]
-            for r in self.server.requests_to("POST", API_PATH)
-            if json.loads(r["body"]).get("createTransactionRequest", {})
-            .get("transactionRequest", {})
-            .get("transactionType")
-            == kind
-        ]
+        """The transactionRequest of each createTransactionRequest of `kind` (its
+        transactionType) that Odoo sent."""
+        sent = []
+        for request in self.server.requests_to("POST", API_PATH):
+            body = json.loads(request["body"]).get("createTransactionRequest", {})
+            tx_request = body.get("transactionRequest", {})
+            if tx_request.get("transactionType") == kind:
+                sent.append(tx_request)
+        return sent
 
     # --- before settlement: the void --- #
 
@@ -203,6 +203,9 @@ class TestAuthorize(RefundProofCommon, HttpCase):
         self.assertIn("No ARN for this refund.", html)
         self.assertIn("pending charge disappears", html)
         self.assertNotIn("ARN to follow", html)
+        self.assertNotIn(
+            "When will I see the money?", html, "no money to wait for: none moved"
+        )
 
     def test_void_consumes_the_cap_against_a_second_request(self):
         """After the void nothing remains to refund: a second request, full or part,
@@ -215,6 +218,20 @@ class TestAuthorize(RefundProofCommon, HttpCase):
                 self._refund(tx, amount)
         self.assertEqual(len(self.server.received), sent)
         self.assertEqual(len(tx.refund_ids), 1)
+
+    def test_void_post_processed_cancels_the_payment_and_keeps_the_refund_done(self):
+        """Odoo's post-processing of the voided payment cancels its account payment
+        (the invoice is open again: no money moved); the refund stays done, the
+        payment's amount stays consumed."""
+        tx = self._paid(100.0)
+        payment = tx.payment_id
+        self.assertNotEqual(payment.state, "canceled")
+        refund = self._refund(tx)
+        tx._post_process()
+        self.assertEqual(payment.state, "canceled")
+        self.assertEqual(refund.state, "done")
+        self.assertEqual(tx.refund_remaining_amount, 0.0)
+        self.assertEqual(tx.refunded_amount, 100.0)
 
     # --- before settlement: a part is held --- #
 

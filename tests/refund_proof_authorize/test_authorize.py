@@ -10,7 +10,7 @@ tests/data/authorize/, shaped as Authorize.Net's JSON API reference.
 import json
 from datetime import datetime, timedelta
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 
@@ -303,6 +303,48 @@ class TestAuthorize(RefundProofCommon, HttpCase):
         self.assertEqual(tx.refund_remaining_amount, 0.0)
         with self.assertRaises(ValidationError):
             self._refund(tx, 1.0)
+
+    def test_approved_part_before_settlement_is_held_too(self):
+        """A part above its requester's limit waits for approval; approved before
+        the settlement, it is held as well, never voided."""
+        self.refund_user.sudo().refund_limit = 10.0
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0)
+        self.assertEqual(refund.state, "to_approve")
+        refund.with_user(self.refund_manager).action_approve()
+        self.assertRecordValues(refund, [{"state": "draft", "amount": 40.0}])
+        self.assertTrue(refund.hold_reason)
+        self.assertFalse(self._requests("voidTransaction"))
+        self.assertFalse(self._requests("refundTransaction"))
+
+    def test_held_refund_fails_when_the_payment_was_voided_meanwhile(self):
+        """A payment voided in Authorize.Net's interface while a part of it was
+        held: the cron sends nothing, the refund fails with why, its amount freed."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0)
+        self.api.payments[tx.provider_reference]["status"] = "voided"
+        self.env.ref(
+            "refund_proof_authorize.ir_cron_refund_after_settlement"
+        ).method_direct_trigger()
+        self.assertFalse(self._requests("refundTransaction"))
+        self.assertFalse(self._requests("voidTransaction"))
+        self.assertEqual(refund.state, "failed")
+        self.assertIn("already voided", refund.failure_message)
+        self.assertEqual(tx.state, "done", "Odoo's module did not cancel it here")
+
+    def test_refund_form_says_why_a_refund_waits_and_until_when(self):
+        """The refund's form shows the hold's reason and expected time, as long as
+        the refund is held."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0).with_user(self.refund_user)
+        arch = refund.get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn('name="hold_reason"', arch)
+        self.assertIn('name="hold_until"', arch)
+        self.assertIn("Authorize.Net has not settled the payment", refund.hold_reason)
+        self.assertGreater(refund.hold_until, fields.Datetime.now())
+        self.assertLessEqual(
+            refund.hold_until, fields.Datetime.now() + timedelta(hours=24)
+        )
 
     # --- after settlement --- #
 

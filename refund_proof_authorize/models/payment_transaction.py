@@ -82,7 +82,18 @@ class PaymentTransaction(models.Model):
                 )
                 return self.env["payment.transaction"]
         refund_tx = super()._send_refund_request(amount_to_refund=amount_to_refund)
-        if refund and not refund_tx and self.state == "cancel":
+        if refund and not refund_tx:
+            if self.state != "cancel":
+                # Odoo's module asked for the void, which Authorize.Net refused: it
+                # logged the answer, and left the payment confirmed. Nothing moved.
+                raise ValidationError(
+                    _(
+                        "Authorize.Net did not cancel the payment %(reference)s, "
+                        "which it has not settled yet: nothing was refunded. Its "
+                        "answer is in the server's log; retry the refund later.",
+                        reference=self.reference,
+                    )
+                )
             # Odoo's module voided the payment (or found it voided at Authorize.Net):
             # the customer's charge is released, no money moved.
             refund._record_done_by_cancellation(

@@ -23,6 +23,7 @@ API_BASE = "https://apitest.authorize.net"
 API_PATH = r"/xml/v1/request\.api$"
 UNSETTLED = "capturedPendingSettlement"
 SETTLED = "settledSuccessfully"
+ODOO_PAYMENT_LOGGER = "odoo.addons.payment.models.payment_transaction"
 
 
 class AuthorizeAPI:
@@ -41,6 +42,7 @@ class AuthorizeAPI:
     def __init__(self, server):
         self.payments = {}  # transId -> dict(status, amount, submitted)
         self.refunds = []  # (refTransId, amount) of the refunds made
+        self.refuse_void = False  # Answer voids with error 16 (not found).
         self._next_id = 50000000000
         server.route("POST", API_PATH, self._answer)
 
@@ -87,6 +89,8 @@ class AuthorizeAPI:
         return details
 
     def _void(self, trans_id):
+        if self.refuse_void:
+            return load("authorize", "create_transaction_error_not_found")
         payment = self.payments[trans_id]
         assert payment["status"] == UNSETTLED, "only an unsettled payment is voided"
         payment["status"] = "voided"
@@ -218,6 +222,24 @@ class TestAuthorize(RefundProofCommon, HttpCase):
                 self._refund(tx, amount)
         self.assertEqual(len(self.server.received), sent)
         self.assertEqual(len(tx.refund_ids), 1)
+
+    def test_void_refused_by_authorize_fails_the_refund(self):
+        """Authorize.Net refusing the void (Odoo logs its illegal state change and
+        leaves the payment confirmed): the refund fails with why, never pending for
+        ever, and can be retried."""
+        tx = self._paid(100.0)
+        self.api.refuse_void = True
+        with self.assertLogs(ODOO_PAYMENT_LOGGER, "WARNING") as logs:
+            refund = self._refund(tx)
+        self.assertIn("illegal value for the state", logs.output[0])
+        self.assertEqual(len(self._requests("voidTransaction")), 1)
+        self.assertEqual(tx.state, "done")
+        self.assertRecordValues(refund, [{"state": "failed", "by_cancellation": False}])
+        self.assertIn("did not cancel the payment", refund.failure_message)
+        self.assertEqual(tx.refund_remaining_amount, 100.0)
+        self.api.refuse_void = False
+        refund.with_user(self.refund_user).action_retry()
+        self.assertRecordValues(refund, [{"state": "done", "by_cancellation": True}])
 
     def test_void_post_processed_cancels_the_payment_and_keeps_the_refund_done(self):
         """Odoo's post-processing of the voided payment cancels its account payment

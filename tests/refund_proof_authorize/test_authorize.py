@@ -211,6 +211,17 @@ class TestAuthorize(RefundProofCommon, HttpCase):
             "When will I see the money?", html, "no money to wait for: none moved"
         )
 
+    def test_void_customer_mail_says_the_charge_disappears(self):
+        """The customer's e-mail of the void says it in the bridge's words too, with
+        no money to wait for."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx)
+        template = self.env.ref("refund_proof.mail_template_refund_done")
+        body = template._render_field("body_html", refund.ids)[refund.id]
+        self.assertIn("ARN: none for this refund.", body)
+        self.assertIn("pending charge disappears", body)
+        self.assertNotIn("When will I see the money?", body)
+
     def test_void_consumes_the_cap_against_a_second_request(self):
         """After the void nothing remains to refund: a second request, full or part,
         is refused, and nothing more reaches Authorize.Net."""

@@ -1,0 +1,53 @@
+"""What the bridge knows of PayPal's REST API: Payments v2
+(https://developer.paypal.com/docs/api/payments/v2/), Orders v2
+(https://developer.paypal.com/docs/api/orders/v2/) and Webhooks v1
+(https://developer.paypal.com/docs/api/webhooks/v1/)."""
+
+# Odoo's request helper (`payment_paypal`, `_paypal_make_request`) waits this long.
+API_TIMEOUT = 10
+
+# "Refund captured payment": POST /v2/payments/captures/{capture_id}/refund, with the
+# amount to refund (a partial refund; PayPal refunds what remains without one).
+REFUND_ENDPOINT = "/v2/payments/captures/{capture_id}/refund"
+# "Show refund details": GET /v2/payments/refunds/{refund_id}.
+REFUND_DETAILS_ENDPOINT = "/v2/payments/refunds/{refund_id}"
+# "Show order details": GET /v2/checkout/orders/{id}; its captures are under
+# `purchase_units[].payments.captures[]`.
+ORDER_DETAILS_ENDPOINT = "/v2/checkout/orders/{order_id}"
+# "Show captured payment details": GET /v2/payments/captures/{capture_id}; its order
+# is `supplementary_data.related_ids.order_id`.
+CAPTURE_DETAILS_ENDPOINT = "/v2/payments/captures/{capture_id}"
+
+# The request's idempotency key: "The server stores keys for 45 days"; a request
+# sent again with the same key gets the answer of the first one.
+REQUEST_ID_HEADER = "PayPal-Request-Id"
+# The whole refund in PayPal's answer, not only its id, status and links (the
+# default, `return=minimal`).
+PREFER_HEADER = {"Prefer": "return=representation"}
+# "409: The request failed because a previous call for the given resource is in
+# progress": the first request with this key is still being processed.
+IN_PROGRESS_STATUS = 409
+# An answer saying the object does not exist (`RESOURCE_NOT_FOUND`): the stored
+# reference is not an order id.
+NOT_FOUND_STATUS = 404
+
+# "Captured payment status" of a capture that can still be refunded: completed, or
+# refunded in part already (REFUNDED: nothing is left).
+REFUNDABLE_CAPTURE_STATUSES = ("COMPLETED", "PARTIALLY_REFUNDED")
+
+# "Refund status" (CANCELLED, FAILED, PENDING, COMPLETED) as the state of Odoo's
+# refund transaction. A pending refund says why in `status_details.reason` (ECHECK: the
+# payment was funded by an eCheck that has not cleared yet).
+REFUND_STATUS_MAPPING = {
+    "pending": ("PENDING",),
+    "done": ("COMPLETED",),
+    "error": ("FAILED", "CANCELLED"),
+}
+
+# A PayPal refund's link to the capture it refunds ("HATEOAS links": rel `up`).
+CAPTURE_LINK_REL = "up"
+
+# Webhook events of refunds, which Odoo's `payment_paypal` does not handle
+# (`HANDLED_WEBHOOK_EVENTS`): "A merchant refunds a payment capture." The resource is
+# the refund (`resource_type` refund).
+REFUND_EVENTS = ("PAYMENT.CAPTURE.REFUNDED",)

@@ -1,0 +1,76 @@
+import logging
+import pprint
+
+from odoo import http
+from odoo.exceptions import ValidationError
+from odoo.http import request
+
+from odoo.addons.payment_paypal.controllers.main import PaypalController
+
+from .. import const
+
+_logger = logging.getLogger(__name__)
+
+
+class RefundProofPaypalController(PaypalController):
+    @http.route()
+    def paypal_webhook(self):
+        """Override of `payment_paypal` to record PayPal's refund events (Odoo
+        ignores them): a refund made in PayPal, or the completion of one made by
+        Odoo, verified as Odoo verifies PayPal's events.
+
+        :return: An empty string to acknowledge the notification.
+        :rtype: str
+        """
+        data = request.get_json_data()
+        if not isinstance(data, dict) or data.get("event_type") not in (
+            const.REFUND_EVENTS
+        ):
+            return super().paypal_webhook()
+        _logger.info(
+            "Notification received from PayPal with data:\n%s", pprint.pformat(data)
+        )
+        self._refund_proof_paypal_handle_refund_event(data)
+        return request.make_json_response("")
+
+    def _refund_proof_paypal_handle_refund_event(self, data):
+        """Check that PayPal sent the refund event (Odoo's `_verify_notification_
+        origin`: PayPal's verify-webhook-signature API, with the provider's webhook
+        id), then record the refund on the payment it refunds.
+
+        :param dict data: The event.
+        :raise werkzeug.exceptions.Forbidden: If PayPal does not verify the event.
+        """
+        # In sudo mode: the public user of the webhook reads no transaction.
+        Transaction = request.env["payment.transaction"].sudo()
+        refund_data = Transaction._refund_proof_paypal_as_refund_notification(
+            data.get("resource")
+        )
+        if not Transaction._refund_proof_paypal_is_refund(refund_data):
+            _logger.info("PayPal event %s without a refund: skipped", data.get("id"))
+            return
+        try:
+            source_tx = Transaction._refund_proof_paypal_get_refunded_tx(refund_data)
+        except ValidationError:
+            _logger.warning(
+                "PayPal event %s: the refunded payment could not be found.",
+                data.get("id"),
+                exc_info=True,
+            )
+            return
+        if not source_tx:
+            _logger.info(
+                "PayPal event %s for the refund %s of a payment unknown here: skipped",
+                data.get("id"),
+                refund_data["id"],
+            )
+            return
+        # Odoo's check: raises Forbidden unless PayPal verifies the event.
+        self._verify_notification_origin(data, source_tx)
+        try:
+            Transaction._handle_notification_data("paypal", refund_data)
+        except ValidationError:  # Acknowledge the notification, as Odoo does.
+            _logger.warning(
+                "Unable to handle the notification data; skipping to acknowledge.",
+                exc_info=True,
+            )

@@ -68,7 +68,10 @@ class RefundProofPaypalController(PaypalController):
         # Odoo's check: raises Forbidden unless PayPal verifies the event.
         self._verify_notification_origin(data, source_tx)
         try:
-            Transaction._handle_notification_data("paypal", refund_data)
+            refund_tx = source_tx._refund_proof_paypal_get_or_create_refund_tx(
+                refund_data
+            )
+            refund_tx._handle_notification_data("paypal", refund_data)
         except ValidationError:  # Acknowledge the notification, as Odoo does.
             _logger.warning(
                 "Unable to handle the notification data; skipping to acknowledge.",

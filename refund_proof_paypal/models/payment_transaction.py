@@ -73,9 +73,7 @@ class PaymentTransaction(models.Model):
         refund (an event of a refund made in PayPal, or made by Odoo), which Odoo's
         module does not know: by its PayPal id, else created as a refund of the
         payment whose capture it refunds, so that a refund is recorded once however
-        many times PayPal sends it. The payment is locked first (refund_proof's
-        `_lock_for_refund`): the event of a refund whose request is still being
-        answered waits for it, and finds its transaction.
+        many times PayPal sends it (`_refund_proof_paypal_get_or_create_refund_tx`).
         """
         if (
             provider_code != "paypal"
@@ -94,18 +92,37 @@ class PaymentTransaction(models.Model):
                     refund=notification_data.get("id"),
                 )
             )
-        source_tx._lock_for_refund()
-        refund_tx = self._refund_proof_paypal_get_refund_tx(notification_data["id"])
+        return source_tx._refund_proof_paypal_get_or_create_refund_tx(
+            notification_data
+        )
+
+    def _refund_proof_paypal_get_or_create_refund_tx(self, refund_data):
+        """The refund transaction of a PayPal refund of this payment: found by its
+        PayPal id, else created (a refund made in PayPal, or one whose request's
+        answer was lost), under the payment's lock (refund_proof's
+        `_lock_for_refund`): the event of a refund whose request is still being
+        answered waits for it, and finds its transaction.
+
+        Note: self.ensure_one()
+
+        :param dict refund_data: PayPal's refund, of this payment's capture.
+        :rtype: recordset of `payment.transaction`
+        :raise ValidationError: When the refund has no amount in the payment's
+                                currency.
+        """
+        self.ensure_one()
+        self._lock_for_refund()
+        refund_tx = self._refund_proof_paypal_get_refund_tx(refund_data["id"])
         if refund_tx:
             return refund_tx
-        amount = self._refund_proof_paypal_get_amount(notification_data, source_tx)
+        amount = self._refund_proof_paypal_get_amount(refund_data, self)
         _logger.info(
             "PayPal refund %s of the payment %s, unknown here: recorded.",
-            notification_data["id"],
-            source_tx.reference,
+            refund_data["id"],
+            self.reference,
         )
-        return source_tx._create_child_transaction(
-            amount, is_refund=True, provider_reference=notification_data["id"]
+        return self._create_child_transaction(
+            amount, is_refund=True, provider_reference=refund_data["id"]
         )
 
     def _process_notification_data(self, notification_data):

@@ -185,7 +185,6 @@ class TestPaypal(MailCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.paypal_method = cls.env.ref("payment.payment_method_paypal")
-        cls.paypal_method.active = True
         cls.paypal = cls._prepare_provider(
             "paypal",
             update_values={
@@ -197,6 +196,7 @@ class TestPaypal(MailCase):
                 "payment_method_ids": [Command.set(cls.paypal_method.ids)],
             },
         )
+        cls.paypal_method.active = True
 
     def setUp(self):
         super().setUp()
@@ -595,6 +595,23 @@ class TestPaypal(MailCase):
         self.assertEqual(self._post(self._event(completed)).status_code, 200)
         self.assertEqual(tx.refund_ids, refund, "the same refund, not a second one")
         self.assertRecordValues(refund, [{"state": "done", "arn": VALID_ARN}])
+
+    @mute_logger(BRIDGE_PROVIDER_LOGGER)
+    def test_event_settles_the_refund_of_unknown_outcome(self):
+        """PAYMENT.CAPTURE.REFUNDED of a request whose answer never came (its
+        attempt was rolled back) settles that same refund, not a second one."""
+        tx = self._paid(100.0)
+        self.api.stall = 1.5
+        with self._slow_network(0.5):
+            refund = self._refund(tx, 40.0)
+        self.assertRecordValues(refund, [{"state": "pending", "outcome_unknown": True}])
+        self.assertFalse(refund.transaction_ids, "the attempt was rolled back")
+        [paypal_refund] = self.api.refunds.values()
+        self.assertEqual(self._post(self._event(paypal_refund)).status_code, 200)
+        self.assertEqual(tx.refund_ids, refund, "the same refund, not a second one")
+        self.assertRecordValues(refund, [{"state": "done", "outcome_unknown": False}])
+        self.assertEqual(refund.transaction_ids.provider_reference, paypal_refund["id"])
+        self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
 
     @mute_logger(ODOO_WEBHOOK_LOGGER)
     def test_event_paypal_did_not_send_changes_nothing(self):

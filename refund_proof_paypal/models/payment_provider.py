@@ -104,7 +104,7 @@ class PaymentProvider(models.Model):
         ) as error:
             _logger.warning("PayPal: no answer from %s: %s", url, error)
             raise ValidationError(
-                "PayPal: " + _("Could not establish the connection to the API.")
+                _("PayPal: Could not establish the connection to the API.")
             ) from error
         if missing_ok and response.status_code == const.NOT_FOUND_STATUS:
             return None
@@ -122,10 +122,9 @@ class PaymentProvider(models.Model):
                 url,
             )
             raise ValidationError(
-                "PayPal: "
-                + _(
-                    "PayPal has not finished processing this request: its outcome "
-                    "is not known yet."
+                _(
+                    "PayPal has not finished processing this request: its outcome is "
+                    "not known yet."
                 )
             ) from RefundOutcomeUnknown(f"HTTP {response.status_code} from {url}")
         if not response.ok:
@@ -137,9 +136,9 @@ class PaymentProvider(models.Model):
                 message,
             )
             raise ValidationError(
-                "PayPal: "
-                + _(
-                    "The communication with the API failed. Details: %(message)s",
+                _(
+                    "PayPal: The communication with the API failed. Details: "
+                    "%(message)s",
                     message=message,
                 )
             )

@@ -86,15 +86,12 @@ class PaymentTransaction(models.Model):
         source_tx = self._refund_proof_paypal_get_refunded_tx(notification_data)
         if not source_tx:
             raise ValidationError(
-                "PayPal: "
-                + _(
-                    "No payment found for the refund %(refund)s.",
+                _(
+                    "PayPal: No payment found for the refund %(refund)s.",
                     refund=notification_data.get("id"),
                 )
             )
-        return source_tx._refund_proof_paypal_get_or_create_refund_tx(
-            notification_data
-        )
+        return source_tx._refund_proof_paypal_get_or_create_refund_tx(notification_data)
 
     def _refund_proof_paypal_get_or_create_refund_tx(self, refund_data):
         """The refund transaction of a PayPal refund of this payment: found by its
@@ -148,9 +145,8 @@ class PaymentTransaction(models.Model):
         refund_id = notification_data["id"]
         if self.provider_reference and self.provider_reference != refund_id:
             raise ValidationError(
-                "PayPal: "
-                + _(
-                    "The refund %(refund)s is not the refund %(reference)s.",
+                _(
+                    "PayPal: The refund %(refund)s is not the refund %(reference)s.",
                     refund=refund_id,
                     reference=self.provider_reference,
                 )
@@ -195,9 +191,8 @@ class PaymentTransaction(models.Model):
             if self.state in ("draft", "pending", "done"):
                 # From done too: a refund PayPal reports failed does not stand.
                 self._set_error(
-                    "PayPal: "
-                    + _(
-                        "The refund %(refund)s is %(status)s.",
+                    _(
+                        "PayPal: The refund %(refund)s is %(status)s.",
                         refund=refund_data.get("id"),
                         status=status,
                     ),
@@ -343,9 +338,8 @@ class PaymentTransaction(models.Model):
         value = isinstance(amount, dict) and amount.get("value")
         if not value or amount.get("currency_code") != source_tx.currency_id.name:
             raise ValidationError(
-                "PayPal: "
-                + _(
-                    "The refund %(refund)s has no amount in %(currency)s.",
+                _(
+                    "PayPal: The refund %(refund)s has no amount in %(currency)s.",
                     refund=refund_data.get("id"),
                     currency=source_tx.currency_id.name,
                 )
@@ -354,17 +348,15 @@ class PaymentTransaction(models.Model):
             value = float(value)
         except (TypeError, ValueError) as error:
             raise ValidationError(
-                "PayPal: "
-                + _(
-                    "The refund %(refund)s has an invalid amount.",
+                _(
+                    "PayPal: The refund %(refund)s has an invalid amount.",
                     refund=refund_data.get("id"),
                 )
             ) from error
         if value <= 0:
             raise ValidationError(
-                "PayPal: "
-                + _(
-                    "The refund %(refund)s has an invalid amount.",
+                _(
+                    "PayPal: The refund %(refund)s has an invalid amount.",
                     refund=refund_data.get("id"),
                 )
             )
@@ -389,9 +381,8 @@ class PaymentTransaction(models.Model):
         reference = self.provider_reference
         if not reference:
             raise ValidationError(
-                "PayPal: "
-                + _(
-                    "The payment %(reference)s has no PayPal reference.",
+                _(
+                    "PayPal: The payment %(reference)s has no PayPal reference.",
                     reference=self.reference,
                 )
             )
@@ -421,9 +412,8 @@ class PaymentTransaction(models.Model):
                 ):
                     return capture["id"]
         raise ValidationError(
-            "PayPal: "
-            + _(
-                "The PayPal order %(order)s has no capture left to refund.",
+            _(
+                "PayPal: The PayPal order %(order)s has no capture left to refund.",
                 order=reference,
             )
         )

@@ -149,10 +149,9 @@ class PaypalAPI:
         else:
             amount = request["json"]["amount"]
             remaining = float(capture["amount"]["value"]) - capture.get("refunded", 0)
-            if (
-                amount["currency_code"] != capture["amount"]["currency_code"]
-                or float(amount["value"]) > round(remaining, 2)
-            ):
+            if amount["currency_code"] != capture["amount"]["currency_code"] or float(
+                amount["value"]
+            ) > round(remaining, 2):
                 return 422, load("paypal", "error_refund_amount_exceeded")
             refund = self.make_refund(match["id"], amount["value"])
             if key:
@@ -292,7 +291,9 @@ class TestPaypal(MailCase):
         tx = self._paid(100.0)
         refund = self._refund(tx, 40.0)
         [request] = self._refund_requests()
-        self.assertEqual(request["path"], f"/v2/payments/captures/{self.capture_ids[tx.id]}/refund")
+        self.assertEqual(
+            request["path"], f"/v2/payments/captures/{self.capture_ids[tx.id]}/refund"
+        )
         self.assertEqual(
             request["json"],
             {"amount": {"value": "40.00", "currency_code": self.currency.name}},
@@ -314,7 +315,9 @@ class TestPaypal(MailCase):
             refund.transaction_ids,
             [{"state": "done", "provider_reference": refund_id, "amount": -40.0}],
         )
-        self.assertEqual(self.api.captures[self.capture_ids[tx.id]]["status"], "PARTIALLY_REFUNDED")
+        self.assertEqual(
+            self.api.captures[self.capture_ids[tx.id]]["status"], "PARTIALLY_REFUNDED"
+        )
         self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
 
     def test_full_refund_refunds_the_whole_capture(self):
@@ -325,7 +328,9 @@ class TestPaypal(MailCase):
         self.assertEqual(request["json"]["amount"]["value"], "100.00")
         self.assertEqual(refund.state, "done")
         self.assertEqual(tx.refund_status, "full")
-        self.assertEqual(self.api.captures[self.capture_ids[tx.id]]["status"], "REFUNDED")
+        self.assertEqual(
+            self.api.captures[self.capture_ids[tx.id]]["status"], "REFUNDED"
+        )
 
     def test_order_id_is_refunded_through_its_capture(self):
         """A payment kept by its order id is refunded through the order's capture
@@ -335,7 +340,11 @@ class TestPaypal(MailCase):
         first = self._refund(tx, 30.0)
         second = self._refund(tx, 20.0)
         self.assertEqual(
-            len(self.server.requests_to("GET", rf"/v2/checkout/orders/{tx.provider_reference}$")),
+            len(
+                self.server.requests_to(
+                    "GET", rf"/v2/checkout/orders/{tx.provider_reference}$"
+                )
+            ),
             2,
         )
         self.assertEqual(
@@ -351,7 +360,9 @@ class TestPaypal(MailCase):
         tx = self._paid(100.0)
         self._refund(tx, 10.0)
         [order_request] = self.server.requests_to("GET", r"/v2/checkout/orders/")
-        self.assertEqual(order_request["path"], f"/v2/checkout/orders/{self.capture_ids[tx.id]}")
+        self.assertEqual(
+            order_request["path"], f"/v2/checkout/orders/{self.capture_ids[tx.id]}"
+        )
         [request] = self._refund_requests()
         self.assertIn(self.capture_ids[tx.id], request["path"])
 
@@ -405,7 +416,9 @@ class TestPaypal(MailCase):
         """PayPal refusing a refund (the capture was refunded in PayPal meanwhile,
         unknown to Odoo) fails it with PayPal's reason; its amount is freed."""
         tx = self._paid(100.0)
-        self.api.make_refund(self.capture_ids[tx.id], "80.00")  # In PayPal, not in Odoo.
+        self.api.make_refund(
+            self.capture_ids[tx.id], "80.00"
+        )  # In PayPal, not in Odoo.
         refund = self._refund(tx, 40.0)
         self.assertEqual(refund.state, "failed")
         self.assertIn("REFUND_AMOUNT_EXCEEDED", refund.failure_message)
@@ -476,7 +489,9 @@ class TestPaypal(MailCase):
         )
         refund.with_user(self.refund_user).action_retry()
         self.assertEqual(refund.state, "done")
-        first, retry = (r["headers"]["PayPal-Request-Id"] for r in self._refund_requests())
+        first, retry = (
+            r["headers"]["PayPal-Request-Id"] for r in self._refund_requests()
+        )
         self.assertNotEqual(retry, first)
         self.assertEqual(retry, refund._get_idempotency_key())
 
@@ -536,9 +551,12 @@ class TestPaypal(MailCase):
         self._make_reference_due(refund)
         before = fields.Datetime.now()
         self._run_reference_cron()
-        self.assertEqual(len(self.server.requests_to("GET", r"/v2/payments/refunds/")), 1)
+        self.assertEqual(
+            len(self.server.requests_to("GET", r"/v2/payments/refunds/")), 1
+        )
         self.assertRecordValues(
-            refund, [{"arn": False, "arn_unavailable": False, "reference_fetch_count": 1}]
+            refund,
+            [{"arn": False, "arn_unavailable": False, "reference_fetch_count": 1}],
         )
         self.assertGreater(refund.reference_next_fetch, before)
 
@@ -577,7 +595,11 @@ class TestPaypal(MailCase):
         self.assertEqual(self._post(self._event(paypal_refund)).status_code, 200)
         self.assertRecordValues(tx.refund_ids, [{"state": "done", "amount": 25.0}])
         self.assertEqual(
-            len(self.server.requests_to("GET", rf"/v2/payments/captures/{self.capture_ids[tx.id]}$")),
+            len(
+                self.server.requests_to(
+                    "GET", rf"/v2/payments/captures/{self.capture_ids[tx.id]}$"
+                )
+            ),
             1,
         )
 
@@ -624,7 +646,11 @@ class TestPaypal(MailCase):
         self.assertFalse(tx.refund_ids)
         self.assertFalse(tx.child_transaction_ids)
         self.assertEqual(
-            len(self.server.requests_to("POST", r"/v1/notifications/verify-webhook-signature$")),
+            len(
+                self.server.requests_to(
+                    "POST", r"/v1/notifications/verify-webhook-signature$"
+                )
+            ),
             1,
         )
 

@@ -31,6 +31,11 @@ IN_PROGRESS_STATUS = 409
 # reference is not an order id.
 NOT_FOUND_STATUS = 404
 
+# "Currency codes": PayPal takes no decimals for these ("If you pass a decimal amount,
+# an error occurs"), whatever Odoo's rounding of the currency
+# (https://developer.paypal.com/api/rest/reference/currency-codes/).
+ZERO_DECIMAL_CURRENCIES = ("HUF", "JPY", "TWD")
+
 # "Captured payment status" of a capture that can still be refunded: completed, or
 # refunded in part already (REFUNDED: nothing is left).
 REFUNDABLE_CAPTURE_STATUSES = ("COMPLETED", "PARTIALLY_REFUNDED")

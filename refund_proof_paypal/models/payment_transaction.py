@@ -37,8 +37,10 @@ class PaymentTransaction(models.Model):
         currency = refund_tx.currency_id
         payload = {
             "amount": {
-                # Refund transactions' amount is negative.
-                "value": float_repr(-refund_tx.amount, currency.decimal_places),
+                "value": self._refund_proof_paypal_format_amount(
+                    -refund_tx.amount,  # Refund transactions' amount is negative.
+                    currency,
+                ),
                 "currency_code": currency.name,
             }
         }
@@ -417,6 +419,23 @@ class PaymentTransaction(models.Model):
                 order=reference,
             )
         )
+
+    @api.model
+    def _refund_proof_paypal_format_amount(self, amount, currency):
+        """An amount as PayPal's Money object takes it: a string with the currency's
+        decimals, none for the currencies PayPal takes without
+        (`const.ZERO_DECIMAL_CURRENCIES`) when the amount is whole (PayPal refuses
+        the others, and says why).
+
+        :param float amount: The amount.
+        :param recordset currency: Its `res.currency`.
+        :rtype: str
+        """
+        if currency.name in const.ZERO_DECIMAL_CURRENCIES and not (
+            currency.compare_amounts(amount, round(amount))
+        ):
+            return float_repr(round(amount), 0)
+        return float_repr(currency.round(amount), currency.decimal_places)
 
     @api.model
     def _refund_proof_paypal_get_arn(self, refund_data):

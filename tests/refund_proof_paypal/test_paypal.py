@@ -354,6 +354,16 @@ class TestPaypal(MailCase):
         self.assertEqual((first | second).mapped("state"), ["done", "done"])
         self.assertAlmostEqual(tx.refund_remaining_amount, 50.0)
 
+    def test_amounts_are_written_as_paypal_takes_them(self):
+        """Two decimals for most currencies, none for PayPal's zero-decimal ones
+        (HUF, JPY, TWD) when the amount is whole."""
+        Tx = self.env["payment.transaction"]
+        usd, huf = self.env.ref("base.USD"), self.env.ref("base.HUF")
+        self.assertEqual(Tx._refund_proof_paypal_format_amount(40.0, usd), "40.00")
+        self.assertEqual(Tx._refund_proof_paypal_format_amount(12.345, usd), "12.35")
+        self.assertEqual(Tx._refund_proof_paypal_format_amount(1500.0, huf), "1500")
+        self.assertEqual(Tx._refund_proof_paypal_format_amount(1500.5, huf), "1500.50")
+
     def test_capture_id_is_not_taken_for_an_order(self):
         """A stored capture id is no order (PayPal answers 404): it is refunded as
         the capture."""

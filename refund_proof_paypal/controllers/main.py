@@ -49,15 +49,10 @@ class RefundProofPaypalController(PaypalController):
         if not Transaction._refund_proof_paypal_is_refund(refund_data):
             _logger.info("PayPal event %s without a refund: skipped", data.get("id"))
             return
-        try:
-            source_tx = Transaction._refund_proof_paypal_get_refunded_tx(refund_data)
-        except ValidationError:
-            _logger.warning(
-                "PayPal event %s: the refunded payment could not be found.",
-                data.get("id"),
-                exc_info=True,
-            )
-            return
+        # PayPal unreachable (the capture's order is asked when Odoo keeps the
+        # order id, and the event is verified by PayPal): the error answers the
+        # event, and PayPal delivers it again later.
+        source_tx = Transaction._refund_proof_paypal_get_refunded_tx(refund_data)
         if not source_tx:
             _logger.info(
                 "PayPal event %s for the refund %s of a payment unknown here: skipped",

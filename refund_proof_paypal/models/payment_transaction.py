@@ -210,14 +210,14 @@ class PaymentTransaction(models.Model):
                 self.state,
             )
             return
-        if self.state != "draft":
-            _logger.info(
-                "PayPal refund %s is %s: transaction %s stays %s.",
-                refund_data.get("id"),
-                status,
-                self.reference,
-                self.state,
-            )
+        # Already there, or past it.
+        _logger.info(
+            "PayPal refund %s is %s: transaction %s stays %s.",
+            refund_data.get("id"),
+            status,
+            self.reference,
+            self.state,
+        )
 
     # === BUSINESS METHODS - PAYPAL OBJECTS === #
 

@@ -645,6 +645,23 @@ class TestPaypal(MailCase):
         self.assertEqual(refund.transaction_ids.provider_reference, paypal_refund["id"])
         self.assertAlmostEqual(tx.refund_remaining_amount, 60.0)
 
+    def test_late_event_of_an_earlier_status_changes_nothing(self):
+        """An event carrying the refund as it was earlier (PENDING) after PayPal
+        completed it changes nothing: states move forward only."""
+        tx = self._paid(100.0)
+        refund = self._refund(tx, 40.0)
+        [paypal_refund] = self.api.refunds.values()
+        pending = dict(
+            load("paypal", "refund_pending"),
+            id=paypal_refund["id"],
+            amount=paypal_refund["amount"],
+            links=paypal_refund["links"],
+        )
+        self.assertEqual(self._post(self._event(pending)).status_code, 200)
+        self.assertRecordValues(refund, [{"state": "done"}])
+        self.assertEqual(refund.transaction_ids.state, "done")
+        self.assertEqual(tx.refund_ids, refund)
+
     @mute_logger(ODOO_WEBHOOK_LOGGER)
     def test_event_paypal_did_not_send_changes_nothing(self):
         """A refund event PayPal does not verify (forged, or for another webhook) is

@@ -56,3 +56,43 @@ CAPTURE_LINK_REL = "up"
 # (`HANDLED_WEBHOOK_EVENTS`): "A merchant refunds a payment capture." The resource is
 # the refund (`resource_type` refund).
 REFUND_EVENTS = ("PAYMENT.CAPTURE.REFUNDED",)
+
+# Webhook events of disputes ("Disputes" in PayPal's event names), which Odoo ignores:
+# a dispute opened by the customer with PayPal or their bank, updated, resolved. The
+# resource is the dispute (Disputes v1, https://developer.paypal.com/docs/api/
+# customer-disputes/v1/); it is never a refund.
+DISPUTE_EVENTS = (
+    "CUSTOMER.DISPUTE.CREATED",
+    "CUSTOMER.DISPUTE.UPDATED",
+    "CUSTOMER.DISPUTE.RESOLVED",
+)
+
+# The dispute's `dispute_life_cycle_stage` as refund_proof's dispute kind: an inquiry
+# asks (the customer and the merchant talk in PayPal's Resolution Center), a claim or
+# a card chargeback takes the money back, pre-arbitration and arbitration are the
+# later rounds.
+DISPUTE_STAGE_MAPPING = {
+    "INQUIRY": "inquiry",
+    "CHARGEBACK": "chargeback",
+    "PRE_ARBITRATION": "pre_arbitration",
+    "ARBITRATION": "pre_arbitration",
+}
+# Its `status` as the dispute's state (RESOLVED by its outcome, below; OTHER says
+# nothing).
+DISPUTE_STATUS_MAPPING = {
+    "OPEN": "needs_response",
+    "WAITING_FOR_SELLER_RESPONSE": "needs_response",
+    "WAITING_FOR_BUYER_RESPONSE": "under_review",
+    "UNDER_REVIEW": "under_review",
+}
+# A resolved dispute's `dispute_outcome.outcome_code`: won when the merchant keeps the
+# money (resolved in its favour, cancelled by the customer, the claim denied), lost
+# when the customer gets it back (resolved in their favour, the claim accepted), closed
+# otherwise (PayPal paid the customer itself, no outcome).
+DISPUTE_OUTCOME_MAPPING = {
+    "RESOLVED_SELLER_FAVOUR": "won",
+    "CANCELED_BY_BUYER": "won",
+    "DENIED": "won",
+    "RESOLVED_BUYER_FAVOUR": "lost",
+    "ACCEPTED": "lost",
+}

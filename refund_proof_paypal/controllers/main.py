@@ -15,22 +15,24 @@ _logger = logging.getLogger(__name__)
 class RefundProofPaypalController(PaypalController):
     @http.route()
     def paypal_webhook(self):
-        """Override of `payment_paypal` to record PayPal's refund events (Odoo
-        ignores them): a refund made in PayPal, or the completion of one made by
-        Odoo, verified as Odoo verifies PayPal's events.
+        """Override of `payment_paypal` to record PayPal's refund events (a refund
+        made in PayPal, or the completion of one made by Odoo) and dispute events,
+        which Odoo ignores, verified as Odoo verifies PayPal's events.
 
         :return: An empty string to acknowledge the notification.
         :rtype: str
         """
         data = request.get_json_data()
-        if not isinstance(data, dict) or data.get("event_type") not in (
-            const.REFUND_EVENTS
-        ):
+        event_type = isinstance(data, dict) and data.get("event_type")
+        if event_type not in const.REFUND_EVENTS + const.DISPUTE_EVENTS:
             return super().paypal_webhook()
         _logger.info(
             "Notification received from PayPal with data:\n%s", pprint.pformat(data)
         )
-        self._refund_proof_paypal_handle_refund_event(data)
+        if event_type in const.REFUND_EVENTS:
+            self._refund_proof_paypal_handle_refund_event(data)
+        else:
+            self._refund_proof_paypal_handle_dispute_event(data)
         return request.make_json_response("")
 
     def _refund_proof_paypal_handle_refund_event(self, data):
@@ -72,3 +74,32 @@ class RefundProofPaypalController(PaypalController):
                 "Unable to handle the notification data; skipping to acknowledge.",
                 exc_info=True,
             )
+
+    def _refund_proof_paypal_handle_dispute_event(self, data):
+        """Check that PayPal sent the dispute event (as Odoo checks its events),
+        then log it on the disputed payment and record the payment's dispute; never
+        a refund.
+
+        :param dict data: The event.
+        :raise werkzeug.exceptions.Forbidden: If PayPal does not verify the event.
+        """
+        dispute_data = data.get("resource")
+        if not isinstance(dispute_data, dict):
+            _logger.info("PayPal event %s without a dispute: skipped", data.get("id"))
+            return
+        # In sudo mode: the public user of the webhook reads no transaction.
+        tx_sudo = (
+            request.env["payment.transaction"]
+            .sudo()
+            ._refund_proof_paypal_get_disputed_tx(dispute_data)
+        )
+        if not tx_sudo:
+            _logger.info(
+                "PayPal event %s for the dispute %s of a payment unknown here: skipped",
+                data.get("id"),
+                dispute_data.get("dispute_id"),
+            )
+            return
+        # Odoo's check: raises Forbidden unless PayPal verifies the event.
+        self._verify_notification_origin(data, tx_sudo)
+        tx_sudo._refund_proof_paypal_record_dispute(data["event_type"], dispute_data)

@@ -1,5 +1,6 @@
 import logging
 import pprint
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from odoo import _, api, models
@@ -268,16 +269,29 @@ class PaymentTransaction(models.Model):
 
     @api.model
     def _refund_proof_paypal_get_refunded_tx(self, refund_data):
-        """The PayPal payment that a PayPal refund refunds, or an empty recordset:
-        the one whose provider reference is the refunded capture, else the one of
-        the capture's order (Odoo keeps the order id or the capture id, whichever
-        message of PayPal came last), which PayPal is asked for.
+        """The PayPal payment that a PayPal refund refunds (the capture of its `up`
+        link), or an empty recordset.
 
         :param dict refund_data: PayPal's refund.
         :rtype: recordset of `payment.transaction`
         """
-        capture_id = self._refund_proof_paypal_get_refunded_capture_id(refund_data)
-        if not capture_id:
+        return self._refund_proof_paypal_get_tx_of_capture(
+            self._refund_proof_paypal_get_refunded_capture_id(refund_data)
+        )
+
+    @api.model
+    def _refund_proof_paypal_get_tx_of_capture(self, capture_id):
+        """The PayPal payment of the capture `capture_id`, or an empty recordset:
+        the one whose provider reference is the capture id, else the one of the
+        capture's order (Odoo keeps the order id or the capture id, whichever message
+        of PayPal came last), which PayPal is asked for ("Show captured payment
+        details", `supplementary_data.related_ids.order_id`).
+
+        :param str capture_id: PayPal's capture id.
+        :rtype: recordset of `payment.transaction`
+        :raise ValidationError: When PayPal cannot be asked.
+        """
+        if not capture_id or not isinstance(capture_id, str):
             return self.browse()
         domain = [("provider_code", "=", "paypal"), ("operation", "!=", "refund")]
         tx = self.search(
@@ -449,6 +463,113 @@ class PaymentTransaction(models.Model):
         if isinstance(value, str) and value.strip():
             return value.strip()
         return None
+
+    # === BUSINESS METHODS - DISPUTES === #
+
+    @api.model
+    def _refund_proof_paypal_get_disputed_tx(self, dispute_data):
+        """The PayPal payment a PayPal dispute is about (the first of its
+        `disputed_transactions` whose `seller_transaction_id`, the capture id, is a
+        payment here), or an empty recordset.
+
+        :param dict dispute_data: PayPal's dispute.
+        :rtype: recordset of `payment.transaction`
+        :raise ValidationError: When PayPal cannot be asked.
+        """
+        transactions = dispute_data.get("disputed_transactions")
+        for transaction in transactions if isinstance(transactions, list) else []:
+            if not isinstance(transaction, dict):
+                continue
+            tx = self._refund_proof_paypal_get_tx_of_capture(
+                transaction.get("seller_transaction_id")
+            )
+            if tx:
+                return tx
+        return self.browse()
+
+    def _refund_proof_paypal_record_dispute(self, event_type, dispute_data):
+        """Log a PayPal dispute event on the documents of this payment: a dispute is
+        never a refund (`refund_proof`'s `_refund_proof_log_dispute_event`); then
+        record it as the payment's `payment.dispute` (its stage as kind, its status,
+        or a resolved one's outcome, as state, `seller_response_due_date` as the due
+        date). Server side: called after PayPal verified the event.
+
+        Note: self.ensure_one()
+
+        :param str event_type: The event (one of `const.DISPUTE_EVENTS`).
+        :param dict dispute_data: PayPal's dispute.
+        """
+        self.ensure_one()
+        labels = {
+            "CUSTOMER.DISPUTE.CREATED": _("dispute opened"),
+            "CUSTOMER.DISPUTE.UPDATED": _("dispute updated"),
+            "CUSTOMER.DISPUTE.RESOLVED": _("dispute resolved"),
+        }
+        status = dispute_data.get("status")
+        stage = dispute_data.get("dispute_life_cycle_stage")
+        outcome = dispute_data.get("dispute_outcome")
+        outcome_code = isinstance(outcome, dict) and outcome.get("outcome_code")
+        summary = _(
+            "%(event)s (reason: %(reason)s; stage: %(stage)s; status: %(status)s; "
+            "outcome: %(outcome)s)",
+            event=labels.get(event_type, event_type),
+            reason=dispute_data.get("reason") or "-",
+            stage=stage or "-",
+            status=status or "-",
+            outcome=outcome_code or "-",
+        )
+        money = dispute_data.get("dispute_amount")
+        amount = currency = None
+        if isinstance(money, dict):
+            try:
+                amount = float(money.get("value"))
+            except (TypeError, ValueError):
+                amount = None
+            currency = money.get("currency_code") if amount is not None else None
+        reference = dispute_data.get("dispute_id")
+        reference = reference if isinstance(reference, str) and reference else None
+        self._refund_proof_log_dispute_event(
+            summary,
+            reference=reference,
+            amount=amount if currency == self.currency_id.name else None,
+        )
+        if not reference:
+            return
+        if status == "RESOLVED":
+            state = const.DISPUTE_OUTCOME_MAPPING.get(outcome_code, "closed")
+        else:
+            state = const.DISPUTE_STATUS_MAPPING.get(status)
+        self._refund_proof_upsert_dispute(
+            {
+                "provider_reference": reference,
+                "amount": amount,
+                "currency": currency,
+                "kind": const.DISPUTE_STAGE_MAPPING.get(stage),
+                "state": state,
+                "provider_reason": dispute_data.get("reason"),
+                "evidence_due_date": self._refund_proof_paypal_parse_time(
+                    dispute_data.get("seller_response_due_date")
+                ),
+                "opened_date": self._refund_proof_paypal_parse_time(
+                    dispute_data.get("create_time")
+                ),
+                "summary": summary,
+            }
+        )
+
+    @staticmethod
+    def _refund_proof_paypal_parse_time(value):
+        """A naive UTC datetime of PayPal's Internet date and time (RFC 3339), or
+        None."""
+        if not isinstance(value, str) or not value:
+            return None
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.tzinfo:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        return moment
 
     # === HOOKS OF REFUND_PROOF (models/payment_transaction_bridge.py) === #
 

@@ -14,7 +14,7 @@ import json
 import time
 from contextlib import contextmanager
 from copy import deepcopy
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from odoo import Command, fields
@@ -694,6 +694,102 @@ class TestPaypal(MailCase):
             )
         )
 
+    # --- disputes --- #
+
+    def _dispute_event(self, tx, event_type="CUSTOMER.DISPUTE.CREATED", **changes):
+        """PayPal's dispute event about the payment `tx`, its dispute updated with
+        `changes`."""
+        event = load("paypal", "event_customer_dispute_created")
+        event["event_type"] = event_type
+        dispute = event["resource"]
+        [disputed] = dispute["disputed_transactions"]
+        disputed["seller_transaction_id"] = self.capture_ids[tx.id]
+        for money in (disputed["gross_amount"], dispute["dispute_amount"]):
+            money.update(currency_code=self.currency.name, value=f"{tx.amount:.2f}")
+        dispute.update(changes)
+        return event
+
+    def _disputes(self, tx):
+        return self.env["payment.dispute"].search(
+            [("source_transaction_id", "=", tx.id)]
+        )
+
+    def test_dispute_events_record_the_payment_dispute_and_no_refund(self):
+        """A verified CUSTOMER.DISPUTE.CREATED records one chargeback needing a
+        response, with PayPal's reason, due date and opening date, logged on the
+        payment; UPDATED and RESOLVED follow its status and outcome; no refund."""
+        tx = self._paid(100.0, stored="order")
+        self.assertEqual(self._post(self._dispute_event(tx)).status_code, 200)
+        dispute = self._disputes(tx)
+        self.assertRecordValues(
+            dispute,
+            [
+                {
+                    "provider_reference": "PP-D-27803",
+                    "origin": "provider",
+                    "kind": "chargeback",
+                    "state": "needs_response",
+                    "amount": 100.0,
+                    "provider_reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+                    "evidence_due_date": datetime(2026, 1, 15, 8, 59),
+                    "opened_date": datetime(2026, 1, 5, 8, 59),
+                }
+            ],
+        )
+        messages = tx.payment_id.message_ids.filtered(
+            lambda m: "PP-D-27803" in (m.body or "")
+        )
+        self.assertEqual(len(messages), 1)
+        self.assertIn("not a refund", messages.body)
+        review = self._dispute_event(
+            tx, "CUSTOMER.DISPUTE.UPDATED", status="UNDER_REVIEW"
+        )
+        self.assertEqual(self._post(review).status_code, 200)
+        self.assertEqual(dispute.state, "under_review")
+        resolved = self._dispute_event(
+            tx,
+            "CUSTOMER.DISPUTE.RESOLVED",
+            status="RESOLVED",
+            dispute_outcome={"outcome_code": "RESOLVED_BUYER_FAVOUR"},
+        )
+        self.assertEqual(self._post(resolved).status_code, 200)
+        self.assertEqual(dispute.state, "lost")
+        self.assertEqual(self._disputes(tx), dispute, "one dispute")
+        self.assertFalse(tx.refund_ids)
+        self.assertFalse(tx.child_transaction_ids)
+
+    def test_inquiry_cancelled_by_the_customer_is_won(self):
+        """A dispute at its inquiry stage is an inquiry; cancelled by the customer,
+        it is won."""
+        tx = self._paid(50.0)
+        self._post(self._dispute_event(tx, dispute_life_cycle_stage="INQUIRY"))
+        dispute = self._disputes(tx)
+        self.assertRecordValues(
+            dispute, [{"kind": "inquiry", "state": "needs_response", "amount": 50.0}]
+        )
+        self._post(
+            self._dispute_event(
+                tx,
+                "CUSTOMER.DISPUTE.RESOLVED",
+                dispute_life_cycle_stage="INQUIRY",
+                status="RESOLVED",
+                dispute_outcome={"outcome_code": "CANCELED_BY_BUYER"},
+            )
+        )
+        self.assertEqual(dispute.state, "won")
+
+    @mute_logger(ODOO_WEBHOOK_LOGGER)
+    def test_dispute_event_paypal_did_not_send_changes_nothing(self):
+        """A dispute event PayPal does not verify is refused (403): no dispute, no
+        message."""
+        tx = self._paid(100.0)
+        response = self._post(self._dispute_event(tx), sent_by_paypal=False)
+        self.assertEqual(response.status_code, 403)
+        self.assertFalse(self._disputes(tx))
+        self.assertFalse(
+            tx.payment_id.message_ids.filtered(lambda m: "PP-D-27803" in (m.body or ""))
+        )
+
     def test_generated_webhook_subscribes_the_refund_events(self):
         """The webhook Odoo creates in PayPal (Generate your webhook) is subscribed
         to PAYMENT.CAPTURE.REFUNDED beside Odoo's own events."""
@@ -709,4 +805,5 @@ class TestPaypal(MailCase):
         names = [event["name"] for event in request["json"]["event_types"]]
         self.assertIn("CHECKOUT.ORDER.COMPLETED", names)
         self.assertIn("PAYMENT.CAPTURE.REFUNDED", names)
+        self.assertIn("CUSTOMER.DISPUTE.CREATED", names)
         self.assertEqual(self.paypal.paypal_webhook_id, "WH-NEW-REFUND-PROOF")

@@ -57,6 +57,11 @@ CAPTURE_LINK_REL = "up"
 # the refund (`resource_type` refund).
 REFUND_EVENTS = ("PAYMENT.CAPTURE.REFUNDED",)
 
+# "PayPal reverses a payment capture": the money of a capture taken back (a dispute or
+# a chargeback the customer won, or PayPal's own decision). Never a refund: logged on
+# the payment as a dispute event.
+REVERSAL_EVENTS = ("PAYMENT.CAPTURE.REVERSED",)
+
 # Webhook events of disputes ("Disputes" in PayPal's event names), which Odoo ignores:
 # a dispute opened by the customer with PayPal or their bank, updated, resolved. The
 # resource is the dispute (Disputes v1, https://developer.paypal.com/docs/api/

@@ -24,13 +24,17 @@ class RefundProofPaypalController(PaypalController):
         """
         data = request.get_json_data()
         event_type = isinstance(data, dict) and data.get("event_type")
-        if event_type not in const.REFUND_EVENTS + const.DISPUTE_EVENTS:
+        if event_type not in (
+            const.REFUND_EVENTS + const.REVERSAL_EVENTS + const.DISPUTE_EVENTS
+        ):
             return super().paypal_webhook()
         _logger.info(
             "Notification received from PayPal with data:\n%s", pprint.pformat(data)
         )
         if event_type in const.REFUND_EVENTS:
             self._refund_proof_paypal_handle_refund_event(data)
+        elif event_type in const.REVERSAL_EVENTS:
+            self._refund_proof_paypal_handle_reversal_event(data)
         else:
             self._refund_proof_paypal_handle_dispute_event(data)
         return request.make_json_response("")
@@ -103,3 +107,27 @@ class RefundProofPaypalController(PaypalController):
         # Odoo's check: raises Forbidden unless PayPal verifies the event.
         self._verify_notification_origin(data, tx_sudo)
         tx_sudo._refund_proof_paypal_record_dispute(data["event_type"], dispute_data)
+
+    def _refund_proof_paypal_handle_reversal_event(self, data):
+        """Check that PayPal sent the reversal of a capture (as Odoo checks its
+        events), then log it on the reversed payment as a dispute event; never a
+        refund.
+
+        :param dict data: The event.
+        :raise werkzeug.exceptions.Forbidden: If PayPal does not verify the event.
+        """
+        resource = data.get("resource")
+        Transaction = request.env["payment.transaction"].sudo()
+        capture_id = isinstance(resource, dict) and (
+            Transaction._refund_proof_paypal_get_reversed_capture_id(resource)
+        )
+        # In sudo mode: the public user of the webhook reads no transaction.
+        tx_sudo = Transaction._refund_proof_paypal_get_tx_of_capture(capture_id)
+        if not tx_sudo:
+            _logger.info(
+                "PayPal event %s for a capture unknown here: skipped", data.get("id")
+            )
+            return
+        # Odoo's check: raises Forbidden unless PayPal verifies the event.
+        self._verify_notification_origin(data, tx_sudo)
+        tx_sudo._refund_proof_paypal_log_reversal(resource)

@@ -38,8 +38,9 @@ class PaymentProvider(models.Model):
 
     def _paypal_make_request(self, endpoint, data=None, json_payload=None, **kwargs):
         """Override of `payment_paypal` to subscribe the webhook that Odoo creates
-        (*Generate your webhook*) to PayPal's refund and dispute events too
-        (`const.REFUND_EVENTS`, `const.DISPUTE_EVENTS`), which the bridge handles."""
+        (*Generate your webhook*) to PayPal's refund, reversal and dispute events too
+        (`const.REFUND_EVENTS`, `const.REVERSAL_EVENTS`, `const.DISPUTE_EVENTS`),
+        which the bridge handles."""
         if (
             self.code == "paypal"
             and endpoint == "/v1/notifications/webhooks"
@@ -52,7 +53,9 @@ class PaymentProvider(models.Model):
                 event_types=json_payload["event_types"]
                 + [
                     {"name": name}
-                    for name in const.REFUND_EVENTS + const.DISPUTE_EVENTS
+                    for name in const.REFUND_EVENTS
+                    + const.REVERSAL_EVENTS
+                    + const.DISPUTE_EVENTS
                     if name not in names
                 ],
             )

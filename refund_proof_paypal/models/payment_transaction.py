@@ -557,6 +557,59 @@ class PaymentTransaction(models.Model):
             }
         )
 
+    @api.model
+    def _refund_proof_paypal_get_reversed_capture_id(self, resource):
+        """The id of the capture a PAYMENT.CAPTURE.REVERSED event reverses: the
+        capture of its resource's `up` link (a refund-like object), else the
+        resource itself when it is the capture (its `self` link under
+        `/v2/payments/captures/`), or None.
+
+        :param dict resource: The event's resource.
+        :rtype: str | None
+        """
+        capture_id = self._refund_proof_paypal_get_refunded_capture_id(resource)
+        if capture_id:
+            return capture_id
+        links = resource.get("links")
+        for link in links if isinstance(links, list) else []:
+            if isinstance(link, dict) and link.get("rel") == "self":
+                path = urlsplit(str(link.get("href") or "")).path.rstrip("/")
+                parent, _sep, own_id = path.rpartition("/")
+                if parent.endswith("/v2/payments/captures") and own_id:
+                    return own_id
+        return None
+
+    def _refund_proof_paypal_log_reversal(self, resource):
+        """Log PayPal's reversal of this payment's capture on its documents, as a
+        dispute event (refund_proof's `_refund_proof_log_dispute_event`): the money
+        was taken back by a dispute or a chargeback, not refunded. Server side:
+        called after PayPal verified the event.
+
+        Note: self.ensure_one()
+
+        :param dict resource: The event's resource.
+        """
+        self.ensure_one()
+        money = resource.get("amount")
+        amount = None
+        if (
+            isinstance(money, dict)
+            and money.get("currency_code") == self.currency_id.name
+        ):
+            try:
+                amount = abs(float(money.get("value")))
+            except (TypeError, ValueError):
+                amount = None
+        reference = resource.get("id")
+        self._refund_proof_log_dispute_event(
+            _(
+                "payment reversed by PayPal (status: %(status)s)",
+                status=resource.get("status") or "-",
+            ),
+            reference=reference if isinstance(reference, str) else None,
+            amount=amount,
+        )
+
     @staticmethod
     def _refund_proof_paypal_parse_time(value):
         """A naive UTC datetime of PayPal's Internet date and time (RFC 3339), or

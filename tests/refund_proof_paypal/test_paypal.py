@@ -790,6 +790,44 @@ class TestPaypal(MailCase):
             tx.payment_id.message_ids.filtered(lambda m: "PP-D-27803" in (m.body or ""))
         )
 
+    def _reversal_event(self, tx):
+        event = load("paypal", "event_payment_capture_reversed")
+        resource = event["resource"]
+        resource["amount"] = {
+            "currency_code": self.currency.name,
+            "value": f"{tx.amount:.2f}",
+        }
+        up = resource["links"][1]
+        up["href"] = up["href"].replace("3C679366HH908993F", self.capture_ids[tx.id])
+        return event
+
+    def test_reversal_is_logged_on_the_payment_and_is_no_refund(self):
+        """PAYMENT.CAPTURE.REVERSED (the money taken back by a dispute) is logged
+        on the payment as a dispute event: no refund, the cap untouched."""
+        tx = self._paid(100.0, stored="order")
+        self.assertEqual(self._post(self._reversal_event(tx)).status_code, 200)
+        [message] = tx.payment_id.message_ids.filtered(
+            lambda m: "09E71677NS257044M" in (m.body or "")
+        )
+        self.assertIn("reversed by PayPal", message.body)
+        self.assertIn("not a refund", message.body)
+        self.assertFalse(tx.refund_ids)
+        self.assertFalse(tx.child_transaction_ids)
+        self.assertAlmostEqual(tx.refund_remaining_amount, 100.0)
+
+    @mute_logger(ODOO_WEBHOOK_LOGGER)
+    def test_reversal_paypal_did_not_send_changes_nothing(self):
+        """A reversal event PayPal does not verify is refused (403), logged
+        nowhere."""
+        tx = self._paid(100.0)
+        response = self._post(self._reversal_event(tx), sent_by_paypal=False)
+        self.assertEqual(response.status_code, 403)
+        self.assertFalse(
+            tx.payment_id.message_ids.filtered(
+                lambda m: "09E71677NS257044M" in (m.body or "")
+            )
+        )
+
     def test_generated_webhook_subscribes_the_refund_events(self):
         """The webhook Odoo creates in PayPal (Generate your webhook) is subscribed
         to PAYMENT.CAPTURE.REFUNDED beside Odoo's own events."""
@@ -806,4 +844,5 @@ class TestPaypal(MailCase):
         self.assertIn("CHECKOUT.ORDER.COMPLETED", names)
         self.assertIn("PAYMENT.CAPTURE.REFUNDED", names)
         self.assertIn("CUSTOMER.DISPUTE.CREATED", names)
+        self.assertIn("PAYMENT.CAPTURE.REVERSED", names)
         self.assertEqual(self.paypal.paypal_webhook_id, "WH-NEW-REFUND-PROOF")

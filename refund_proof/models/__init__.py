@@ -5,6 +5,7 @@ from . import payment_refund_approval
 from . import payment_refund_proof_document
 from . import payment_refund_mail
 from . import payment_refund_reference
+from . import payment_refund_settlement
 from . import payment_dispute
 from . import payment_dispute_evidence
 from . import payment_transaction

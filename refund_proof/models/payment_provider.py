@@ -28,7 +28,33 @@ class PaymentProvider(models.Model):
             "usually 5-10 business days for cards, depending on your bank"
         )
 
+    def _get_refund_no_arn_note(self):
+        """Return the sentence telling the customer why a refund of this provider
+        has no ARN (`payment.refund.arn_unavailable`) and what their statement shows
+        instead.
+
+        A hook: bridges may override it with their provider's words.
+        """
+        self.ensure_one()
+        return _(
+            "The payment was reversed before it settled: instead of a credit, your "
+            "bank or card statement shows the charge disappearing."
+        )
+
     # === CAPABILITIES FOR BRIDGES === #
+
+    def _refund_proof_gives_arn(self):
+        """Whether this provider's refunds may get an ARN (or bank reference) after
+        they are done. When not (Mollie), a refund's proof, e-mail and portal page
+        say how the refund appears on the statement instead of "ARN to follow".
+        Bridges override it.
+
+        Note: self.ensure_one()
+
+        :rtype: bool
+        """
+        self.ensure_one()
+        return True
 
     def _refund_proof_can_fetch_reference(self):
         """Whether this provider can be asked for the ARN of a refund

@@ -801,8 +801,10 @@ class PaymentRefund(models.Model):
             self._set_state("failed", failure_message=message)
             return
         self._sync_state_from_attempts()
-        if self.state == "draft":
-            # The provider gave no attempt back: wait for its webhook.
+        if self.state == "draft" and not self.hold_reason:
+            # The provider gave no attempt back: wait for its webhook. A refund its
+            # bridge held (`_hold`, models/payment_refund_settlement.py) stays in
+            # draft, unsent, until the bridge sends it.
             self._set_state("pending")
 
     def _sync_state_from_attempts(self):

@@ -30,6 +30,7 @@ PORTAL_READABLE_FIELDS = frozenset(
         "arn",
         "arn_display",
         "arn_unavailable",
+        "arn_expected",
         "verification_url",
         "access_url",
         "access_token",

@@ -104,6 +104,12 @@ class PaymentRefund(models.Model):
         compute="_compute_expected_arrival",
         help="When the customer should see the money, as the provider tells.",
     )
+    no_arn_note = fields.Char(
+        string="Why No ARN",
+        compute="_compute_no_arn_note",
+        help="For a refund no ARN will come for: why, and what the customer's "
+        "statement shows instead, as the provider tells.",
+    )
     proof_tz = fields.Char(
         string="Proof Time Zone",
         compute="_compute_proof_tz",
@@ -244,6 +250,16 @@ class PaymentRefund(models.Model):
             refund.expected_arrival = (
                 refund.provider_id._get_refund_expected_arrival()
                 if refund.provider_id
+                else False
+            )
+
+    @api.depends("provider_id", "arn_unavailable")
+    @api.depends_context("lang")
+    def _compute_no_arn_note(self):
+        for refund in self:
+            refund.no_arn_note = (
+                refund.provider_id._get_refund_no_arn_note()
+                if refund.arn_unavailable and refund.provider_id
                 else False
             )
 

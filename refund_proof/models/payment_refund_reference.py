@@ -32,6 +32,13 @@ class PaymentRefund(models.Model):
         "reversed before it settled, so the customer's statement shows the charge "
         "disappearing instead of a credit.",
     )
+    arn_expected = fields.Boolean(
+        string="ARN Expected",
+        compute="_compute_arn_expected",
+        help="Whether an ARN may still come for this refund: not for a provider that "
+        "gives none (Mollie), whose refunds show as a credit from the statement "
+        "descriptor.",
+    )
     reference_fetch_count = fields.Integer(
         string="Reference Checks", groups="base.group_user", readonly=True, copy=False
     )
@@ -70,6 +77,21 @@ class PaymentRefund(models.Model):
         help="The last request's outcome was never known (a manager found it not "
         "made): a retry sends it again under the same idempotency key.",
     )
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("provider_id", "origin", "arn", "arn_unavailable")
+    def _compute_arn_expected(self):
+        for refund in self:
+            refund.arn_expected = bool(
+                not refund.arn
+                and not refund.arn_unavailable
+                and refund.origin != "manual"
+                and refund.provider_id
+                # In sudo mode: the provider is configuration, the answer a fact of
+                # the refund shown to whoever reads it (the portal's customer).
+                and refund.provider_id.sudo()._refund_proof_gives_arn()
+            )
 
     # === BUSINESS METHODS - IDEMPOTENCY === #
 

@@ -10,21 +10,29 @@ type, as Odoo's hooks do, so that a provider without a bridge changes nothing:
     payment.transaction  `_get_refund_arn_from_notification` (an empty string),
                          `_refund_proof_fetch_reference` (an empty dict),
                          `_refund_proof_submit_dispute_evidence` (raises: cannot);
-    payment.provider     `_get_refund_expected_arrival` (models/payment_provider.py);
+    payment.provider     `_get_refund_expected_arrival`, `_get_refund_no_arn_note`
+                         (models/payment_provider.py);
     and Odoo's own: `_send_refund_request` (the refund at the provider),
     `_get_tx_from_notification_data` and `_process_notification_data` (its events).
 
 CAPABILITIES, what a bridge declares its provider can do, on payment.provider
 (models/payment_provider.py): `_refund_proof_can_fetch_reference` and
-`_refund_proof_can_submit_dispute_evidence` (False by default); Odoo's own fields say
-the rest (`support_refund`: none, full_only or partial).
+`_refund_proof_can_submit_dispute_evidence` (False by default), `_refund_proof_gives_arn`
+(True by default: False when no ARN ever comes, and the proof says how the refund
+appears instead); Odoo's own fields say the rest (`support_refund`: none, full_only or
+partial).
 
 SERVICES, what a bridge calls and never overrides, server side, after it checked the
 event's signature (Odoo's check stays the judge):
-    payment.transaction    `_get_refund_idempotency_key`, `_lock_for_refund`,
-                           `_refund_proof_upsert_dispute`,
+    payment.transaction    `_get_refund_idempotency_key`, `_get_refund_being_sent`,
+                           `_lock_for_refund`, `_refund_proof_upsert_dispute`,
                            `_refund_proof_log_dispute_event`;
     payment.refund         `_record_reference` (an ARN or bank reference, validated);
+                           before the payment settled at the provider
+                           (models/payment_refund_settlement.py): `_hold` (not sent
+                           yet, cancellable), `_release_hold` (send it now),
+                           `_record_done_by_cancellation` (the provider voided the
+                           whole payment instead of refunding it);
     payment.provider       `_refund_proof_get_signing_secrets` (secret rotation);
     refund_proof.utils     `RefundOutcomeUnknown`: raised when a request may have
                            reached the provider (the refund stays pending, held);
@@ -40,7 +48,7 @@ from odoo import _, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_amount
 
-from ..const import IDEMPOTENCY_KEY
+from ..const import IDEMPOTENCY_KEY, SENDING_REFUND_KEY
 
 _logger = logging.getLogger(__name__)
 
@@ -102,6 +110,17 @@ class PaymentTransaction(models.Model):
         )
 
     # === SERVICES FOR BRIDGES === #
+
+    def _get_refund_being_sent(self):
+        """The `payment.refund` being sent to the provider (`payment.refund.
+        _send_to_provider`), in sudo mode, for a bridge to hold it
+        (`payment.refund._hold`) or record how the provider settled it
+        (`_record_done_by_cancellation`); empty outside a refund request.
+
+        :rtype: recordset of `payment.refund`
+        """
+        refund_id = self.env.context.get(SENDING_REFUND_KEY)
+        return self.env["payment.refund"].sudo().browse(refund_id or [])
 
     def _get_refund_idempotency_key(self):
         """The idempotency key of the refund request being sent (`payment.refund.

@@ -48,6 +48,7 @@ PORTAL_SHOWN = [
     "arn",
     "arn_display",
     "arn_unavailable",
+    "arn_expected",
     "verification_url",
     "access_url",
     "access_token",

@@ -17,10 +17,10 @@ type, as Odoo's hooks do, so that a provider without a bridge changes nothing:
 
 CAPABILITIES, what a bridge declares its provider can do, on payment.provider
 (models/payment_provider.py): `_refund_proof_can_fetch_reference` and
-`_refund_proof_can_submit_dispute_evidence` (False by default), `_refund_proof_gives_arn`
-(True by default: False when no ARN ever comes, and the proof says how the refund
-appears instead); Odoo's own fields say the rest (`support_refund`: none, full_only or
-partial).
+`_refund_proof_can_submit_dispute_evidence` (False by default),
+`_refund_proof_gives_arn` (True by default: False when no ARN ever comes, and the proof
+says how the refund appears instead); Odoo's own fields say the rest
+(`support_refund`: none, full_only or partial).
 
 SERVICES, what a bridge calls and never overrides, server side, after it checked the
 event's signature (Odoo's check stays the judge):

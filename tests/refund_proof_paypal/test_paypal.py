@@ -24,7 +24,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.payment_paypal.models import payment_provider as paypal_provider
 
-from ..provider_api_server import ProviderAPIServer, load, redirect
+from ..provider_api_server import DATA, ProviderAPIServer, load, redirect
 from ..refund_proof.test_refund_mail import MailCase
 from ..refund_proof.test_refund_proof import VALID_ARN
 
@@ -286,6 +286,17 @@ class TestPaypal(MailCase):
         self.assertFalse(self.provider._refund_proof_can_fetch_reference())
         tx = self._paid(100.0)
         self.assertEqual(tx._get_refund_support(), "partial")
+
+    def test_recorded_objects_name_their_reference_and_version(self):
+        """Each recorded PayPal object says where it comes from: PayPal's API
+        reference page and the API's version."""
+        files = sorted((DATA / "paypal").glob("*.json"))
+        self.assertGreaterEqual(len(files), 10)
+        for path in files:
+            with self.subTest(file=path.name):
+                doc = json.loads(path.read_text())["_doc"]
+                self.assertIn("https://developer.paypal.com/", doc)
+                self.assertRegex(doc, r"\b(v1|v2)\b")
 
     # --- refund requests --- #
 

@@ -15,7 +15,7 @@ HTTP_PORT=${HTTP_PORT:-8069}
 # Modules installed in the cached template database; refund_proof's own dependencies.
 # Odoo's provider modules the bridges (refund_proof_<provider>/) build on: in the test
 # database, so that the bridges are installed and tested through Odoo's real code.
-PROVIDER_MODULES=${PROVIDER_MODULES:-payment_stripe,payment_adyen,payment_razorpay,payment_mollie,payment_authorize}
+PROVIDER_MODULES=${PROVIDER_MODULES:-payment_stripe,payment_adyen,payment_razorpay,payment_mollie,payment_authorize,payment_paypal}
 # The other Odoo modules a bridge builds on (refund_proof_sale: sale).
 BRIDGE_MODULES=${BRIDGE_MODULES:-sale}
 BASE_MODULES=${BASE_MODULES:-account_payment,payment_demo,$PROVIDER_MODULES,$BRIDGE_MODULES}

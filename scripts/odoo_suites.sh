@@ -29,7 +29,7 @@ require_odoo
     || die "no usable venv at $VENV: run 'make setup' first"
 [ -f "$ODOO_CONF" ] || die "no $ODOO_CONF: run 'make setup' first"
 
-ODOO_SUITES_MODULES=${ODOO_SUITES_MODULES:-payment,account_payment,payment_stripe,payment_adyen,payment_razorpay,payment_authorize,payment_mollie,sale}
+ODOO_SUITES_MODULES=${ODOO_SUITES_MODULES:-payment,account_payment,payment_stripe,payment_adyen,payment_razorpay,payment_authorize,payment_mollie,payment_paypal,sale}
 ODOO_SUITES_DB_PREFIX=${ODOO_SUITES_DB_PREFIX:-refund_proof_odoo}
 ODOO_SUITES_LOGDIR=${ODOO_SUITES_LOGDIR:-$RP_HOME/logs/odoo-suites}
 case "$ODOO_SUITES_DB_PREFIX" in

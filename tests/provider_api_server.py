@@ -116,7 +116,12 @@ class _Handler(BaseHTTPRequestHandler):
         }
         content_type = self.headers.get("Content-Type", "")
         if body and "json" in content_type:
-            request["json"] = json.loads(body)
+            try:
+                request["json"] = json.loads(body)
+            except ValueError:
+                # A form sent as JSON (Odoo's PayPal token request: PayPal "always
+                # wants JSON content-type", the body is form-encoded): read as a form.
+                request["form"] = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
         elif body and content_type.startswith("multipart/form-data"):
             request["form"], request["files"] = _parse_multipart(content_type, body)
         elif body and "form" in content_type:

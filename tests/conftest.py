@@ -71,6 +71,13 @@ def prepared_test_database(load_registry):
       (a test's attachments are rolled back with it): about 2 s per real PDF.
     - `report.print_delay` 0: Odoo makes wkhtmltopdf wait that long (1 s by
       default) for JavaScript, which the project's reports do not run.
+
+    And, in this process, Odoo's list of static folders (`http.root.statics`: every
+    manifest, read with `ast.literal_eval`), which Odoo builds at the first request of
+    a static file: wkhtmltopdf asks for a proof's stylesheets in parallel, and CPython
+    3.11.7 builds ASTs in two threads unsafely ("SystemError: AST constructor
+    recursion depth mismatch", an HTTP 500 and an ERROR in Odoo's log). Built here
+    first, in one thread.
     """
     import odoo
     from odoo.modules.registry import Registry
@@ -101,4 +108,5 @@ def prepared_test_database(load_registry):
                 qweb._get_asset_bundle(bundle, css=False, js=True).js()
             for bundle in PREGENERATED_CSS:
                 qweb._get_asset_bundle(bundle, css=True, js=False).css()
+        odoo.http.root.statics  # noqa: B018
         yield

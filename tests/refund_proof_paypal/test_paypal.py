@@ -17,7 +17,7 @@ from copy import deepcopy
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
-from odoo import Command, fields, http
+from odoo import Command, fields
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
@@ -196,12 +196,6 @@ class TestPaypal(MailCase):
             },
         )
         cls.paypal_method.active = True
-        # Odoo lists its static folders (`root.statics`: every manifest, read by
-        # `ast.literal_eval`) at the first request of a static file. wkhtmltopdf asks
-        # for a proof's stylesheets in parallel, and CPython 3.11.7 builds ASTs in two
-        # threads unsafely ("SystemError: AST constructor recursion depth mismatch",
-        # an HTTP 500 and an ERROR in Odoo's log): listed here first, in one thread.
-        http.root.statics  # noqa: B018
 
     def setUp(self):
         super().setUp()

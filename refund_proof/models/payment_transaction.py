@@ -492,6 +492,8 @@ class PaymentTransaction(models.Model):
         refund_date=None,
         credit_note=None,
         create_credit_note=False,
+        replaced_refund=None,
+        payout_account=None,
     ):
         """The one path of a refund decided in Odoo; every entry point ends here.
 
@@ -518,6 +520,13 @@ class PaymentTransaction(models.Model):
         :param bool create_credit_note: Create the invoice's credit note (the full
                                         refund of a payment that alone paid it) and
                                         refund it, as with ``credit_note``.
+        :param recordset replaced_refund: The failed `payment.refund` this one
+                                          replaces (the customer's choice of another
+                                          way to be paid back).
+        :param dict payout_account: The bank account the customer gave for a manual
+                                    bank transfer (`holder`, `iban`, `bic`): stored on
+                                    the refund, which then always waits for a
+                                    manager's approval (`_get_approval_reasons`).
         :return: The refund: done, pending or failed when issued; to_approve when the
                  user's limits or the refund policy require a manager's approval
                  (nothing is sent).
@@ -545,7 +554,9 @@ class PaymentTransaction(models.Model):
             credit_note._refund_proof_check_refund(self, amount, manual=manual)
         Refund = self.env["payment.refund"]
         Refund._lock_user_limits()
-        approval_reasons = Refund._get_approval_reasons(self, amount, reason)
+        approval_reasons = Refund._get_approval_reasons(
+            self, amount, reason, payout_account=payout_account
+        )
         values = self._prepare_refund_values(
             amount,
             reason_id=reason and reason.id,
@@ -558,6 +569,7 @@ class PaymentTransaction(models.Model):
             state="to_approve" if approval_reasons else "draft",
             approval_reasons="\n".join(approval_reasons) or False,
             **({} if approval_reasons else Refund._get_limit_values()),
+            **Refund._prepare_payout_values(replaced_refund, payout_account),
         )
         # In sudo mode because refund users need not have create access on every related
         # model (sequence, followers); the right was checked above.

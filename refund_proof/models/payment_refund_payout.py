@@ -139,6 +139,42 @@ class PaymentRefund(models.Model):
                 )
             )
 
+    def _check_replacement(self):
+        """Raise if deciding this refund again (retry, approval) would send out the
+        amount of a failed refund twice: a failed refund that a live refund replaces
+        is not retried, and a replacement is not approved once the refund it
+        replaces is no longer failed (the provider's late answer). Called by
+        `payment.transaction._check_refund_request` under the payment's lock.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        # In sudo mode: the link is the server's, whoever decides.
+        refund = self.sudo()
+        live = refund.replacement_refund_ids.filtered(
+            lambda r: r.state not in ("failed", "cancelled")
+        )
+        if live:
+            raise UserError(
+                _(
+                    "%(name)s is replaced by %(replacement)s, which the customer "
+                    "chose: it cannot be sent again.",
+                    name=refund.name,
+                    replacement=", ".join(live.mapped("name")),
+                )
+            )
+        failed = refund.replaced_refund_id
+        if failed and failed.state != "failed":
+            raise UserError(
+                _(
+                    "%(name)s replaces %(failed)s, which is %(state)s now: the "
+                    "customer is no longer owed this amount by another way.",
+                    name=refund.name,
+                    failed=failed.name,
+                    state=failed._get_state_label(),
+                )
+            )
+
     def _send_payout_offer_mail(self):
         """Post the offer e-mail to the customer, in the chatter; queued in Odoo's
         mail queue, sent after the commit.

@@ -267,7 +267,8 @@ class PaymentTransaction(models.Model):
         In this order: the caller's right, the payment (confirmed, not a refund, not
         charged back), the provider (enabled, unless the refund is paid outside it),
         the payment's row lock, the amount (a number, positive, within what remains,
-        as the provider supports it, whole under an inquiry), then the credit note it
+        as the provider supports it, whole under an inquiry; for a refund decided
+        again, not both a failed refund and its replacement), then the credit note it
         pays back (its open amount, under its own lock). The user's limits and the
         refund policy decide afterwards whether it waits for approval
         (`payment.refund._get_approval_reasons`).
@@ -290,6 +291,10 @@ class PaymentTransaction(models.Model):
         if not manual:
             self._ensure_provider_is_not_disabled()
         self._lock_for_refund()
+        if exclude:
+            # A failed refund and the refund replacing it never both go out
+            # (models/payment_refund_payout.py).
+            exclude._check_replacement()
         amount = self._check_refund_amount(amount, manual=manual, exclude=exclude)
         if credit_note:
             # Locks the credit note too: its open amount caps what is refunded on it

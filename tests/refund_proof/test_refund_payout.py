@@ -3,7 +3,7 @@
 
 import re
 
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.refund_proof.utils import mask_iban
@@ -188,3 +188,21 @@ class TestRefundPayout(RefundProofCommon, HttpCase):
         new.with_user(self.refund_manager).action_approve()
         self.assertEqual(new.state, "done")
         self.assertEqual(self.failed.state, "failed")
+
+    def test_replaced_refund_is_not_retried(self):
+        """A failed refund the customer's transfer replaces is not sent again."""
+        self._post(self._offer(), GOOD_IBAN)
+        with self.assertRaisesRegex(UserError, "which the customer chose"):
+            self.failed.with_user(self.refund_user).action_retry()
+        self.assertEqual(self.failed.state, "failed")
+
+    def test_replacement_is_not_approved_once_the_card_refund_went_through(self):
+        """The provider's late answer makes the failed refund done: its replacement
+        can no longer be approved (the amount would go out twice)."""
+        self._post(self._offer(), GOOD_IBAN)
+        new = self._replacements()
+        self.failed.transaction_ids._set_done(extra_allowed_states=("error",))
+        self.assertEqual(self.failed.state, "done")
+        with self.assertRaisesRegex(UserError, "no longer owed"):
+            new.with_user(self.refund_manager).action_approve()
+        self.assertEqual(new.state, "to_approve")

@@ -23,7 +23,7 @@ class RefundProofPayoutPortal(CustomerPortal):
                 "payment.refund", refund_id, access_token
             )
         except (AccessError, MissingError):
-            raise request.not_found()
+            raise request.not_found() from None
         if refund_sudo.state != "failed" or not refund_sudo.payout_offer_date:
             raise request.not_found()
         if request.env.user._is_public() and refund_sudo.partner_id.lang:

@@ -266,9 +266,7 @@ class PaymentRefund(models.Model):
         self._lock_for_decision()
         self.invalidate_recordset()
         if self.state != "failed" or not self.payout_offer_date:
-            raise UserError(
-                _("This refund has no other way to be paid back on offer.")
-            )
+            raise UserError(_("This refund has no other way to be paid back on offer."))
         if self._get_payout_choice():
             raise UserError(
                 _(

@@ -1,5 +1,6 @@
 """When the refund to the card fails: the customer chooses a bank transfer instead
-(issue 26, first slice): the offer, the choice page, the new refund awaiting approval."""
+(issue 26, first slice): the offer, the choice page, the new refund awaiting
+approval."""
 
 import re
 

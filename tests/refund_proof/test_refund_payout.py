@@ -207,3 +207,25 @@ class TestRefundPayout(RefundProofCommon, HttpCase):
         with self.assertRaisesRegex(UserError, "no longer owed"):
             new.with_user(self.refund_manager).action_approve()
         self.assertEqual(new.state, "to_approve")
+
+    def test_offer_and_page_in_the_customer_language(self):
+        """A French customer gets the offer, the page and its errors in French."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["refund_proof"], ["fr_FR"], overwrite=True
+        )
+        self.partner.lang = "fr_FR"
+        url = self._offer()
+        mail = self.env["mail.mail"].search(
+            [
+                ("model", "=", "payment.refund"),
+                ("res_id", "=", self.failed.id),
+                ("recipient_ids", "in", self.partner.ids),
+            ]
+        )
+        self.assertIn("Nous avons tenté de rembourser", mail.body_html)
+        self.assertIn("n'a pas pu être versé sur votre carte", mail.subject)
+        page = self.url_open(url)
+        self.assertIn("Nous n'avons pas pu rembourser", page.text)
+        response = self._post(url, BAD_IBAN)
+        self.assertIn("vérifiez son code pays", response.text)

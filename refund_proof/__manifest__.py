@@ -36,7 +36,10 @@
         "views/refund_proof_menus.xml",
         "views/refund_proof_verify_templates.xml",
         "views/refund_proof_portal_templates.xml",
+        "views/refund_proof_payout_templates.xml",
+        "views/payment_refund_payout_views.xml",
         "data/mail_template_data.xml",
+        "data/mail_template_payout_data.xml",
     ],
     "demo": ["demo/refund_proof_demo.xml"],
     "assets": {

@@ -59,6 +59,15 @@ def format_arn(normalized):
     return " ".join(normalized[a:b] for a, b in zip(cuts, cuts[1:], strict=False))
 
 
+def mask_iban(iban):
+    """The IBAN of a payout as shown outside the refund managers' form: its country
+    and check digits, then its last four characters (``FR76 •••• •••• 1234``)."""
+    iban = re.sub(r"\s+", "", iban or "").upper()
+    if len(iban) < 8:
+        return "•" * len(iban)
+    return f"{iban[:4]} •••• •••• {iban[-4:]}"
+
+
 @functools.lru_cache(maxsize=128)
 def qr_png(value, box_size=6, border=2):
     """Return the PNG bytes of a QR code encoding `value` (error correction M).

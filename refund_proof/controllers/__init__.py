@@ -1,3 +1,4 @@
 from . import verify
 from . import portal
 from . import report
+from . import payout

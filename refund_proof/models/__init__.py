@@ -20,6 +20,7 @@ from . import res_config_settings
 from . import payment_provider
 from . import payment_refund_proof
 from . import payment_refund_portal
+from . import payment_refund_payout
 from . import ir_actions_report
 from . import ir_attachment
 from . import ir_binary

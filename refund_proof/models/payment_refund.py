@@ -150,6 +150,7 @@ class PaymentRefund(models.Model):
             ("cash", "Cash"),
             ("cheque", "Cheque"),
             ("card_terminal", "Card terminal"),
+            ("store_credit", "Store credit"),
             ("other", "Other"),
         ],
         string="Paid By",

@@ -262,30 +262,43 @@ class PaymentRefund(models.Model):
         )
 
     @api.model
-    def _get_approval_reasons(self, source, amount, reason=None):
+    def _get_approval_reasons(self, source, amount, reason=None, payout_account=None):
         """Why the current user's refund of `amount` on `source` needs approval
         (empty: it doesn't).
 
-        Refund managers and system calls issue refunds alone. Others need approval
-        above their single refund limit, above their daily limit (refunds they issued
-        alone today, in the company's time zone, amounts in the company currency), or
-        outside the refund window. Call it after `_lock_user_limits` when deciding.
+        A payout to a bank account the customer typed (`payout_account`) always
+        needs it, whoever asks, the system included: a changed payout destination is
+        the first fraud vector. Otherwise refund managers and system calls issue
+        refunds alone. Others need approval above their single refund limit, above
+        their daily limit (refunds they issued alone today, in the company's time
+        zone, amounts in the company currency), or outside the refund window. Call it
+        after `_lock_user_limits` when deciding.
 
         :param recordset source: The `payment.transaction` to refund.
         :param float amount: The amount to refund, in the transaction's currency.
         :param recordset reason: The `payment.refund.reason`, if any.
+        :param dict payout_account: The bank account the customer gave for the
+            payout (`holder`, `iban`, `bic`), if the refund is paid to one.
         :return: The reasons, as sentences.
         :rtype: list[str]
         """
         source.ensure_one()
+        reasons = []
+        if payout_account:
+            reasons.append(
+                _(
+                    "The customer typed the bank account of this transfer: a manager "
+                    "must check it before the money is sent (a changed payout "
+                    "destination is the first fraud vector)."
+                )
+            )
         if self._is_refund_manager():
-            return []
+            return reasons
         company = source.company_id
         ccy = company.currency_id
         today = fields.Date.context_today(self)
         amount_ccy = source.currency_id._convert(amount, ccy, company, today)
         single, daily = self._get_user_limits(company)
-        reasons = []
 
         def fmt(value):
             return format_amount(self.env, value, ccy)

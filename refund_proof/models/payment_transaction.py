@@ -267,7 +267,8 @@ class PaymentTransaction(models.Model):
         In this order: the caller's right, the payment (confirmed, not a refund, not
         charged back), the provider (enabled, unless the refund is paid outside it),
         the payment's row lock, the amount (a number, positive, within what remains,
-        as the provider supports it, whole under an inquiry), then the credit note it
+        as the provider supports it, whole under an inquiry; for a refund decided
+        again, not both a failed refund and its replacement), then the credit note it
         pays back (its open amount, under its own lock). The user's limits and the
         refund policy decide afterwards whether it waits for approval
         (`payment.refund._get_approval_reasons`).
@@ -290,6 +291,10 @@ class PaymentTransaction(models.Model):
         if not manual:
             self._ensure_provider_is_not_disabled()
         self._lock_for_refund()
+        if exclude:
+            # A failed refund and the refund replacing it never both go out
+            # (models/payment_refund_payout.py).
+            exclude._check_replacement()
         amount = self._check_refund_amount(amount, manual=manual, exclude=exclude)
         if credit_note:
             # Locks the credit note too: its open amount caps what is refunded on it
@@ -492,6 +497,8 @@ class PaymentTransaction(models.Model):
         refund_date=None,
         credit_note=None,
         create_credit_note=False,
+        replaced_refund=None,
+        payout_account=None,
     ):
         """The one path of a refund decided in Odoo; every entry point ends here.
 
@@ -518,6 +525,13 @@ class PaymentTransaction(models.Model):
         :param bool create_credit_note: Create the invoice's credit note (the full
                                         refund of a payment that alone paid it) and
                                         refund it, as with ``credit_note``.
+        :param recordset replaced_refund: The failed `payment.refund` this one
+                                          replaces (the customer's choice of another
+                                          way to be paid back).
+        :param dict payout_account: The bank account the customer gave for a manual
+                                    bank transfer (`holder`, `iban`, `bic`): stored on
+                                    the refund, which then always waits for a
+                                    manager's approval (`_get_approval_reasons`).
         :return: The refund: done, pending or failed when issued; to_approve when the
                  user's limits or the refund policy require a manager's approval
                  (nothing is sent).
@@ -545,7 +559,9 @@ class PaymentTransaction(models.Model):
             credit_note._refund_proof_check_refund(self, amount, manual=manual)
         Refund = self.env["payment.refund"]
         Refund._lock_user_limits()
-        approval_reasons = Refund._get_approval_reasons(self, amount, reason)
+        approval_reasons = Refund._get_approval_reasons(
+            self, amount, reason, payout_account=payout_account
+        )
         values = self._prepare_refund_values(
             amount,
             reason_id=reason and reason.id,
@@ -558,6 +574,7 @@ class PaymentTransaction(models.Model):
             state="to_approve" if approval_reasons else "draft",
             approval_reasons="\n".join(approval_reasons) or False,
             **({} if approval_reasons else Refund._get_limit_values()),
+            **Refund._prepare_payout_values(replaced_refund, payout_account),
         )
         # In sudo mode because refund users need not have create access on every related
         # model (sequence, followers); the right was checked above.

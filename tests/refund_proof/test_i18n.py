@@ -14,6 +14,11 @@ LANGS = {"fr": "fr_FR", "ro": "ro_RO"}
 SAME_AS_SOURCE = {
     "fr": {
         "ARN",
+        # The payout's bank account (models/payment_refund_payout.py) and the
+        # placeholder of its form.
+        "BIC",
+        "IBAN",
+        "FR76 3000 6000 0112 3456 7890 189",
         # The card networks' names (payment.dispute.card_network).
         "American Express",
         "Discover",
@@ -34,6 +39,9 @@ SAME_AS_SOURCE = {
     },
     "ro": {
         "ARN",
+        "BIC",
+        "IBAN",
+        "FR76 3000 6000 0112 3456 7890 189",
         "American Express",
         "Discover",
         "Mastercard",

@@ -1,0 +1,324 @@
+"""When the refund to the card fails: the customer chooses another way to be paid back.
+
+A refund manager offers it on a failed refund (`action_offer_payout`, an e-mail with
+the link of the portal's choice page); the customer's choice (`_request_payout`, from
+controllers/payout.py after the access check) makes a new refund of the failed one's
+amount through the one request path (`payment.transaction._request_refund`), linked
+to it (`replaced_refund_id`). A bank transfer to an account the customer typed always
+waits for a manager's approval (`_get_approval_reasons`). The IBAN is kept on the new
+refund for refund managers only, and shown masked everywhere else.
+"""
+
+from stdnum import bic as stdnum_bic
+from stdnum import iban as stdnum_iban
+from stdnum.exceptions import ValidationError as StdnumValidationError
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..const import GROUP_MANAGER
+from ..utils import mask_iban
+
+PAYOUT_OFFER_TEMPLATE = "refund_proof.mail_template_refund_payout_offer"
+
+
+class PaymentRefund(models.Model):
+    _inherit = "payment.refund"
+
+    # Written by the request path only (`_prepare_payout_values`), never by users
+    # (not in USER_EDITABLE_FIELDS).
+    replaced_refund_id = fields.Many2one(
+        comodel_name="payment.refund",
+        string="Replaces",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="The failed refund whose amount this refund pays back another way, as "
+        "the customer chose.",
+    )
+    replacement_refund_ids = fields.One2many(
+        comodel_name="payment.refund",
+        inverse_name="replaced_refund_id",
+        string="Replaced By",
+        readonly=True,
+    )
+    payout_offer_date = fields.Datetime(
+        string="Other Way Offered On",
+        readonly=True,
+        copy=False,
+        help="When the customer was last offered to choose another way to be paid "
+        "back; each offer is answered once.",
+    )
+    payout_account_holder = fields.Char(
+        string="Account Holder", readonly=True, copy=False
+    )
+    payout_iban = fields.Char(
+        string="IBAN",
+        groups=GROUP_MANAGER,
+        readonly=True,
+        copy=False,
+        help="The account the customer gave for the bank transfer, as typed once "
+        "validated; shown whole to refund managers only.",
+    )
+    payout_iban_display = fields.Char(
+        string="Paid To",
+        compute="_compute_payout_iban_display",
+        store=True,
+        help="The payout's IBAN, masked: what everyone but refund managers sees.",
+    )
+    payout_bic = fields.Char(string="BIC", readonly=True, copy=False)
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("payout_iban")
+    def _compute_payout_iban_display(self):
+        # In sudo mode: the IBAN is for refund managers; its mask is for everyone.
+        for refund in self:
+            iban = refund.sudo().payout_iban
+            refund.payout_iban_display = iban and mask_iban(iban)
+
+    # === ACTION METHODS === #
+
+    def action_offer_payout(self):
+        """Offer the customers of these failed refunds to choose another way to be
+        paid back: an e-mail in their language with the link of the choice page.
+        Refund managers only; each failed refund is offered while it is not
+        replaced."""
+        if not self._is_refund_manager():
+            raise AccessError(
+                _("Only refund managers can offer another way to be paid back.")
+            )
+        self.check_access("read")
+        self._lock_for_decision()
+        self.invalidate_recordset()
+        for refund in self:
+            refund._check_payout_offerable()
+        # In sudo mode: the manager's right was checked above; the offer's date is
+        # the server's to write.
+        for refund in self.sudo():
+            refund._portal_ensure_token()
+            refund.payout_offer_date = fields.Datetime.now()
+            refund._send_payout_offer_mail()
+        return True
+
+    # === BUSINESS METHODS === #
+
+    def _check_payout_offerable(self):
+        """Raise unless another way to be paid back may be offered on this refund:
+        it failed, its customer has an e-mail address, and nothing replaces it yet
+        (a replacement cancelled or failed does not count).
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        if self.state != "failed":
+            raise UserError(
+                _(
+                    "%(name)s did not fail: another way to be paid back is offered "
+                    "on failed refunds only.",
+                    name=self.name,
+                )
+            )
+        live = self.replacement_refund_ids.filtered(
+            lambda r: r.state not in ("failed", "cancelled")
+        )
+        if live:
+            raise UserError(
+                _(
+                    "%(name)s is already replaced by %(replacement)s.",
+                    name=self.name,
+                    replacement=", ".join(live.mapped("name")),
+                )
+            )
+        if not self.partner_id.email:
+            raise UserError(
+                _(
+                    "%(customer)s has no e-mail address: the offer cannot be sent.",
+                    customer=self.partner_id.display_name,
+                )
+            )
+
+    def _check_replacement(self):
+        """Raise if deciding this refund again (retry, approval) would send out the
+        amount of a failed refund twice: a failed refund that a live refund replaces
+        is not retried, and a replacement is not approved once the refund it
+        replaces is no longer failed (the provider's late answer). Called by
+        `payment.transaction._check_refund_request` under the payment's lock.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        # In sudo mode: the link is the server's, whoever decides.
+        refund = self.sudo()
+        live = refund.replacement_refund_ids.filtered(
+            lambda r: r.state not in ("failed", "cancelled")
+        )
+        if live:
+            raise UserError(
+                _(
+                    "%(name)s is replaced by %(replacement)s, which the customer "
+                    "chose: it cannot be sent again.",
+                    name=refund.name,
+                    replacement=", ".join(live.mapped("name")),
+                )
+            )
+        failed = refund.replaced_refund_id
+        if failed and failed.state != "failed":
+            raise UserError(
+                _(
+                    "%(name)s replaces %(failed)s, which is %(state)s now: the "
+                    "customer is no longer owed this amount by another way.",
+                    name=refund.name,
+                    failed=failed.name,
+                    state=failed._get_state_label(),
+                )
+            )
+
+    def _send_payout_offer_mail(self):
+        """Post the offer e-mail to the customer, in the chatter; queued in Odoo's
+        mail queue, sent after the commit.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        template = self.env.ref(PAYOUT_OFFER_TEMPLATE, raise_if_not_found=False)
+        if not template:
+            return
+        self.with_context(mail_notify_force_send=False).message_post_with_source(
+            template,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+            email_layout_xmlid="mail.mail_notification_light",
+        )
+
+    def _get_payout_url(self):
+        """The choice page's link, with the refund's access token.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        return self.get_base_url() + self.get_portal_url(suffix="/payout")
+
+    def _get_payout_choice(self):
+        """The refund that answered the current offer, if any: one choice per offer.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        if not self.payout_offer_date:
+            return self.browse()
+        return self.replacement_refund_ids.filtered(
+            lambda r: r.request_date >= self.payout_offer_date
+        )[:1]
+
+    @api.model
+    def _validate_payout_account(self, holder, iban, bic=None):
+        """The bank account a customer typed, checked and normalised: the IBAN's
+        country format and check digits (python-stdnum), the BIC's format when given.
+
+        :return: {"holder": str, "iban": str (compact), "bic": str or False}
+        :rtype: dict
+        :raise UserError: with a sentence for the customer; the IBAN is never
+            repeated in it (nothing of it in logs).
+        """
+        holder = " ".join((holder or "").split())
+        if not holder:
+            raise UserError(_("Please give the name of the account holder."))
+        try:
+            iban = stdnum_iban.validate(iban or "")
+        except StdnumValidationError:
+            raise UserError(
+                _(
+                    "This IBAN is not valid: please check its country code, its "
+                    "length and its digits."
+                )
+            ) from None
+        bic = (bic or "").strip()
+        if bic:
+            try:
+                bic = stdnum_bic.validate(bic)
+            except StdnumValidationError:
+                raise UserError(
+                    _("This BIC is not valid: it has 8 or 11 letters and digits.")
+                ) from None
+        return {"holder": holder, "iban": iban, "bic": bic or False}
+
+    def _request_payout(self, method, holder=None, iban=None, bic=None):
+        """The customer's answer to the offer: a new refund of this failed refund's
+        amount, paid by `method`, through the one request path. Called by the
+        portal's choice page in sudo mode, after its access check (the refund's
+        access token); the bank transfer then waits for a manager's approval.
+
+        Note: self.ensure_one()
+
+        :param str method: `bank_transfer` (store credit comes with a bridge).
+        :return: The new refund (to_approve).
+        :rtype: recordset of `payment.refund`
+        :raise UserError: a sentence for the customer; nothing is created.
+        """
+        self.ensure_one()
+        if method != "bank_transfer":
+            raise UserError(_("Please choose a bank transfer."))
+        account = self._validate_payout_account(holder, iban, bic)
+        # One choice per offer: a second post waits for the first's lock, then sees
+        # its refund.
+        self._lock_for_decision()
+        self.invalidate_recordset()
+        if self.state != "failed" or not self.payout_offer_date:
+            raise UserError(_("This refund has no other way to be paid back on offer."))
+        if self._get_payout_choice():
+            raise UserError(
+                _(
+                    "You already chose how to be paid back for this refund: we are "
+                    "processing it."
+                )
+            )
+        refund = self.source_transaction_id._request_refund(
+            amount_to_refund=self.amount,
+            reason=self.reason_id,
+            manual=True,
+            manual_method="bank_transfer",
+            replaced_refund=self,
+            payout_account=account,
+        )
+        masked = mask_iban(account["iban"])
+        self.message_post(
+            body=_(
+                "The customer chose a bank transfer to %(account)s instead: "
+                "%(refund)s awaits a manager's approval.",
+                account=masked,
+                refund=refund.name,
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
+        refund.message_post(
+            body=_(
+                "Replaces the failed refund %(failed)s: a bank transfer to "
+                "%(account)s, chosen by the customer.",
+                failed=self.name,
+                account=masked,
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
+        return refund
+
+    @api.model
+    def _prepare_payout_values(self, replaced_refund=None, payout_account=None):
+        """The values of a refund that replaces a failed one (`_request_refund`):
+        the link, and the account of the transfer. No user requested it: the
+        customer chose it on the portal.
+
+        :rtype: dict
+        """
+        values = {}
+        if replaced_refund:
+            values["replaced_refund_id"] = replaced_refund.id
+            values["requested_by_id"] = False
+        if payout_account:
+            values.update(
+                payout_account_holder=payout_account["holder"],
+                payout_iban=payout_account["iban"],
+                payout_bic=payout_account["bic"],
+            )
+        return values

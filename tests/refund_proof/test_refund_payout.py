@@ -1,0 +1,231 @@
+"""When the refund to the card fails: the customer chooses a bank transfer instead
+(issue 26, first slice): the offer, the choice page, the new refund awaiting
+approval."""
+
+import re
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import HttpCase, tagged
+
+from odoo.addons.refund_proof.utils import mask_iban
+
+from ..refund_factories import RefundProofCommon
+
+GOOD_IBAN = "FR76 3000 6000 0112 3456 7890 189"
+BAD_IBAN = "FR76 3000 6000 0112 3456 7890 188"
+
+
+@tagged("-at_install", "post_install")
+class TestRefundPayout(RefundProofCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.partner.write({"email": "norbert.buyer@example.com"})
+
+    def setUp(self):
+        super().setUp()
+        # The provider refuses the refund (an expired card): the refund fails.
+        self.dummy_provider.support_refund = "partial"
+        self.dummy_provider.payment_method_ids.support_refund = "partial"
+        tx = self._create_paid_transaction(100.0, provider=self.dummy_provider)
+        self.tx = tx
+        self.failed = self._refund(tx, 40.0, reason=self.reason_customer)
+        self.failed.transaction_ids._set_error("expired_or_canceled_card")
+        self.assertEqual(self.failed.state, "failed")
+
+    def _offer(self):
+        self.failed.with_user(self.refund_manager).action_offer_payout()
+        return self.failed.get_portal_url(suffix="/payout")
+
+    def _form(self, url):
+        page = self.url_open(url)
+        self.assertEqual(page.status_code, 200)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        self.assertTrue(csrf, "the choice page has a form with its CSRF token")
+        return csrf.group(1)
+
+    def _post(self, url, iban, csrf=None, **values):
+        data = {
+            "csrf_token": csrf or self._form(url),
+            "access_token": self.failed.access_token,
+            "method": "bank_transfer",
+            "holder": "Norbert Buyer",
+            "iban": iban,
+            "bic": "",
+            **values,
+        }
+        return self.url_open(f"/my/refunds/{self.failed.id}/payout", data=data)
+
+    def _replacements(self):
+        return self.env["payment.refund"].search(
+            [("replaced_refund_id", "=", self.failed.id)]
+        )
+
+    def test_mask_iban(self):
+        """An IBAN shows its country, check digits and last four characters only."""
+        self.assertEqual(mask_iban(GOOD_IBAN), "FR76 •••• •••• 0189")
+        self.assertEqual(mask_iban("FR76"), "••••")
+
+    def test_offer_queues_the_mail_with_the_link(self):
+        """The offer e-mails the customer the choice page's link, and says so."""
+        url = self._offer()
+        self.assertTrue(self.failed.payout_offer_date)
+        mail = self.env["mail.mail"].search(
+            [
+                ("model", "=", "payment.refund"),
+                ("res_id", "=", self.failed.id),
+                ("recipient_ids", "in", self.partner.ids),
+            ]
+        )
+        self.assertEqual(len(mail), 1)
+        self.assertEqual(mail.state, "outgoing", "queued, sent after the commit")
+        self.assertIn(
+            f"/my/refunds/{self.failed.id}/payout?access_token="
+            f"{self.failed.access_token}",
+            mail.body_html,
+        )
+        self.assertIn(url, mail.body_html)
+
+    def test_non_manager_cannot_offer(self):
+        """A refund user (not a manager) cannot offer another way, over the ORM."""
+        with self.assertRaises(AccessError):
+            self.failed.with_user(self.refund_user).action_offer_payout()
+        self.assertFalse(self.failed.payout_offer_date)
+
+    def test_form_is_shown_with_the_token(self):
+        """The link opens the choice form, bank transfer only for now."""
+        url = self._offer()
+        page = self.url_open(url)
+        self.assertEqual(page.status_code, 200)
+        self.assertIn('name="iban"', page.text)
+        self.assertIn("bank transfer is the way offered for now", page.text)
+
+    def test_no_form_before_an_offer(self):
+        """Without an offer, the link shows nothing."""
+        self.failed._portal_ensure_token()
+        url = self.failed.get_portal_url(suffix="/payout")
+        self.assertEqual(self.url_open(url).status_code, 404)
+
+    def test_bad_iban_is_refused_and_nothing_is_created(self):
+        """An IBAN whose check digits are wrong is refused with a clear message."""
+        url = self._offer()
+        response = self._post(url, BAD_IBAN)
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("This IBAN is not valid", response.text)
+        self.assertFalse(self._replacements())
+        self.assertAlmostEqual(self.tx.refund_remaining_amount, 100.0)
+
+    def test_good_iban_makes_a_refund_awaiting_approval(self):
+        """A valid IBAN makes a new refund of the failed amount, awaiting a manager's
+        approval with its reason, linked to the failed one, masked for the customer;
+        the failed refund holds nothing, the new one reserves."""
+        url = self._offer()
+        response = self._post(url, GOOD_IBAN)
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("FR76 •••• •••• 0189", response.text)
+        self.assertNotIn("30006000011234567890189", response.text)
+        new = self._replacements()
+        self.assertEqual(len(new), 1)
+        self.assertEqual(new.state, "to_approve")
+        self.assertEqual(new.origin, "manual")
+        self.assertEqual(new.manual_method, "bank_transfer")
+        self.assertAlmostEqual(new.amount, 40.0)
+        self.assertEqual(new.replaced_refund_id, self.failed)
+        self.assertEqual(self.failed.replacement_refund_ids, new)
+        self.assertIn("The customer typed the bank account", new.approval_reasons)
+        self.assertEqual(new.payout_iban_display, "FR76 •••• •••• 0189")
+        self.assertEqual(new.payout_account_holder, "Norbert Buyer")
+        self.assertEqual(
+            new.with_user(self.refund_manager).payout_iban,
+            "FR7630006000011234567890189",
+        )
+        self.assertAlmostEqual(self.tx.refund_remaining_amount, 60.0)
+        # Nothing of the IBAN in the chatter but its mask.
+        messages = (self.failed | new).message_ids
+        bodies = " ".join(messages.mapped("body"))
+        self.assertIn("FR76 •••• •••• 0189", bodies)
+        self.assertNotIn("3456", bodies)
+
+    def test_iban_is_for_managers_only(self):
+        """A refund user reads the masked IBAN, not the IBAN."""
+        self._post(self._offer(), GOOD_IBAN)
+        new = self._replacements().with_user(self.refund_user)
+        self.assertEqual(new.payout_iban_display, "FR76 •••• •••• 0189")
+        with self.assertRaises(AccessError):
+            new.read(["payout_iban"])
+
+    def test_second_post_is_refused(self):
+        """One choice per offer: a second post is refused and creates nothing."""
+        url = self._offer()
+        csrf = self._form(url)
+        self._post(url, GOOD_IBAN, csrf=csrf)
+        second = self._post(url, "DE89 3704 0044 0532 0130 00", csrf=csrf)
+        self.assertEqual(second.status_code, 409)
+        self.assertIn("You already chose how to be paid back", second.text)
+        self.assertEqual(len(self._replacements()), 1)
+
+    def test_wrong_token_is_refused(self):
+        """Another token (another customer's refund, or none) opens nothing."""
+        url = self._offer()
+        csrf = self._form(url)
+        other_tx = self._create_paid_transaction(50.0, provider=self.dummy_provider)
+        other = self._refund(other_tx, 10.0, manual=True)
+        other._portal_ensure_token()
+        for token in (other.access_token, "0" * 36, ""):
+            page = self.url_open(
+                f"/my/refunds/{self.failed.id}/payout?access_token={token}"
+            )
+            self.assertEqual(page.status_code, 404)
+            response = self._post(url, GOOD_IBAN, csrf=csrf, access_token=token)
+            self.assertEqual(response.status_code, 404)
+        self.assertFalse(self._replacements())
+
+    def test_approved_transfer_leaves_the_failed_refund_failed(self):
+        """A manager approves the customer's transfer like any request; the failed
+        refund stays failed (for now the approval records the manual refund done:
+        the transfer's confirmation is a later step of issue 26)."""
+        self._post(self._offer(), GOOD_IBAN)
+        new = self._replacements()
+        new.with_user(self.refund_manager).action_approve()
+        self.assertEqual(new.state, "done")
+        self.assertEqual(self.failed.state, "failed")
+
+    def test_replaced_refund_is_not_retried(self):
+        """A failed refund the customer's transfer replaces is not sent again."""
+        self._post(self._offer(), GOOD_IBAN)
+        with self.assertRaisesRegex(UserError, "which the customer chose"):
+            self.failed.with_user(self.refund_user).action_retry()
+        self.assertEqual(self.failed.state, "failed")
+
+    def test_replacement_is_not_approved_once_the_card_refund_went_through(self):
+        """The provider's late answer makes the failed refund done: its replacement
+        can no longer be approved (the amount would go out twice)."""
+        self._post(self._offer(), GOOD_IBAN)
+        new = self._replacements()
+        self.failed.transaction_ids._set_done(extra_allowed_states=("error",))
+        self.assertEqual(self.failed.state, "done")
+        with self.assertRaisesRegex(UserError, "no longer owed"):
+            new.with_user(self.refund_manager).action_approve()
+        self.assertEqual(new.state, "to_approve")
+
+    def test_offer_and_page_in_the_customer_language(self):
+        """A French customer gets the offer, the page and its errors in French."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["refund_proof"], ["fr_FR"], overwrite=True
+        )
+        self.partner.lang = "fr_FR"
+        url = self._offer()
+        mail = self.env["mail.mail"].search(
+            [
+                ("model", "=", "payment.refund"),
+                ("res_id", "=", self.failed.id),
+                ("recipient_ids", "in", self.partner.ids),
+            ]
+        )
+        self.assertIn("Nous avons tenté de rembourser", mail.body_html)
+        self.assertIn("n'a pas pu être versé sur votre carte", mail.subject)
+        page = self.url_open(url)
+        self.assertIn("Nous n'avons pas pu rembourser", page.text)
+        response = self._post(url, BAD_IBAN)
+        self.assertIn("vérifiez son code pays", response.text)

@@ -80,6 +80,74 @@ class PaymentRefund(models.Model):
 
     # === ACTION METHODS === #
 
+    def action_confirm_transfer(self, reference):
+        """A refund manager confirms that the bank transfer of an approved payout
+        left the merchant's bank, with the bank's reference: the refund is done (its
+        proof and the customer's e-mail follow, with the reference). Until then an
+        approved transfer is pending (`_execute`): nothing says it is refunded.
+
+        :param str reference: The bank's reference of the transfer (8 to 30 letters
+            and digits).
+        """
+        if not self._is_refund_manager():
+            raise AccessError(
+                _("Only a refund manager can confirm that a transfer was made.")
+            )
+        self.check_access("read")
+        if not (reference or "").strip():
+            raise UserError(_("Give the bank's reference of the transfer."))
+        self._lock_for_decision()
+        for refund in self:
+            if not (refund._is_transfer_payout() and refund.state == "pending"):
+                raise UserError(
+                    _(
+                        "%(name)s is not an approved bank transfer waiting for its "
+                        "confirmation.",
+                        name=refund.name,
+                    )
+                )
+        # In sudo mode: the manager's right was checked above.
+        for refund in self.sudo():
+            refund._set_reference(reference)  # Validated (`_check_arn`).
+            refund.message_post(
+                body=_(
+                    "Transfer confirmed by %(user)s (bank reference %(reference)s).",
+                    user=self.env.user.name,
+                    reference=refund.arn_display,
+                )
+            )
+            refund._set_state("done", decided_by=self.env.user)
+        return True
+
+    def _is_transfer_payout(self):
+        """Whether this refund is a bank transfer the customer chose after a failed
+        refund (paid by the merchant's bank, confirmed by a manager).
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        return bool(
+            self.replaced_refund_id
+            and self.origin == "manual"
+            and self.manual_method == "bank_transfer"
+        )
+
+    def _execute(self):
+        """Override of `payment.refund`: an approved bank transfer to the customer's
+        account is not paid by approving it: it waits, pending, for a manager to
+        confirm the transfer with the bank's reference (`action_confirm_transfer`)."""
+        transfers = self.filtered(lambda refund: refund._is_transfer_payout())
+        for refund in transfers:
+            refund._set_state("pending")
+            refund.message_post(
+                body=_(
+                    "Approved: make the bank transfer to %(account)s, then confirm it "
+                    "with the bank's reference.",
+                    account=refund.payout_iban_display,
+                )
+            )
+        return super(PaymentRefund, self - transfers)._execute()
+
     def action_offer_payout(self):
         """Offer the customers of these failed refunds to choose another way to be
         paid back: an e-mail in their language with the link of the choice page.

@@ -180,15 +180,31 @@ class TestRefundPayout(RefundProofCommon, HttpCase):
             self.assertEqual(response.status_code, 404)
         self.assertFalse(self._replacements())
 
-    def test_approved_transfer_leaves_the_failed_refund_failed(self):
-        """A manager approves the customer's transfer like any request; the failed
-        refund stays failed (for now the approval records the manual refund done:
-        the transfer's confirmation is a later step of issue 26)."""
+    def test_approved_transfer_waits_for_its_confirmation(self):
+        """A manager approves the customer's transfer like any request: it is then
+        pending, with no proof and no "refunded" e-mail, until a manager confirms the
+        transfer with the bank's reference; then it is done, the reference on it and
+        its e-mail queued. The failed refund stays failed."""
         self._post(self._offer(), GOOD_IBAN)
         new = self._replacements()
         new.with_user(self.refund_manager).action_approve()
-        self.assertEqual(new.state, "done")
+        self.assertEqual(new.state, "pending")
+        self.assertFalse(new.customer_mail_pending)
+        self.assertFalse(new.proof_pending)
+        with self.assertRaises(AccessError):
+            new.with_user(self.refund_user).action_confirm_transfer("FRBANK20261206")
+        with self.assertRaisesRegex(UserError, "reference"):
+            new.with_user(self.refund_manager).action_confirm_transfer(" ")
+        self.assertEqual(new.state, "pending")
+        new.with_user(self.refund_manager).action_confirm_transfer("FRBANK20261206")
+        self.assertRecordValues(
+            new,
+            [{"state": "done", "arn": "FRBANK20261206", "arn_type": "bank_reference"}],
+        )
+        self.assertEqual(new.customer_mail_pending, "done")
         self.assertEqual(self.failed.state, "failed")
+        with self.assertRaisesRegex(UserError, "not an approved bank transfer"):
+            new.with_user(self.refund_manager).action_confirm_transfer("FRBANK2")
 
     def test_replaced_refund_is_not_retried(self):
         """A failed refund the customer's transfer replaces is not sent again."""

@@ -736,6 +736,17 @@ class PaymentTransaction(models.Model):
     def _process_notification_data(self, notification_data):
         """Override of `payment` to let provider glue fill the ARN of a refund."""
         super()._process_notification_data(notification_data)
+        self._refund_proof_record_notification_arn(notification_data)
+
+    def _refund_proof_record_notification_arn(self, notification_data):
+        """Record on this refund attempt's refund the ARN its bridge finds in the
+        provider's notification (the hook `_get_refund_arn_from_notification`), while
+        the refund has none. A service for bridges that process a refund's
+        notification without Odoo's `_process_notification_data` (PayPal).
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
         if self.operation != "refund" or not self.refund_id or self.refund_id.arn:
             return
         # A hook of the bridges (models/payment_transaction_bridge.py).

@@ -25,6 +25,7 @@ says how the refund appears instead); Odoo's own fields say the rest
 SERVICES, what a bridge calls and never overrides, server side, after it checked the
 event's signature (Odoo's check stays the judge):
     payment.transaction    `_get_refund_idempotency_key`, `_get_refund_being_sent`,
+                           `_refund_proof_record_notification_arn`,
                            `_lock_for_refund`, `_refund_proof_upsert_dispute`,
                            `_refund_proof_log_dispute_event`;
     payment.refund         `_record_reference` (an ARN or bank reference, validated);

@@ -7,8 +7,6 @@ from odoo import _, api, models
 from odoo.exceptions import ValidationError
 from odoo.tools import float_repr
 
-from odoo.addons.refund_proof.db_tools import superuser_savepoint
-
 from .. import const
 
 _logger = logging.getLogger(__name__)
@@ -133,8 +131,8 @@ class PaymentTransaction(models.Model):
         Odoo's PayPal processing reads an order or a capture of the amount paid (and
         would refuse a refund's), so a refund is processed here instead of there; the
         ARN that refund_proof's processing reads through the bridge's hook
-        (`_get_refund_arn_from_notification`) is recorded here through the same hook
-        and service (`payment.refund._record_reference`).
+        (`_get_refund_arn_from_notification`) is recorded here by the same service
+        (`_refund_proof_record_notification_arn`).
 
         Note: self.ensure_one()
         """
@@ -156,11 +154,7 @@ class PaymentTransaction(models.Model):
             )
         self.provider_reference = refund_id
         self._refund_proof_paypal_update_state(notification_data)
-        arn = self._get_refund_arn_from_notification(notification_data)
-        if arn and self.refund_id and not self.refund_id.arn:
-            # Invalid ones are logged and ignored (`_record_reference`).
-            with superuser_savepoint(self.env):
-                self.refund_id.sudo()._record_reference(arn)
+        self._refund_proof_record_notification_arn(notification_data)
         return None
 
     def _refund_proof_paypal_update_state(self, refund_data):

@@ -735,8 +735,9 @@ class PaymentTransaction(models.Model):
 
     def _process_notification_data(self, notification_data):
         """Override of `payment` to let provider glue fill the ARN of a refund."""
-        super()._process_notification_data(notification_data)
+        res = super()._process_notification_data(notification_data)
         self._refund_proof_record_notification_arn(notification_data)
+        return res
 
     def _refund_proof_record_notification_arn(self, notification_data):
         """Record on this refund attempt's refund the ARN its bridge finds in the

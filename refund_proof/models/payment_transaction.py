@@ -643,6 +643,67 @@ class PaymentTransaction(models.Model):
             tx._refund_proof_link_credit_note()
             refund._sync_state_from_attempts()
             refund.message_post(body=body)
+            if refund.origin == "provider":
+                tx.source_transaction_id._refund_proof_release_outrun_refunds(refund)
+
+    def _refund_proof_release_outrun_refunds(self, outside_refund):
+        """Cancel the refunds of this payment not yet sent (draft, awaiting approval)
+        that a refund made outside Odoo left above what was paid, the newest first,
+        telling their requesters why.
+
+        The provider's refund is the truth and is recorded whatever the cap; a request
+        reserved in Odoo while it was unknown (made in the dashboard, or whose request
+        Odoo rolled back after the provider made it) can no longer be paid, and an
+        approver must not be asked to. Refunds already sent stay: the provider refuses
+        what is beyond its charge.
+
+        :param recordset outside_refund: The `payment.refund` made outside Odoo.
+        """
+        self.ensure_one()
+        currency = self.currency_id
+        # A webhook may hold it already (the fake PSP's and the bridges' handlers).
+        self._lock_for_refund()
+        excess = currency.round(
+            self._get_refund_reserved_amounts().get(self.id, 0.0) - self.amount
+        )
+        if currency.compare_amounts(excess, 0) <= 0:
+            return
+        unsent = (
+            self.env["payment.refund"]
+            .sudo()
+            .search(
+                [
+                    ("source_transaction_id", "=", self.id),
+                    ("state", "in", ("draft", "to_approve")),
+                ],
+                order="id desc",
+            )
+        )
+        for refund in unsent:
+            if currency.compare_amounts(excess, 0) <= 0:
+                break
+            reason = _(
+                "%(provider)s reported a refund of %(amount)s made outside this "
+                "request (%(refund)s): %(payment)s cannot also refund this one "
+                "without refunding more than was paid.",
+                provider=self.sudo().provider_id.name,
+                amount=format_amount(self.env, outside_refund.amount, currency),
+                refund=outside_refund.name,
+                payment=self.reference,
+            )
+            # In sudo mode: the server's decision, made while recording what the
+            # provider reports (no user made it).
+            refund._set_state(
+                "cancelled",
+                cancelled_by_id=False,
+                cancel_date=fields.Datetime.now(),
+                cancel_reason=reason,
+            )
+            refund.message_post(
+                body=reason,
+                partner_ids=refund.requested_by_id.partner_id.ids,
+            )
+            excess = currency.round(excess - refund.amount)
 
     def _get_refund_of_unknown_outcome(self):
         """The refund of the source that this refund transaction reported by the

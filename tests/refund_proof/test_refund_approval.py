@@ -254,6 +254,46 @@ class TestRefundApproval(RefundProofCommon):
                 {"refund_limit": 80.0, "login": "hijack"}
             )
 
+    def test_refund_made_outside_cancels_the_requests_it_outran(self):
+        """A refund the provider reports (made in its dashboard, or whose request Odoo
+        rolled back after the provider made it) is recorded whatever the cap; the
+        newest requests awaiting approval that no longer fit are cancelled, their
+        requester told why, and no approver is left asked for them."""
+        tx = self._create_paid_transaction(200.0)
+        older = self._request(tx, 110.0)
+        newer = self._request(tx, 60.0)
+        self.assertEqual((older + newer).mapped("state"), ["to_approve", "to_approve"])
+        self.assertTrue(newer.activity_ids)
+        # What a provider's webhook does for a refund it did not get from Odoo.
+        refund_tx = tx.sudo()._create_child_transaction(40.0, is_refund=True)
+        outside = refund_tx.refund_id
+        self.assertRecordValues(
+            outside, [{"origin": "provider", "amount": 40.0, "state": "pending"}]
+        )
+        self.assertEqual(older.state, "to_approve", "110 + 40 still fit in 200")
+        self.assertRecordValues(
+            newer, [{"state": "cancelled", "cancelled_by_id": False}]
+        )
+        self.assertIn(outside.name, newer.cancel_reason)
+        self.assertIn("more than was paid", newer.cancel_reason)
+        self.assertFalse(newer.activity_ids, "no approver asked for it any more")
+        told = newer.message_ids.filtered(
+            lambda m: self.limited_user.partner_id in m.partner_ids
+        )
+        self.assertTrue(told, "the requester is told")
+        self.assertAlmostEqual(tx.refund_remaining_amount, 50.0)
+        # A second outside refund outruns the older request too.
+        tx.sudo()._create_child_transaction(60.0, is_refund=True)
+        self.assertEqual(older.state, "cancelled")
+        self.assertAlmostEqual(tx.refund_remaining_amount, 100.0)
+
+    def test_refund_made_outside_within_what_remains_cancels_nothing(self):
+        tx = self._create_paid_transaction(100.0)
+        request = self._request(tx, 60.0)
+        tx.sudo()._create_child_transaction(40.0, is_refund=True)
+        self.assertEqual(request.state, "to_approve")
+        self.assertAlmostEqual(tx.refund_remaining_amount, 0.0)
+
 
 @tagged("-at_install", "post_install")
 class TestRefundPolicy(RefundProofCommon):
@@ -359,3 +399,4 @@ class TestRefundApprovalMultiCompany(RefundProofCommon):
         with self.assertRaises(AccessError):
             refund_b.with_user(manager_a).action_approve()
         self.assertEqual(refund_b.sudo().state, "to_approve")
+

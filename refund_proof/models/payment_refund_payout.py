@@ -164,10 +164,7 @@ class PaymentRefund(models.Model):
             refund._check_payout_offerable()
         # In sudo mode: the manager's right was checked above; the offer's date is
         # the server's to write.
-        for refund in self.sudo():
-            refund._portal_ensure_token()
-            refund.payout_offer_date = fields.Datetime.now()
-            refund._send_payout_offer_mail()
+        self.sudo()._offer_payout()
         return True
 
     # === BUSINESS METHODS === #
@@ -242,6 +239,15 @@ class PaymentRefund(models.Model):
                     state=failed._get_state_label(),
                 )
             )
+
+    def _offer_payout(self):
+        """Make the offer: the refund's access token, the offer's date, the
+        customer's e-mail. Called once the offer is decided (`action_offer_payout`,
+        or the company's setting when a refund fails)."""
+        for refund in self:
+            refund._portal_ensure_token()
+            refund.payout_offer_date = fields.Datetime.now()
+            refund._send_payout_offer_mail()
 
     def _send_payout_offer_mail(self):
         """Post the offer e-mail to the customer, in the chatter; queued in Odoo's

@@ -8,7 +8,7 @@ e-mails go to. A field added here later is guarded and logged by itself.
 import logging
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 
 from odoo.addons.base.models.res_partner import _tz_get
 
@@ -86,6 +86,29 @@ class ResCompany(models.Model):
         "activity for the refund managers: the provider's final notification may "
         "never come, and a pending refund holds its amount. 0 means never.",
     )
+    refund_payout_auto_offer = fields.Boolean(
+        string="Offer Another Way When a Refund Fails",
+        help="When a refund to the card fails, e-mail the customer at once the link "
+        "where they choose another way to be paid back (bank transfer, store "
+        "credit). Off: a refund manager offers it (Offer Another Way).",
+    )
+    refund_payout_reminder_days = fields.Integer(
+        string="First Reminder After (days)",
+        default=3,
+        help="Remind the customer who has not chosen how to be paid back this many "
+        "days after the offer. 0 means no reminder.",
+    )
+    refund_payout_second_reminder_days = fields.Integer(
+        string="Second Reminder After (days)",
+        default=10,
+        help="A second reminder this many days after the offer. 0 means none.",
+    )
+    refund_payout_escalation_days = fields.Integer(
+        string="Ask the Managers After (days)",
+        default=14,
+        help="A to-do for the refund managers, to contact the customer who has not "
+        "answered, this many days after the offer. 0 means never.",
+    )
 
     refund_policy_text = fields.Text(
         string="Refund Policy",
@@ -114,6 +137,27 @@ class ResCompany(models.Model):
     def _compute_refund_tz(self):
         for company in self:
             company.refund_tz = company.partner_id.tz or "UTC"
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains(
+        "refund_payout_reminder_days",
+        "refund_payout_second_reminder_days",
+        "refund_payout_escalation_days",
+    )
+    def _check_refund_payout_days_not_negative(self):
+        for company in self:
+            if min(
+                company.refund_payout_reminder_days,
+                company.refund_payout_second_reminder_days,
+                company.refund_payout_escalation_days,
+            ) < 0:
+                raise ValidationError(
+                    _(
+                        "The days before a reminder or before asking the managers "
+                        "are 0 (never) or more."
+                    )
+                )
 
     # === CRUD METHODS === #
 

@@ -40,6 +40,18 @@ class ResConfigSettings(models.TransientModel):
     refund_pending_alert_days = fields.Integer(
         related="company_id.refund_pending_alert_days", readonly=False
     )
+    refund_payout_auto_offer = fields.Boolean(
+        related="company_id.refund_payout_auto_offer", readonly=False
+    )
+    refund_payout_reminder_days = fields.Integer(
+        related="company_id.refund_payout_reminder_days", readonly=False
+    )
+    refund_payout_second_reminder_days = fields.Integer(
+        related="company_id.refund_payout_second_reminder_days", readonly=False
+    )
+    refund_payout_escalation_days = fields.Integer(
+        related="company_id.refund_payout_escalation_days", readonly=False
+    )
     refund_policy_text = fields.Text(
         related="company_id.refund_policy_text", readonly=False
     )

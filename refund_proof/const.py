@@ -32,6 +32,15 @@ IN_FLIGHT_STATES = ("draft", "to_approve", "pending")
 # Refunds the customer sees (portal, record rule `payment_refund_rule_portal`, the
 # sale order's page): sent or done, not a request under discussion.
 PORTAL_STATES = ("pending", "done")
+# ...and a failed refund once its customer was offered another way to be paid back
+# (models/payment_refund_payout.py): the page shows the offer's link.
+PORTAL_DOMAIN = [
+    "|",
+    ("state", "in", PORTAL_STATES),
+    "&",
+    ("state", "=", "failed"),
+    ("payout_offer_date", "!=", False),
+]
 # Refunds issued without approval that count in their user's daily total: issued and
 # not failed or cancelled (a request awaiting approval is not issued).
 LIMIT_COUNTED_STATES = ("draft", "pending", "done")

@@ -5,7 +5,7 @@ from odoo.http import request
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
-from ..const import PORTAL_STATES, PROOF_REPORT
+from ..const import PORTAL_DOMAIN, PROOF_REPORT
 
 
 class RefundProofPortal(CustomerPortal):
@@ -22,7 +22,7 @@ class RefundProofPortal(CustomerPortal):
 
     def _get_refunds_domain(self):
         # The record rule restricts portal users to their commercial partner's refunds.
-        return [("state", "in", PORTAL_STATES)]
+        return list(PORTAL_DOMAIN)
 
     def _get_refund_searchbar_sortings(self):
         return {
@@ -88,7 +88,7 @@ class RefundProofPortal(CustomerPortal):
             )
         except (AccessError, MissingError):
             return request.redirect("/my")
-        if refund_sudo.state not in PORTAL_STATES:
+        if not refund_sudo.filtered_domain(PORTAL_DOMAIN):
             return request.redirect("/my")
         if report_type in ("html", "pdf", "text"):
             # The proof as issued, never a new render: a done refund's proof is issued

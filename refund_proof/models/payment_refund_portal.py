@@ -34,6 +34,9 @@ PORTAL_READABLE_FIELDS = frozenset(
         "verification_url",
         "access_url",
         "access_token",
+        # When the customer was e-mailed another way to be paid back: the portal's
+        # domain (const.PORTAL_DOMAIN) reads it.
+        "payout_offer_date",
         # Harmless facts the back office's views read in their modifiers (`invisible`,
         # `readonly`) of elements open to every user: Odoo checks views against the
         # groups of the fields they depend on.

@@ -52,6 +52,8 @@ PORTAL_SHOWN = [
     "verification_url",
     "access_url",
     "access_token",
+    # The portal's domain reads it (a failed refund with another way offered).
+    "payout_offer_date",
     # Read by the back office's views' modifiers: harmless.
     "origin",
     "is_partial",

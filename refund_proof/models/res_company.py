@@ -147,11 +147,14 @@ class ResCompany(models.Model):
     )
     def _check_refund_payout_days_not_negative(self):
         for company in self:
-            if min(
-                company.refund_payout_reminder_days,
-                company.refund_payout_second_reminder_days,
-                company.refund_payout_escalation_days,
-            ) < 0:
+            if (
+                min(
+                    company.refund_payout_reminder_days,
+                    company.refund_payout_second_reminder_days,
+                    company.refund_payout_escalation_days,
+                )
+                < 0
+            ):
                 raise ValidationError(
                     _(
                         "The days before a reminder or before asking the managers "

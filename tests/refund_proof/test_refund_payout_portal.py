@@ -63,7 +63,9 @@ class TestRefundPayoutPortal(RefundProofCommon, HttpCase):
         self.failed.with_user(self.refund_manager).action_offer_payout()
         # As the choice page calls it, after its access check.
         choice = self.failed.sudo()._request_payout(
-            "bank_transfer", holder="Portal Customer", iban="FR7630006000011234567890189"
+            "bank_transfer",
+            holder="Portal Customer",
+            iban="FR7630006000011234567890189",
         )
         page = self.url_open(self.failed.get_portal_url())
         self.assertEqual(page.status_code, 200, "the refund's token opens it too")

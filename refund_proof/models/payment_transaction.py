@@ -668,16 +668,22 @@ class PaymentTransaction(models.Model):
         )
         if currency.compare_amounts(excess, 0) <= 0:
             return
+        # Skipped if locked: a manager is deciding it now, and the decision checks
+        # the cap again under this payment's lock (`_check_refund_request`); waiting
+        # would deadlock (a decision locks its refund, then the payment).
+        self.env["payment.refund"].flush_model(["source_transaction_id", "state"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM payment_refund WHERE source_transaction_id = %s "
+                "AND state IN ('draft', 'to_approve') ORDER BY id DESC "
+                "FOR NO KEY UPDATE SKIP LOCKED",
+                self.id,
+            )
+        )
         unsent = (
             self.env["payment.refund"]
             .sudo()
-            .search(
-                [
-                    ("source_transaction_id", "=", self.id),
-                    ("state", "in", ("draft", "to_approve")),
-                ],
-                order="id desc",
-            )
+            .browse([row[0] for row in self.env.cr.fetchall()])
         )
         for refund in unsent:
             if currency.compare_amounts(excess, 0) <= 0:

@@ -1,6 +1,7 @@
-"""What follows an offer of another way to be paid back (models/payment_refund_payout.py)
-when nobody acts: the offer sent by the failure itself when the company wants it, the
-customer reminded when they do not answer, then the refund managers asked to call.
+"""What follows an offer of another way to be paid back when nobody acts
+(models/payment_refund_payout.py): the offer sent by the failure itself when the
+company wants it, the customer reminded when they do not answer, then the refund
+managers asked to call.
 
 The company's settings (res.company): `refund_payout_auto_offer` (off by default: an
 offer is a manager's decision unless the merchant says otherwise),

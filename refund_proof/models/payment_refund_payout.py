@@ -413,7 +413,7 @@ class PaymentRefund(models.Model):
             manual_method="bank_transfer",
             replaced_refund=self,
             payout_account=account,
-        )
+        ).with_env(self.env)  # As the caller (sudo mode): the server's notes below.
         masked = mask_iban(account["iban"])
         self.message_post(
             body=_(

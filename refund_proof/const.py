@@ -238,10 +238,11 @@ USER_LIMITS_LOCK_CLASS = -174986427
 # by default) on a busy machine, where one render may take seconds.
 CUSTOMER_MAIL_RUN_SECONDS = 30
 
-# The customer's choice of another way to be paid back (models/payment_refund_payout.py):
-# at most PAYOUT_REFUSAL_LIMIT refused posts of the choice page per refund within
-# PAYOUT_REFUSAL_WINDOW from the first one; further posts are answered 429 until the
-# window ends. Counted on the refund's row, not in a worker's memory.
+# The customer's choice of another way to be paid back
+# (models/payment_refund_payout.py): at most PAYOUT_REFUSAL_LIMIT refused posts of the
+# choice page per refund within PAYOUT_REFUSAL_WINDOW from the first one; further
+# posts are answered 429 until the window ends. Counted on the refund's row, not in a
+# worker's memory.
 PAYOUT_REFUSAL_LIMIT = 5
 PAYOUT_REFUSAL_WINDOW = timedelta(hours=1)
 # The countries of the SEPA schemes outside the European Economic Area, by the

@@ -301,9 +301,7 @@ class TestRefundPayout(RefundProofCommon, HttpCase):
                 Refund._validate_payout_account("Norbert Buyer", iban)
         account = Refund._validate_payout_account("Norbert Buyer", GOOD_IBAN)
         self.assertFalse(account["bic"])
-        account = Refund._validate_payout_account(
-            "Norbert Buyer", GB_IBAN, "NWBKGB2L"
-        )
+        account = Refund._validate_payout_account("Norbert Buyer", GB_IBAN, "NWBKGB2L")
         self.assertEqual(account["bic"], "NWBKGB2L")
 
     def test_rate_limit_answers_429_and_creates_nothing(self):

@@ -36,9 +36,7 @@ class TestLoyaltyPayoutConcurrency(BaseCase):
                     "applies_on": "future",
                     "currency_id": provider.company_id.currency_id.id,
                     "reward_ids": [
-                        Command.create(
-                            {"discount_mode": "per_point", "discount": 1}
-                        )
+                        Command.create({"discount_mode": "per_point", "discount": 1})
                     ],
                     "rule_ids": [Command.create({"reward_point_mode": "money"})],
                 }

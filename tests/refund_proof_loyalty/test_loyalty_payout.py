@@ -185,7 +185,10 @@ class TestLoyaltyPayout(RefundProofCommon, HttpCase):
     def test_bank_transfer_is_still_offered(self):
         """Beside store credit, a bank transfer still waits for approval."""
         response = self._post(
-            self._offer(), method="bank_transfer", holder="Norbert Buyer", iban=GOOD_IBAN
+            self._offer(),
+            method="bank_transfer",
+            holder="Norbert Buyer",
+            iban=GOOD_IBAN,
         )
         self.assertEqual(response.status_code, 200)
         self.assertEqual(self._replacements().state, "to_approve")
@@ -234,3 +237,25 @@ class TestLoyaltyPayout(RefundProofCommon, HttpCase):
             f"{format_date(self.env, new.refund_date)}.",
         )
         self.assertEqual(self.failed._get_payout_proof_line(), "")
+
+    def test_store_credit_in_the_customer_language(self):
+        """A French customer's page offers "Avoir en boutique", and the eWallet's
+        history line and the proof's sentence are in French."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["refund_proof", "refund_proof_loyalty"], ["fr_FR"], overwrite=True
+        )
+        self.partner.lang = "fr_FR"
+        url = self._offer()
+        page = self.url_open(url)
+        self.assertIn("Avoir en boutique (eWallet)", page.text)
+        response = self._post(url)
+        self.assertEqual(response.status_code, 200)
+        new = self._replacements()
+        self.assertIn(
+            "le remboursement sur votre carte", self._cards().history_ids.description
+        )
+        line = new.with_context(lang="fr_FR")._get_payout_proof_line()
+        self.assertTrue(
+            line.startswith("Crédité sur votre avoir en boutique (carte ••••"), line
+        )

@@ -163,6 +163,7 @@ class TestLoyaltyPayout(RefundProofCommon, HttpCase):
             ],
         )
         self.assertIn(new.name, card.history_ids.description)
+        self.assertEqual(card.history_ids._get_order_portal_url(), new.get_portal_url())
         self.assertEqual(self.failed.state, "failed")
         self.assertAlmostEqual(self.tx.refund_remaining_amount, 60.0)
         self.assertIn(f"•••• {card.code[-4:]}", response.text)

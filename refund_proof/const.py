@@ -246,3 +246,37 @@ USER_LIMITS_LOCK_CLASS = -174986427
 # to a run of its own (triggered at once): well within Odoo's --limit-time-real (120 s
 # by default) on a busy machine, where one render may take seconds.
 CUSTOMER_MAIL_RUN_SECONDS = 30
+
+# The customer's choice of another way to be paid back
+# (models/payment_refund_payout.py): at most PAYOUT_REFUSAL_LIMIT refused posts of the
+# choice page per refund within PAYOUT_REFUSAL_WINDOW from the first one; further
+# posts are answered 429 until the window ends. Counted on the refund's row, not in a
+# worker's memory.
+PAYOUT_REFUSAL_LIMIT = 5
+PAYOUT_REFUSAL_WINDOW = timedelta(hours=1)
+# The countries of the SEPA schemes outside the European Economic Area, by the
+# country code of their IBAN: a transfer to them needs the beneficiary bank's BIC
+# (SEPA Credit Transfer Rulebook, AT-23; the countries and territories from the EPC's
+# "EPC list of countries and territories included in the SEPA schemes' geographical
+# scope", EPC409-09, version 2025). Jersey, Guernsey and the Isle of Man mostly use GB
+# IBANs; Saint-Pierre-et-Miquelon and Saint-Barthélemy use FR IBANs, which cannot be
+# told from France's: their customers may still give the BIC.
+SEPA_NON_EEA_COUNTRIES = frozenset(
+    {
+        "AD",  # Andorra
+        "AL",  # Albania
+        "CH",  # Switzerland
+        "GB",  # United Kingdom
+        "GG",  # Guernsey
+        "GI",  # Gibraltar
+        "IM",  # Isle of Man
+        "JE",  # Jersey
+        "MC",  # Monaco
+        "MD",  # Moldova
+        "ME",  # Montenegro
+        "MK",  # North Macedonia
+        "RS",  # Serbia
+        "SM",  # San Marino
+        "VA",  # Vatican City
+    }
+)

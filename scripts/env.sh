@@ -16,8 +16,9 @@ HTTP_PORT=${HTTP_PORT:-8069}
 # Odoo's provider modules the bridges (refund_proof_<provider>/) build on: in the test
 # database, so that the bridges are installed and tested through Odoo's real code.
 PROVIDER_MODULES=${PROVIDER_MODULES:-payment_stripe,payment_adyen,payment_razorpay,payment_mollie,payment_authorize,payment_paypal}
-# The other Odoo modules a bridge builds on (refund_proof_sale: sale).
-BRIDGE_MODULES=${BRIDGE_MODULES:-sale}
+# The other Odoo modules a bridge builds on (refund_proof_sale: sale; refund_proof_loyalty:
+# loyalty).
+BRIDGE_MODULES=${BRIDGE_MODULES:-sale,loyalty}
 BASE_MODULES=${BASE_MODULES:-account_payment,payment_demo,$PROVIDER_MODULES,$BRIDGE_MODULES}
 # wkhtmltopdf (Qt) complains on stderr without it, and Odoo logs that as a warning.
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/runtime-$(id -u)}

@@ -1,5 +1,5 @@
 from odoo import http
-from odoo.exceptions import AccessError, MissingError, UserError
+from odoo.exceptions import AccessError, MissingError
 from odoo.http import request
 
 from odoo.addons.portal.controllers.portal import CustomerPortal
@@ -30,30 +30,40 @@ class RefundProofPayoutPortal(CustomerPortal):
             # The link came in the customer's e-mail: the page speaks their language.
             request.update_context(lang=refund_sudo.partner_id.lang)
             refund_sudo = refund_sudo.with_context(lang=refund_sudo.partner_id.lang)
+        methods = refund_sudo._get_payout_methods()
         values = {
             "refund": refund_sudo,
             "access_token": access_token,
             "page_name": "refund_payout",
             "error": False,
             "chosen": refund_sudo._get_payout_choice(),
-            "form": {"holder": post.get("holder", ""), "bic": post.get("bic", "")},
+            "methods": methods,
+            "form": {
+                # The method chosen last, else the first offered.
+                "method": post.get("method")
+                if post.get("method") in dict(methods)
+                else methods[0][0],
+                "holder": post.get("holder", ""),
+                "bic": post.get("bic", ""),
+            },
         }
         status = 200
         if request.httprequest.method == "POST":
-            try:
-                # Nothing of a refused choice is kept.
-                with request.env.cr.savepoint():
-                    values["chosen"] = refund_sudo._request_payout(
-                        post.get("method"),
-                        holder=post.get("holder"),
-                        iban=post.get("iban"),
-                        bic=post.get("bic"),
-                    )
+            # The rate limit, then the choice; nothing of a refused one is kept but
+            # its count (models/payment_refund_payout.py).
+            answer = refund_sudo._post_payout_choice(
+                post.get("method"),
+                holder=post.get("holder"),
+                iban=post.get("iban"),
+                bic=post.get("bic"),
+            )
+            status = answer["status"]
+            if answer["error"]:
+                values["error"] = answer["error"]
+                values["chosen"] = refund_sudo._get_payout_choice()
+            else:
+                values["chosen"] = answer["refund"]
                 values["just_chosen"] = True
-            except UserError as error:
-                request.env.invalidate_all()
-                values["error"] = error.args[0]
-                status = 409 if refund_sudo._get_payout_choice() else 400
         return request.render(
             "refund_proof.portal_refund_payout_page", values, status=status
         )

@@ -7,6 +7,13 @@ amount through the one request path (`payment.transaction._request_refund`), lin
 to it (`replaced_refund_id`). A bank transfer to an account the customer typed always
 waits for a manager's approval (`_get_approval_reasons`). The IBAN is kept on the new
 refund for refund managers only, and shown masked everywhere else.
+
+The ways offered are `_get_payout_methods` (the core: bank transfer); a bridge adds its
+own there and makes its refund in `_refund_proof_request_payout` (refund_proof_loyalty:
+store credit on the customer's eWallet). The page's posts go through
+`_post_payout_choice`, which refuses them once too many were refused
+(PAYOUT_REFUSAL_LIMIT per PAYOUT_REFUSAL_WINDOW, counted on the refund's row: every
+worker sees the same count).
 """
 
 from stdnum import bic as stdnum_bic
@@ -15,8 +22,15 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
-from ..const import GROUP_MANAGER
+from ..const import (
+    GROUP_MANAGER,
+    PAYOUT_REFUSAL_LIMIT,
+    PAYOUT_REFUSAL_WINDOW,
+    SEPA_NON_EEA_COUNTRIES,
+)
+from ..db_tools import superuser_savepoint
 from ..utils import mask_iban
 
 PAYOUT_OFFER_TEMPLATE = "refund_proof.mail_template_refund_payout_offer"
@@ -68,6 +82,18 @@ class PaymentRefund(models.Model):
         help="The payout's IBAN, masked: what everyone but refund managers sees.",
     )
     payout_bic = fields.Char(string="BIC", readonly=True, copy=False)
+    # Written by `_count_refused_payout` only, in SQL on the locked row: the choice
+    # page's rate limit, shared by every worker.
+    payout_refused_count = fields.Integer(
+        string="Refused Choices",
+        readonly=True,
+        copy=False,
+        help="How many of the customer's posts of the choice page were refused since "
+        "the first of the current window (`payout_refused_since`).",
+    )
+    payout_refused_since = fields.Datetime(
+        string="Refused Choices Since", readonly=True, copy=False
+    )
 
     # === COMPUTE METHODS === #
 
@@ -291,6 +317,9 @@ class PaymentRefund(models.Model):
         """The bank account a customer typed, checked and normalised: the IBAN's
         country format and check digits (python-stdnum), the BIC's format when given.
 
+        The BIC is required when the IBAN's country is in the SEPA schemes but outside
+        the EEA (const.SEPA_NON_EEA_COUNTRIES).
+
         :return: {"holder": str, "iban": str (compact), "bic": str or False}
         :rtype: dict
         :raise UserError: with a sentence for the customer; the IBAN is never
@@ -316,25 +345,58 @@ class PaymentRefund(models.Model):
                 raise UserError(
                     _("This BIC is not valid: it has 8 or 11 letters and digits.")
                 ) from None
+        elif iban[:2] in SEPA_NON_EEA_COUNTRIES:
+            # A SEPA transfer outside the EEA needs the beneficiary bank's BIC
+            # (const.SEPA_NON_EEA_COUNTRIES).
+            raise UserError(
+                _(
+                    "Please give the BIC of your bank: a transfer to an account in "
+                    "this country needs it. It is on your bank statement, or your "
+                    "bank can give it to you."
+                )
+            )
         return {"holder": holder, "iban": iban, "bic": bic or False}
+
+    def _get_payout_methods(self):
+        """The ways the customer may choose to be paid back the amount of this failed
+        refund, in the order the choice page shows them. The core offers a bank
+        transfer; a bridge adds its own when it can pay by it (calling super()), and
+        makes its refund in `_refund_proof_request_payout`.
+
+        Note: self.ensure_one()
+
+        :return: (code, label) pairs; the codes are values of `manual_method`.
+        :rtype: list[tuple[str, str]]
+        """
+        self.ensure_one()
+        return [("bank_transfer", _("Bank transfer"))]
 
     def _request_payout(self, method, holder=None, iban=None, bic=None):
         """The customer's answer to the offer: a new refund of this failed refund's
         amount, paid by `method`, through the one request path. Called by the
-        portal's choice page in sudo mode, after its access check (the refund's
-        access token); the bank transfer then waits for a manager's approval.
+        portal's choice page in sudo mode (`_post_payout_choice`), after its access
+        check (the refund's access token).
+
+        A bank transfer (`holder`, `iban`, `bic`) then waits for a manager's
+        approval; any other method of `_get_payout_methods` is its bridge's, made by
+        `_refund_proof_request_payout(method)` once the offer is checked here (under
+        this refund's lock, not chosen yet).
 
         Note: self.ensure_one()
 
-        :param str method: `bank_transfer` (store credit comes with a bridge).
-        :return: The new refund (to_approve).
+        :param str method: A code of `_get_payout_methods`.
+        :return: The new refund (to_approve for a bank transfer).
         :rtype: recordset of `payment.refund`
         :raise UserError: a sentence for the customer; nothing is created.
         """
         self.ensure_one()
-        if method != "bank_transfer":
-            raise UserError(_("Please choose a bank transfer."))
-        account = self._validate_payout_account(holder, iban, bic)
+        if method not in dict(self._get_payout_methods()):
+            raise UserError(
+                _("Please choose one of the ways to be paid back shown on the page.")
+            )
+        account = None
+        if method == "bank_transfer":
+            account = self._validate_payout_account(holder, iban, bic)
         # One choice per offer: a second post waits for the first's lock, then sees
         # its refund.
         self._lock_for_decision()
@@ -348,6 +410,8 @@ class PaymentRefund(models.Model):
                     "processing it."
                 )
             )
+        if method != "bank_transfer":
+            return self._refund_proof_request_payout(method)
         refund = self.source_transaction_id._request_refund(
             amount_to_refund=self.amount,
             reason=self.reason_id,
@@ -355,7 +419,7 @@ class PaymentRefund(models.Model):
             manual_method="bank_transfer",
             replaced_refund=self,
             payout_account=account,
-        )
+        ).with_env(self.env)  # As the caller (sudo mode): the server's notes below.
         masked = mask_iban(account["iban"])
         self.message_post(
             body=_(
@@ -377,6 +441,108 @@ class PaymentRefund(models.Model):
         )
         return refund
 
+    def _refund_proof_request_payout(self, method, **values):
+        """Hook for bridges: pay this failed refund's amount back by `method`, a code
+        the bridge added to `_get_payout_methods`, with a new refund made through the
+        one request path (`payment.transaction._request_refund(...,
+        replaced_refund=self)`). Called by `_request_payout` in sudo mode, under this
+        refund's lock, once the offer is checked (failed, offered, not chosen). A
+        bridge answers for its own method and calls super() for the others; the
+        default refuses.
+
+        Note: self.ensure_one()
+
+        :param str method: The customer's choice.
+        :param dict values: What the customer typed for it, if anything.
+        :return: The new refund.
+        :rtype: recordset of `payment.refund`
+        :raise UserError: a sentence for the customer; nothing is created.
+        """
+        self.ensure_one()
+        raise UserError(
+            _("Please choose one of the ways to be paid back shown on the page.")
+        )
+
+    def _post_payout_choice(self, method, holder=None, iban=None, bic=None):
+        """One post of the choice page (controllers/payout.py, in sudo mode after its
+        access check): the rate limit, then `_request_payout` in a savepoint (nothing
+        of a refused choice is kept but its count).
+
+        Note: self.ensure_one()
+
+        :return: ``{"refund": the new refund or an empty recordset, "error": the
+                 sentence for the customer or False, "status": the HTTP status}``
+        :rtype: dict
+        """
+        self.ensure_one()
+        # Posts on one refund wait for each other here: the count read below is the
+        # last one committed (a stale snapshot fails and the request is retried).
+        self._lock_for_decision()
+        self.invalidate_recordset(["payout_refused_count", "payout_refused_since"])
+        if self._is_payout_rate_limited():
+            return {
+                "refund": self.browse(),
+                "error": _(
+                    "Too many attempts: please wait an hour before trying again, "
+                    "or answer the e-mail we sent you."
+                ),
+                "status": 429,
+            }
+        try:
+            with superuser_savepoint(self.env):
+                refund = self._request_payout(method, holder=holder, iban=iban, bic=bic)
+        except UserError as error:
+            self.env.invalidate_all()
+            self._count_refused_payout()
+            return {
+                "refund": self.browse(),
+                "error": error.args[0],
+                "status": 409 if self._get_payout_choice() else 400,
+            }
+        return {"refund": refund, "error": False, "status": 200}
+
+    def _get_payout_refusal_window_start(self):
+        return fields.Datetime.now() - PAYOUT_REFUSAL_WINDOW
+
+    def _is_payout_rate_limited(self):
+        """Whether the choice page refuses this refund's posts for now: too many
+        were refused within the window.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        return bool(
+            self.payout_refused_since
+            and self.payout_refused_since >= self._get_payout_refusal_window_start()
+            and self.payout_refused_count >= PAYOUT_REFUSAL_LIMIT
+        )
+
+    def _count_refused_payout(self):
+        """Count one refused post of the choice page, starting a new window when the
+        last one ended. In SQL, one statement on the refund's row (locked by
+        `_post_payout_choice`): the count is the database's, whichever worker answers.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        self.flush_recordset(["payout_refused_count", "payout_refused_since"])
+        self.env.cr.execute(
+            SQL(
+                """UPDATE payment_refund
+                      SET payout_refused_count = CASE
+                              WHEN payout_refused_since >= %(start)s
+                              THEN COALESCE(payout_refused_count, 0) + 1 ELSE 1 END,
+                          payout_refused_since = CASE
+                              WHEN payout_refused_since >= %(start)s
+                              THEN payout_refused_since ELSE %(now)s END
+                    WHERE id = %(id)s""",
+                start=self._get_payout_refusal_window_start(),
+                now=fields.Datetime.now(),
+                id=self.id,
+            )
+        )
+        self.invalidate_recordset(["payout_refused_count", "payout_refused_since"])
+
     @api.model
     def _prepare_payout_values(self, replaced_refund=None, payout_account=None):
         """The values of a refund that replaces a failed one (`_request_refund`):
@@ -396,3 +562,7 @@ class PaymentRefund(models.Model):
                 payout_bic=payout_account["bic"],
             )
         return values
+
+    def _get_payout_proof_line(self):
+        """How the money of this refund came back, in a sentence ("" by default)."""
+        return ""

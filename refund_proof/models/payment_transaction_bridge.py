@@ -12,6 +12,13 @@ type, as Odoo's hooks do, so that a provider without a bridge changes nothing:
                          `_refund_proof_submit_dispute_evidence` (raises: cannot);
     payment.provider     `_get_refund_expected_arrival`, `_get_refund_no_arn_note`
                          (models/payment_provider.py);
+    payment.refund       the other ways to pay back a failed refund
+                         (models/payment_refund_payout.py): `_get_payout_methods`
+                         (the core's list: bank transfer),
+                         `_refund_proof_request_payout` (the new refund of a method
+                         the bridge added; raises by default),
+                         `_get_payout_proof_line` (how the money came back, an empty
+                         string by default) — refund_proof_loyalty;
     and Odoo's own: `_send_refund_request` (the refund at the provider),
     `_get_tx_from_notification_data` and `_process_notification_data` (its events).
 

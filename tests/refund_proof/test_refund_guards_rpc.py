@@ -24,6 +24,7 @@ import inspect
 import itertools
 from collections import defaultdict
 
+from odoo import Command
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -292,6 +293,24 @@ class TestRefundGuardsRpc(JsonRpcMixin, RefundProofCommon, HttpCase):
             return Model._store(refund, pdf)
         if comodel_name == "ir.attachment":
             return Model.create({"name": "hostile.txt", "raw": b"hostile"})
+        if comodel_name == "loyalty.card":  # refund_proof_loyalty's store credit
+            program = (
+                self.env["loyalty.program"]
+                .sudo()
+                .create(
+                    {
+                        "name": "Hostile eWallet",
+                        "program_type": "ewallet",
+                        "reward_ids": [
+                            Command.create(
+                                {"discount_mode": "per_point", "discount": 1}
+                            )
+                        ],
+                        "rule_ids": [Command.create({"reward_point_mode": "money"})],
+                    }
+                )
+            )
+            return Model.create({"program_id": program.id})
         try:
             with self.env.cr.savepoint():
                 return Model.create({"name": "Hostile"})

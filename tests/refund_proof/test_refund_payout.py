@@ -3,16 +3,22 @@
 approval."""
 
 import re
+from datetime import timedelta
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.refund_proof.const import PAYOUT_REFUSAL_LIMIT
 from odoo.addons.refund_proof.utils import mask_iban
 
 from ..refund_factories import RefundProofCommon
 
 GOOD_IBAN = "FR76 3000 6000 0112 3456 7890 189"
 BAD_IBAN = "FR76 3000 6000 0112 3456 7890 188"
+# Valid IBANs of SEPA countries outside the EEA (their banks' published examples).
+CH_IBAN = "CH93 0076 2011 6238 5295 7"
+GB_IBAN = "GB29 NWBK 6016 1331 9268 19"
 
 
 @tagged("-at_install", "post_install")
@@ -245,3 +251,101 @@ class TestRefundPayout(RefundProofCommon, HttpCase):
         self.assertIn("Nous n'avons pas pu rembourser", page.text)
         response = self._post(url, BAD_IBAN)
         self.assertIn("vérifiez son code pays", response.text)
+
+    # === ISSUE 26: METHODS, BIC, RATE LIMIT === #
+
+    def test_core_offers_the_bank_transfer(self):
+        """The core's ways to be paid back: a bank transfer."""
+        self.assertEqual(
+            [code for code, _label in self.failed._get_payout_methods()],
+            ["bank_transfer"],
+        )
+
+    def test_method_not_offered_is_refused(self):
+        """A method the page does not offer (or none) is refused, nothing created."""
+        url = self._offer()
+        csrf = self._form(url)
+        for method in ("cash", "store_credit", ""):
+            response = self._post(url, GOOD_IBAN, csrf=csrf, method=method)
+            self.assertEqual(response.status_code, 400, method)
+            self.assertIn("Please choose one of the ways", response.text)
+        self.assertFalse(self._replacements())
+
+    def test_hook_refuses_an_unknown_method(self):
+        """Without a bridge for it, a method is refused by the bridges' hook."""
+        with self.assertRaisesRegex(UserError, "Please choose one of the ways"):
+            self.failed.sudo()._refund_proof_request_payout("cash")
+
+    def test_bic_required_for_a_swiss_iban(self):
+        """An IBAN of a SEPA country outside the EEA needs the BIC: refused without
+        it, with a clear error and nothing created; accepted with it."""
+        url = self._offer()
+        csrf = self._form(url)
+        response = self._post(url, CH_IBAN, csrf=csrf)
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("Please give the BIC of your bank", response.text)
+        self.assertFalse(self._replacements())
+        response = self._post(url, CH_IBAN, csrf=csrf, bic="UBSWCHZH80A")
+        self.assertEqual(response.status_code, 200)
+        new = self._replacements()
+        self.assertRecordValues(
+            new, [{"state": "to_approve", "payout_bic": "UBSWCHZH80A"}]
+        )
+
+    def test_bic_rules_by_country(self):
+        """The BIC is required for the non-EEA SEPA countries (GB, CH...), optional
+        in the EEA (FR)."""
+        Refund = self.env["payment.refund"]
+        for iban in (CH_IBAN, GB_IBAN):
+            with self.assertRaisesRegex(UserError, "Please give the BIC"):
+                Refund._validate_payout_account("Norbert Buyer", iban)
+        account = Refund._validate_payout_account("Norbert Buyer", GOOD_IBAN)
+        self.assertFalse(account["bic"])
+        account = Refund._validate_payout_account("Norbert Buyer", GB_IBAN, "NWBKGB2L")
+        self.assertEqual(account["bic"], "NWBKGB2L")
+
+    def test_rate_limit_answers_429_and_creates_nothing(self):
+        """After PAYOUT_REFUSAL_LIMIT refused posts within the hour, the page answers
+        429 in the customer's language, even to a good post, and creates nothing;
+        the count is the database's. Once the hour has passed, a good post works."""
+        url = self._offer()
+        csrf = self._form(url)
+        for _attempt in range(PAYOUT_REFUSAL_LIMIT):
+            response = self._post(url, BAD_IBAN, csrf=csrf)
+            self.assertEqual(response.status_code, 400)
+        self.failed.invalidate_recordset()
+        self.assertEqual(self.failed.payout_refused_count, PAYOUT_REFUSAL_LIMIT)
+        response = self._post(url, GOOD_IBAN, csrf=csrf)
+        self.assertEqual(response.status_code, 429)
+        self.assertIn("Too many attempts", response.text)
+        self.assertFalse(self._replacements())
+        self.assertAlmostEqual(self.tx.refund_remaining_amount, 100.0)
+        # The window ends an hour after the first refusal.
+        self.failed.sudo().payout_refused_since -= timedelta(hours=1, minutes=1)
+        self.failed.flush_recordset()
+        response = self._post(url, GOOD_IBAN, csrf=csrf)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(len(self._replacements()), 1)
+
+    def test_rate_limit_in_the_customer_language(self):
+        """The 429 page speaks French to a French customer."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["refund_proof"], ["fr_FR"], overwrite=True
+        )
+        self.partner.lang = "fr_FR"
+        url = self._offer()
+        self.failed.sudo().write(
+            {
+                "payout_refused_count": PAYOUT_REFUSAL_LIMIT,
+                "payout_refused_since": fields.Datetime.now(),
+            }
+        )
+        response = self._post(url, GOOD_IBAN)
+        self.assertEqual(response.status_code, 429)
+        self.assertIn("Trop de tentatives", response.text)
+        self.assertFalse(self._replacements())
+
+    def test_proof_line_is_empty_by_default(self):
+        """The core says nothing of how the money came back (bridges do)."""
+        self.assertEqual(self.failed._get_payout_proof_line(), "")

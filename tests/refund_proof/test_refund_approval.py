@@ -399,4 +399,3 @@ class TestRefundApprovalMultiCompany(RefundProofCommon):
         with self.assertRaises(AccessError):
             refund_b.with_user(manager_a).action_approve()
         self.assertEqual(refund_b.sudo().state, "to_approve")
-

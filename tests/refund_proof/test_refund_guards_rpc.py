@@ -292,6 +292,10 @@ class TestRefundGuardsRpc(JsonRpcMixin, RefundProofCommon, HttpCase):
             return Model._store(refund, pdf)
         if comodel_name == "ir.attachment":
             return Model.create({"name": "hostile.txt", "raw": b"hostile"})
+        if comodel_name == "payment.refund.payout.export":
+            return Model.create(
+                {"name": "hostile.xml", "company_id": self.env.company.id}
+            )
         try:
             with self.env.cr.savepoint():
                 return Model.create({"name": "Hostile"})

@@ -315,3 +315,22 @@ class TestRefundPayoutSepa(MailCase):
         for summary in summaries:
             self.assertIn("waiting for the bank transfer's confirmation", summary)
             self.assertNotIn("provider", summary)
+
+    def test_proof_line_and_mail_in_the_customer_language(self):
+        """A French customer's proof line and e-mail say it in French."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["refund_proof"], ["fr_FR"], overwrite=True
+        )
+        self.partner.lang = "fr_FR"
+        new = self._approved_transfer()
+        new.with_user(self.refund_manager).action_confirm_transfer(REFERENCE)
+        line = new.with_context(lang="fr_FR")._get_payout_proof_line()
+        self.assertTrue(
+            line.startswith(f"Payé par virement bancaire sur le compte {MASKED} le ")
+        )
+        self.assertIn("qui a échoué : expired or canceled card.", line)
+        self._run_mail_cron()
+        mail = self._customer_mails(new)
+        self.assertIn("Payé par virement bancaire", mail.body_html)
+        self.assertNotIn("Remboursé sur", mail.body_html)

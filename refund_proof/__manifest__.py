@@ -10,6 +10,7 @@
     "license": "LGPL-3",
     "development_status": "Beta",
     "depends": ["account_payment"],
+    "external_dependencies": {"python": ["sepaxml"]},
     "data": [
         "security/refund_proof_security.xml",
         "security/ir.model.access.csv",

@@ -22,6 +22,7 @@ from . import payment_refund_proof
 from . import payment_refund_portal
 from . import payment_refund_payout
 from . import payment_refund_payout_followup
+from . import payment_refund_payout_export
 from . import ir_actions_report
 from . import ir_attachment
 from . import ir_binary

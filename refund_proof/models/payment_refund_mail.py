@@ -269,16 +269,28 @@ class PaymentRefund(models.Model):
             if not days or since > now - timedelta(days=days):
                 continue
             refund._notify_back_office(
-                _(
-                    "Refund %(name)s has been pending for %(days)s days: check it "
-                    "with the provider, then mark it refunded or not refunded.",
-                    name=refund.name,
-                    days=(now - since).days,
-                ),
+                refund._get_pending_alert_message((now - since).days),
                 requester=False,
                 mail=False,
             )
             refund.pending_alert_date = now
+
+    def _get_pending_alert_message(self, days):
+        """The refund managers' alert about this refund, pending for `days` days
+        (`_cron_alert_stuck_pending`): what it waits for, and what to do.
+
+        Note: self.ensure_one()
+
+        :param int days: How long it has been pending.
+        :rtype: str
+        """
+        self.ensure_one()
+        return _(
+            "Refund %(name)s has been pending for %(days)s days: check it with the "
+            "provider, then mark it refunded or not refunded.",
+            name=self.name,
+            days=days,
+        )
 
     def _notify_failure(self, decided_by=None):
         """Tell the back office that refunds failed (never the customer).

@@ -14,8 +14,19 @@ store credit on the customer's eWallet). The page's posts go through
 `_post_payout_choice`, which refuses them once too many were refused
 (PAYOUT_REFUSAL_LIMIT per PAYOUT_REFUSAL_WINDOW, counted on the refund's row: every
 worker sees the same count).
+
+An approved transfer is pending until it is paid: refund managers export a selection
+of them as one SEPA credit transfer file for the merchant's bank
+(`action_export_sepa`, pain.001.001.03 built and validated by `sepaxml`), then
+confirm each transfer with the bank's reference (`action_confirm_transfer`). The
+proof and the customer's e-mail then say how the money came back
+(`_get_payout_proof_line`).
 """
 
+import re
+
+from sepaxml import SepaTransfer
+from sepaxml.validation import ValidationError as SepaValidationError
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumValidationError
@@ -34,6 +45,9 @@ from ..db_tools import superuser_savepoint
 from ..utils import mask_iban
 
 PAYOUT_OFFER_TEMPLATE = "refund_proof.mail_template_refund_payout_offer"
+# The SEPA credit transfer message the export writes, and its one currency.
+SEPA_SCHEMA = "pain.001.001.03"
+SEPA_CURRENCY = "EUR"
 
 
 class PaymentRefund(models.Model):
@@ -93,6 +107,25 @@ class PaymentRefund(models.Model):
     )
     payout_refused_since = fields.Datetime(
         string="Refused Choices Since", readonly=True, copy=False
+    )
+    # Written by `action_export_sepa` only, in sudo mode.
+    payout_export_date = fields.Datetime(
+        string="Exported On",
+        readonly=True,
+        copy=False,
+        help="When this bank transfer was exported in a SEPA credit transfer file for "
+        "the merchant's bank; a transfer is exported once.",
+    )
+    payout_export_id = fields.Many2one(
+        comodel_name="payment.refund.payout.export",
+        string="SEPA File",
+        groups=GROUP_MANAGER,
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="The SEPA credit transfer file this transfer was exported in (it holds "
+        "the IBANs of every transfer of the selection): refund managers only.",
     )
 
     # === COMPUTE METHODS === #
@@ -174,6 +207,50 @@ class PaymentRefund(models.Model):
             )
         return super(PaymentRefund, self - transfers)._execute()
 
+    def action_export_sepa(self):
+        """Export these approved bank transfers (pending, `_is_transfer_payout`) as
+        one SEPA credit transfer file (pain.001.001.03, validated against the
+        schema `sepaxml` ships) for the merchant's bank to pay: the refund's number
+        is each transfer's end-to-end id, the company's bank journal's account pays.
+        Refund managers only; a transfer is exported once.
+
+        The file is stored as the attachment of a `payment.refund.payout.export`
+        (each exported refund's `payout_export_id`), a record of refund managers
+        only: an attachment's access follows its record's, so refund users and the
+        chatter never get the IBANs in it (a field's groups would not protect an
+        attachment read by id). Each refund's chatter gets a note naming the file.
+
+        :return: An action downloading the file.
+        :rtype: dict
+        :raise UserError: if the selection cannot be paid in one SEPA file (state,
+            currency, companies, the company's bank account); nothing is written.
+        """
+        if not self._is_refund_manager():
+            raise AccessError(
+                _("Only refund managers can export bank transfers to pay.")
+            )
+        self.check_access("read")
+        if not self:
+            raise UserError(_("Select the approved bank transfers to export."))
+        # Two exports of the same transfers would pay them twice: the second waits
+        # for the first, then sees its export date.
+        self._lock_for_decision()
+        self.invalidate_recordset()
+        # In sudo mode: the manager's right was checked above; the file needs the
+        # payouts' IBANs and the company's bank journal, and the export's date, file
+        # and note are the server's to write.
+        refunds = self.sudo()
+        refunds._check_sepa_exportable()
+        company = refunds.company_id
+        debtor = refunds._get_sepa_debtor_account(company)
+        xml = refunds._build_sepa_credit_transfer(company, debtor)
+        attachment = refunds._store_sepa_export(xml)
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "download",
+        }
+
     def action_offer_payout(self):
         """Offer the customers of these failed refunds to choose another way to be
         paid back: an e-mail in their language with the link of the choice page.
@@ -229,6 +306,196 @@ class PaymentRefund(models.Model):
                     customer=self.partner_id.display_name,
                 )
             )
+
+    def _check_sepa_exportable(self):
+        """Raise unless these refunds can be paid together in one SEPA credit
+        transfer file: approved bank transfers waiting for their payment, not
+        exported yet, in euros, of one company.
+
+        :raise UserError: naming the refund that cannot be exported, and why.
+        """
+        for refund in self:
+            if not (refund._is_transfer_payout() and refund.state == "pending"):
+                raise UserError(
+                    _(
+                        "%(name)s is not an approved bank transfer waiting to be "
+                        "paid: only those can be exported in a SEPA file.",
+                        name=refund.name,
+                    )
+                )
+            if refund.payout_export_date:
+                raise UserError(
+                    _(
+                        "%(name)s was already exported on %(date)s (%(file)s): a "
+                        "second file would pay it twice.",
+                        name=refund.name,
+                        date=fields.Datetime.to_string(refund.payout_export_date),
+                        file=refund.payout_export_id.name,
+                    )
+                )
+            if refund.currency_id.name != SEPA_CURRENCY:
+                raise UserError(
+                    _(
+                        "%(name)s is in %(currency)s: a SEPA credit transfer pays "
+                        "euros only.",
+                        name=refund.name,
+                        currency=refund.currency_id.name,
+                    )
+                )
+        if len(self.company_id) > 1:
+            raise UserError(
+                _(
+                    "The selected transfers belong to several companies "
+                    "(%(companies)s): export each company's transfers apart.",
+                    companies=", ".join(self.company_id.mapped("name")),
+                )
+            )
+
+    @api.model
+    def _get_sepa_debtor_account(self, company):
+        """The bank account that pays the company's SEPA transfers: the account of
+        its first bank journal (by sequence) that has one.
+
+        :param recordset company: The `res.company` paying.
+        :return: The account, its IBAN checked.
+        :rtype: recordset of `res.partner.bank`
+        :raise UserError: if the company has no bank journal with an account, or
+            its number is not an IBAN, or its bank's BIC is not valid.
+        """
+        journal = (
+            self.env["account.journal"]
+            .sudo()
+            .search(
+                [
+                    ("type", "=", "bank"),
+                    ("company_id", "=", company.id),
+                    ("bank_account_id", "!=", False),
+                ],
+                order="sequence, id",
+                limit=1,
+            )
+        )
+        account = journal.bank_account_id
+        if not account:
+            raise UserError(
+                _(
+                    "%(company)s has no bank journal with a bank account: set the "
+                    "account the transfers are paid from on its bank journal "
+                    "(Accounting > Configuration > Journals).",
+                    company=company.name,
+                )
+            )
+        if not stdnum_iban.is_valid(account.acc_number or ""):
+            raise UserError(
+                _(
+                    "The bank account of the journal %(journal)s is not an IBAN: a "
+                    "SEPA credit transfer is paid from an IBAN.",
+                    journal=journal.name,
+                )
+            )
+        if account.bank_bic and not stdnum_bic.is_valid(account.bank_bic):
+            raise UserError(
+                _(
+                    "The BIC of the bank of the journal %(journal)s is not valid.",
+                    journal=journal.name,
+                )
+            )
+        return account
+
+    def _build_sepa_credit_transfer(self, company, debtor):
+        """The SEPA credit transfer file paying these refunds (pain.001.001.03), built
+        by `sepaxml` and validated against the schema it ships.
+
+        :param recordset company: The `res.company` paying.
+        :param recordset debtor: Its `res.partner.bank` (`_get_sepa_debtor_account`).
+        :return: The XML document.
+        :rtype: bytes
+        :raise UserError: if the file does not validate against the schema.
+        """
+        config = {
+            "name": company.name,
+            "IBAN": stdnum_iban.compact(debtor.acc_number),
+            "batch": True,
+            "currency": SEPA_CURRENCY,
+        }
+        if debtor.bank_bic:
+            config["BIC"] = stdnum_bic.compact(debtor.bank_bic)
+        sepa = SepaTransfer(config, schema=SEPA_SCHEMA)
+        execution_date = fields.Date.context_today(self)
+        for refund in self:
+            currency = refund.currency_id
+            payment = {
+                "name": refund.payout_account_holder,
+                "IBAN": refund.payout_iban,
+                # In cents: the library wants an integer of the smallest unit.
+                "amount": round(
+                    currency.round(refund.amount) * 10**currency.decimal_places
+                ),
+                "execution_date": execution_date,
+                "description": _(
+                    "Refund %(name)s, payment %(reference)s",
+                    name=refund.name,
+                    reference=refund.source_transaction_id.reference,
+                ),
+                "endtoend_id": refund.name,
+            }
+            if refund.payout_bic:
+                payment["BIC"] = refund.payout_bic
+            sepa.add_payment(payment)
+        try:
+            return sepa.export(validate=True)
+        except SepaValidationError as error:
+            raise UserError(
+                _(
+                    "The SEPA file does not validate against the %(schema)s schema: "
+                    "%(error)s",
+                    schema=SEPA_SCHEMA,
+                    error=getattr(error.__cause__, "reason", None) or error,
+                )
+            ) from None
+
+    def _store_sepa_export(self, xml):
+        """Store an exported SEPA file (`payment.refund.payout.export`, refund
+        managers only) for these refunds, date their export and note it in their
+        chatter, without the IBAN.
+
+        :param bytes xml: The file (`_build_sepa_credit_transfer`).
+        :return: The file's attachment, to download.
+        :rtype: recordset of `ir.attachment`
+        """
+        now = fields.Datetime.now()
+        company = self.company_id
+        filename = f"SEPA-{company.id}-{now.strftime('%Y%m%d-%H%M%S')}.xml"
+        export = self.env["payment.refund.payout.export"].create(
+            {"name": filename, "company_id": company.id}
+        )
+        # The attachment of the export's `file`, named after the file to download.
+        attachment = self.env["ir.attachment"].create(
+            {
+                "name": filename,
+                "res_model": export._name,
+                "res_id": export.id,
+                "res_field": "file",
+                "raw": xml,
+                "mimetype": "application/xml",
+            }
+        )
+        self.write({"payout_export_date": now, "payout_export_id": export.id})
+        total = sum(self.mapped("amount"))
+        for refund in self:
+            refund.message_post(
+                body=_(
+                    "Exported by %(user)s in the SEPA credit transfer file %(file)s "
+                    "(%(count)s transfers, %(total)s in all). Once the bank has paid "
+                    "it, confirm the transfer with the bank's reference.",
+                    user=self.env.user.name,
+                    file=filename,
+                    count=len(self),
+                    total=refund._format_amount(total),
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+        return attachment
 
     def _check_replacement(self):
         """Raise if deciding this refund again (retry, approval) would send out the
@@ -563,6 +830,79 @@ class PaymentRefund(models.Model):
             )
         return values
 
+    def _get_pending_alert_message(self, days):
+        """Override of `payment.refund`: an approved bank transfer waits for the
+        transfer's confirmation by a refund manager, not for the provider."""
+        if not self._is_transfer_payout():
+            return super()._get_pending_alert_message(days)
+        return _(
+            "Refund %(name)s has been pending for %(days)s days, waiting for the bank "
+            "transfer's confirmation: check that the merchant's bank paid it, then "
+            "confirm the transfer with the bank's reference.",
+            name=self.name,
+            days=days,
+        )
+
+    def _get_payout_failure_words(self):
+        """Why this failed refund failed, in plain words for the customer: the
+        provider's message, its code (`expired_or_canceled_card`) spelt as words.
+
+        Note: self.ensure_one()
+
+        :rtype: str
+        """
+        self.ensure_one()
+        # In sudo mode: the provider's message is internal; its words are the
+        # customer's own refund's facts, on their proof and e-mail.
+        message = " ".join((self.sudo().failure_message or "").split())
+        if re.fullmatch(r"[A-Za-z0-9_]+", message):
+            message = message.replace("_", " ").lower()
+        return message or _("the bank refused it")
+
     def _get_payout_proof_line(self):
-        """How the money of this refund came back, in a sentence ("" by default)."""
-        return ""
+        """How the money of this refund came back, when it did not go back the
+        usual way (to the payment's card or account through its provider): one
+        plain-text paragraph that the proof of refund and the customer's "refunded"
+        e-mail print after the refund's summary (escaped by their templates).
+
+        A bank transfer the customer chose after a failed card refund, once a
+        refund manager confirmed it (`action_confirm_transfer`), says where it was
+        paid (the IBAN masked, `mask_iban`), when, with the bank's reference, and
+        which refund failed and why::
+
+            Paid by bank transfer to FR76 •••• •••• 1234 on <date>, bank reference
+            <reference>. Replaces refund <name> to <card>, which failed: <why>.
+
+        To override: another way of paying back (a bridge's store credit) returns its
+        own paragraph for its refunds and `super()`'s for the others.
+
+        It names the customer's bank account and the failed refund's reason: it is
+        for the customer's documents only, never for the public verification page.
+
+        Note: self.ensure_one()
+
+        :return: The paragraph, in the context's language; "" for ordinary refunds
+            and for transfers not confirmed yet.
+        :rtype: str
+        """
+        self.ensure_one()
+        if not (self._is_transfer_payout() and self.state == "done" and self.arn):
+            return ""
+        # In sudo mode: the proof states the refund's facts whoever renders it (the
+        # IBAN is read to be masked).
+        refund = self.sudo()
+        failed = refund.replaced_refund_id
+        paid = _(
+            "Paid by bank transfer to %(account)s on %(date)s, bank reference "
+            "%(reference)s.",
+            account=mask_iban(refund.payout_iban),
+            date=self._format_proof_datetime(refund.refund_date),
+            reference=refund.arn_display,
+        )
+        replaces = _(
+            "Replaces refund %(name)s to %(card)s, which failed: %(why)s.",
+            name=failed.name,
+            card=failed.payment_method_display,
+            why=failed._get_payout_failure_words(),
+        )
+        return f"{paid} {replaces}"

@@ -581,6 +581,13 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
                     "partner_id": self.emma.partner_id.id,
                 }
             )
+        if comodel_name == "payment.refund.payout.export":
+            return Model.create(
+                [
+                    {"name": f"hostile-{i}.xml", "company_id": self.env.company.id}
+                    for i in range(2)
+                ]
+            )
         records = Model
         if "name" in Model._fields:
             for i in range(2):

@@ -311,6 +311,10 @@ class TestRefundGuardsRpc(JsonRpcMixin, RefundProofCommon, HttpCase):
                 )
             )
             return Model.create({"program_id": program.id})
+        if comodel_name == "payment.refund.payout.export":
+            return Model.create(
+                {"name": "hostile.xml", "company_id": self.env.company.id}
+            )
         try:
             with self.env.cr.savepoint():
                 return Model.create({"name": "Hostile"})

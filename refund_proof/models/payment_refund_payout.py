@@ -899,10 +899,21 @@ class PaymentRefund(models.Model):
             date=self._format_proof_datetime(refund.refund_date),
             reference=refund.arn_display,
         )
-        replaces = _(
+        return f"{paid} {refund._get_payout_replaced_words()}"
+
+    def _get_payout_replaced_words(self):
+        """The sentence of a payout's proof naming the failed refund it replaces and
+        why it failed, for every way of paying back (`_get_payout_proof_line`).
+
+        Note: self.ensure_one()
+
+        :rtype: str
+        """
+        self.ensure_one()
+        failed = self.sudo().replaced_refund_id
+        return _(
             "Replaces refund %(name)s to %(card)s, which failed: %(why)s.",
             name=failed.name,
             card=failed.payment_method_display,
             why=failed._get_payout_failure_words(),
         )
-        return f"{paid} {replaces}"

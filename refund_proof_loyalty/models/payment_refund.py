@@ -207,8 +207,9 @@ class PaymentRefund(models.Model):
         self.ensure_one()
         if not (self._is_store_credit_payout() and self.payout_loyalty_card_id):
             return line
-        return _(
+        credited = _(
             "Credited to your store credit (card %(card)s) on %(date)s.",
             card=mask_card_code(self.payout_loyalty_card_id.sudo().code),
             date=format_date(self.env, self.refund_date),
         )
+        return f"{credited} {self._get_payout_replaced_words()}"

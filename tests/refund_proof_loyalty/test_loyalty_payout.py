@@ -235,7 +235,9 @@ class TestLoyaltyPayout(RefundProofCommon, HttpCase):
         self.assertEqual(
             new._get_payout_proof_line(),
             "Credited to your store credit (card •••• 8842) on "
-            f"{format_date(self.env, new.refund_date)}.",
+            f"{format_date(self.env, new.refund_date)}. Replaces refund "
+            f"{self.failed.name} to {self.failed.payment_method_display}, which "
+            f"failed: {self.failed._get_payout_failure_words()}.",
         )
         self.assertEqual(self.failed._get_payout_proof_line(), "")
 

@@ -30,6 +30,10 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # (not a path fixed in the venv, which several checkouts may share).
 export PYTHONPATH="$REPO_ROOT/testkit${PYTHONPATH:+:$PYTHONPATH}"
 ODOO_BIN="$ODOO_SRC/odoo-bin"
+# OCA's queue_job (`make setup`: the wheel odoo-addon-queue_job) lands in the venv's
+# site-packages/odoo/addons, a folder of the addons path like Odoo's own.
+QUEUE_JOB_VERSION=18.0.4.1.2.2
+VENV_ADDONS=$(shopt -s nullglob; d=("$VENV"/lib/python3*/site-packages/odoo/addons); echo "${d[0]:-}")
 ODOO_CONF="$RP_HOME/odoo.conf"
 PY="$VENV/bin/python"
 

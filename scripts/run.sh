@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 require_odoo
 [ -x "$PY" ] || die "no venv at $VENV: run 'make setup' first"
-ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT"
+ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$VENV_ADDONS,$REPO_ROOT"
 odoo() { "$PY" "$ODOO_BIN" -c "$ODOO_CONF" --addons-path="$ADDONS" "$@"; }
 odoo_shell() { "$PY" "$ODOO_BIN" shell -c "$ODOO_CONF" --addons-path="$ADDONS" "$@"; }
 [ "${RESET:-0}" = 1 ] && drop_db "$DEMO_DB"

@@ -65,7 +65,8 @@ fi
 site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "$ODOO_SRC" >"$site/odoo_src.pth"
 
-# OCA's queue_job (refund_proof_batch's job queue), from its PyPI wheel. --no-deps: its
+# OCA's queue_job (refund_proof_batch's job queue), from its PyPI wheel (the version for
+# ODOO_SRC: scripts/env.sh). --no-deps: its
 # metadata asks for an `odoo` distribution that PyPI does not have (Odoo is ODOO_SRC);
 # its one Python dependency, requests, is one of Odoo's requirements (checked). The
 # addon lands in $site/odoo/addons/queue_job (a namespace folder, no odoo/__init__.py,
@@ -104,5 +105,11 @@ db_user = $PGUSER
 db_password = $PGPASSWORD
 data_dir = $RP_HOME/data
 admin_passwd = admin
+
+[queue_job]
+# Channels of OCA's queue_job (read by its job runner when Odoo loads queue_job server-wide:
+# make run). A bulk refund's payment is a job on its provider's channel; capacities stand
+# for the providers' rate limits (README, "Running in production").
+channels = root:4,root.refund_proof:4,root.refund_proof.stripe:2,root.refund_proof.adyen:2,root.refund_proof.paypal:2,root.refund_proof.mollie:2,root.refund_proof.razorpay:2,root.refund_proof.authorize:1,root.refund_proof.demo:2
 CONF
 say "setup done: venv $VENV, config $ODOO_CONF, Odoo $ODOO_SRC"

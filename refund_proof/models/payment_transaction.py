@@ -538,9 +538,10 @@ class PaymentTransaction(models.Model):
             approved, `payment.refund.batch.line`). It checks itself against the
             database for this payment, this amount and the current user
             (`_refund_proof_get_approval(source, amount)`, which raises when it does
-            not stand) and returns the approving manager: a refund that would wait
-            for approval is then issued as approved by them. An argument, never a
-            context key: no RPC client can pass it (private method).
+            not stand) and returns the approving manager: the refund is issued as
+            approved by them whatever the requester's limits say, and does not
+            count in their daily total. An argument, never a context key: no RPC
+            client can pass it (private method).
         :return: The refund: done, pending or failed when issued; to_approve when the
                  user's limits or the refund policy require a manager's approval
                  (nothing is sent).
@@ -572,14 +573,15 @@ class PaymentTransaction(models.Model):
             self, amount, reason, payout_account=payout_account
         )
         approval_values = {}
-        if approval_reasons and approval and not payout_account:
+        if approval and not payout_account:
             # Checked by the approval itself, from the database: the approved batch
-            # of this payment and amount, started by this user.
+            # of this payment and amount, started by this user. Approved, the refund
+            # does not count in the requester's daily total.
             approver = approval._refund_proof_get_approval(self, amount)
             approval_values = {
                 "approved_by_id": approver.id,
                 "approval_date": fields.Datetime.now(),
-                "approval_reasons": "\n".join(approval_reasons),
+                "approval_reasons": "\n".join(approval_reasons) or False,
             }
             approval_reasons = []
         values = self._prepare_refund_values(

@@ -78,7 +78,6 @@ class PaymentRefundBatch(models.Model):
     amount_fixed = fields.Float(string="Fixed Amount")
     reason_id = fields.Many2one(
         comodel_name="payment.refund.reason",
-        string="Reason",
         help="The reason of every refund of the batch.",
     )
     note = fields.Text(help="The note of every refund of the batch.")
@@ -234,16 +233,19 @@ class PaymentRefundBatch(models.Model):
                 )
 
     def copy(self, default=None):
-        raise UserError(
-            _("A bulk refund cannot be duplicated: select the payments again.")
-        )
+        if not self.env.su:
+            # A copy would be a batch no selection of payments made.
+            raise UserError(
+                _("A bulk refund cannot be duplicated: select the payments again.")
+            )
+        return super().copy(default=default)
 
-    def unlink(self):
-        if not self.env.su and any(batch.state != "draft" for batch in self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_started(self):
+        if any(batch.state != "draft" or batch.approved_by_id for batch in self):
             raise UserError(
                 _("Only draft bulk refunds can be deleted: cancel the rest instead.")
             )
-        return super().unlink()
 
     # === ACTION METHODS === #
 
@@ -595,6 +597,15 @@ class PaymentRefundBatch(models.Model):
         }
 
     def _render_preview(self, preview):
+        """The preview as HTML (the form's Preview tab), every value escaped."""
+        labels = {
+            "provider": escape(_("Provider")),
+            "currency": escape(_("Currency")),
+            "payments": escape(_("Payments")),
+            "total": escape(_("Total")),
+            "refused": escape(_("Refused (not refunded):")),
+            "approval": escape(_("Needs approval by another manager:")),
+        }
         rows = "".join(
             f"<tr><td>{escape(provider.name or '')}</td>"
             f"<td>{escape(currency.name or '')}</td>"
@@ -605,9 +616,9 @@ class PaymentRefundBatch(models.Model):
         )
         html = (
             "<table class='table table-sm'><thead><tr>"
-            f"<th>{escape(_('Provider'))}</th><th>{escape(_('Currency'))}</th>"
-            f"<th class='text-end'>{escape(_('Payments'))}</th>"
-            f"<th class='text-end'>{escape(_('Total'))}</th>"
+            f"<th>{labels['provider']}</th><th>{labels['currency']}</th>"
+            f"<th class='text-end'>{labels['payments']}</th>"
+            f"<th class='text-end'>{labels['total']}</th>"
             f"</tr></thead><tbody>{rows}</tbody></table>"
         )
         if preview["refused"]:
@@ -615,16 +626,13 @@ class PaymentRefundBatch(models.Model):
                 f"<li><b>{escape(reference)}</b>: {escape(message or '')}</li>"
                 for reference, message in preview["refused"]
             )
-            html += f"<p>{escape(_('Refused (not refunded):'))}</p><ul>{items}</ul>"
+            html += f"<p>{labels['refused']}</p><ul>{items}</ul>"
         if preview["approval_reasons"]:
             reasons = "".join(
                 f"<li>{escape(reason)}</li>"
                 for reason in preview["approval_reasons"].splitlines()
             )
-            html += (
-                f"<p>{escape(_('Needs approval by another manager:'))}</p>"
-                f"<ul>{reasons}</ul>"
-            )
+            html += f"<p>{labels['approval']}</p><ul>{reasons}</ul>"
         return html
 
     def _request_approval(self):
@@ -666,8 +674,12 @@ class PaymentRefundBatch(models.Model):
 
     def _check_finished(self):
         """A running batch with no line left to refund is done."""
+        Line = self.env["payment.refund.batch.line"].sudo()
         for batch in self.filtered(lambda batch: batch.state == "running"):
-            if not batch.line_ids.filtered(lambda line: line.state in LINE_OPEN_STATES):
+            if not Line.search_count(
+                [("batch_id", "=", batch.id), ("state", "in", LINE_OPEN_STATES)],
+                limit=1,
+            ):
                 batch.write({"state": "done"})
 
     def _refund_proof_check_finished(self):
@@ -678,9 +690,11 @@ class PaymentRefundBatch(models.Model):
         self.sudo()._check_finished()
 
     def _schedule_check_finished(self):
+        """Queue the check of the batches' end, to run after this transaction's
+        commit. No identity key: a check pending already may start before this
+        transaction commits, and miss its line."""
         for batch in self:
             batch.sudo().with_delay(
                 channel=CHANNEL_ROOT,
-                identity_key=f"refund_proof_batch_finished:{batch.id}",
                 description=_("Bulk refund %(name)s: finished?", name=batch.name),
             )._refund_proof_check_finished()

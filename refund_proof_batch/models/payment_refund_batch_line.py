@@ -65,7 +65,6 @@ class PaymentRefundBatchLine(models.Model):
     is_queued = fields.Boolean(compute="_compute_is_queued")
     refund_id = fields.Many2one(
         comodel_name="payment.refund",
-        string="Refund",
         readonly=True,
         index="btree_not_null",
         ondelete="restrict",

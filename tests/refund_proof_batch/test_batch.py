@@ -4,6 +4,8 @@ trapped and run with queue_job's own test helpers (`trap_jobs`), as its runner r
 them; the retries of a provider never reached run on stored jobs, tried as queue_job's
 runner tries them (controllers/main.py)."""
 
+from unittest.mock import patch
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
@@ -234,6 +236,39 @@ class TestBatchRun(BatchCase):
         self.assertFalse(self._line(batch, tx_b).refund_id)
         self.assertEqual(batch.state, "done")
         self.assertEqual((batch.done_count, batch.failed_count), (2, 0))
+
+    def test_line_meets_the_one_request_check(self):
+        """A rule added to `_check_refund_request` (as in test_refund_request_check)
+        refuses a line with its words, nothing written for it; the others go on."""
+        tx_blocked, tx_ok = (self._create_paid_transaction(50.0) for _i in range(2))
+        batch = self._batch(tx_blocked | tx_ok)
+        jobs = self._line_jobs(self._start(batch))
+        check = self.registry["payment.transaction"]._check_refund_request
+
+        def rule(tx, *args, **kwargs):
+            if tx == tx_blocked:
+                raise UserError("refunds to a blocked customer are refused")
+            return check(tx, *args, **kwargs)
+
+        with patch.object(
+            self.registry["payment.transaction"],
+            "_check_refund_request",
+            autospec=True,
+            side_effect=rule,
+        ):
+            self._perform(jobs)
+        self.assertRecordValues(
+            self._line(batch, tx_blocked),
+            [
+                {
+                    "state": "refused",
+                    "message": "refunds to a blocked customer are refused",
+                    "refund_id": False,
+                }
+            ],
+        )
+        self.assertFalse(tx_blocked.refund_ids)
+        self.assertEqual(self._line(batch, tx_ok).state, "done")
 
     def test_job_run_twice_refunds_once(self):
         """A job run twice (a worker killed after its commit, a requeue) finds its

@@ -65,6 +65,11 @@ TRANSITION = object()
 # call) and its idempotency key (`payment.transaction._get_refund_idempotency_key`).
 SENDING_REFUND_KEY = "refund_proof_refund_id"
 IDEMPOTENCY_KEY = "refund_proof_idempotency_key"
+# Context key of a caller that retries a provider never reached itself (a bulk
+# refund's queue job): with the value TRANSITION, `_send_to_provider` raises
+# `utils.RefundProviderUnreachable` instead of failing the refund, and the caller rolls
+# back. Only server code holds the value; a forged key only makes a request fail.
+RAISE_UNREACHED_KEY = "refund_proof_raise_unreached"
 
 # The groups of refund_proof (security/refund_proof_security.xml): users request
 # refunds within their limits, managers approve, decide outcomes and have no limit.

@@ -144,3 +144,35 @@ def is_outcome_unknown(error):
             return not isinstance(reason, NewConnectionError)
         error = error.__cause__ or error.__context__
     return False
+
+
+class RefundProviderUnreachable(Exception):
+    """Raised by `payment.refund._send_to_provider`, instead of failing the refund,
+    when its caller asked for it (`const.RAISE_UNREACHED_KEY`) and the provider was
+    never reached (see :func:`is_unreached`): nothing was sent, so the caller may roll
+    its transaction back and try again later (a bulk refund's queue job does, with
+    back-off). The first argument is the provider's message."""
+
+
+def is_unreached(error):
+    """Whether a failed provider call certainly never reached the provider: the
+    connection was refused or could not be established in time. Nothing was sent, so
+    trying again cannot refund twice. The whole chain of causes is looked at, as in
+    :func:`is_outcome_unknown`."""
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, RefundOutcomeUnknown):
+            return False
+        if isinstance(error, requests.exceptions.ConnectTimeout):
+            return True
+        if isinstance(error, requests.exceptions.Timeout):
+            return False
+        if isinstance(error, requests.exceptions.ConnectionError):
+            reason = getattr(error.args[0], "reason", None) if error.args else None
+            return isinstance(reason, NewConnectionError)
+        error = error.__cause__ or error.__context__
+    return False

@@ -31,6 +31,16 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # (not a path fixed in the venv, which several checkouts may share).
 export PYTHONPATH="$REPO_ROOT/testkit${PYTHONPATH:+:$PYTHONPATH}"
 ODOO_BIN="$ODOO_SRC/odoo-bin"
+# OCA's queue_job (`make setup`: the wheel odoo-addon-queue_job) lands in the venv's
+# site-packages/odoo/addons, a folder of the addons path like Odoo's own.
+# 18.0.4.1.2.2 needs Odoo 18.0's `api.private` (18.0 of 2025 on); an older 18.0 tree
+# (without it) gets 18.0.1.6.1, the last queue_job release that runs on it.
+if grep -q '^def private' "$ODOO_SRC/odoo/api.py" 2>/dev/null; then
+    QUEUE_JOB_VERSION=${QUEUE_JOB_VERSION:-18.0.4.1.2.2}
+else
+    QUEUE_JOB_VERSION=${QUEUE_JOB_VERSION:-18.0.1.6.1}
+fi
+VENV_ADDONS=$(shopt -s nullglob; d=("$VENV"/lib/python3*/site-packages/odoo/addons); echo "${d[0]:-}")
 ODOO_CONF="$RP_HOME/odoo.conf"
 PY="$VENV/bin/python"
 

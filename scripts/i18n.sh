@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 require_odoo
-ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT"
+ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$VENV_ADDONS,$REPO_ROOT"
 DB="${TEST_DB}_i18n"
 # refund_proof and each provider bridge beside it (refund_proof_<provider>/), with the
 # provider modules they build on.

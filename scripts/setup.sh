@@ -65,6 +65,21 @@ fi
 site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "$ODOO_SRC" >"$site/odoo_src.pth"
 
+# OCA's queue_job (refund_proof_batch's job queue), from its PyPI wheel (the version for
+# ODOO_SRC: scripts/env.sh). --no-deps: its
+# metadata asks for an `odoo` distribution that PyPI does not have (Odoo is ODOO_SRC);
+# its one Python dependency, requests, is one of Odoo's requirements (checked). The
+# addon lands in $site/odoo/addons/queue_job (a namespace folder, no odoo/__init__.py,
+# so `import odoo` still finds ODOO_SRC), which the scripts add to the addons path.
+if [ ! -d "$site/odoo_addon_queue_job-$QUEUE_JOB_VERSION.dist-info" ]; then
+    say "installing OCA's queue_job $QUEUE_JOB_VERSION into $VENV"
+    "$PY" -m pip install -q --no-deps "odoo-addon-queue_job==$QUEUE_JOB_VERSION" \
+        2> >(grep -v 'is ignored' >&2)
+fi
+"$PY" -c 'import requests' 2>/dev/null || "$PY" -m pip install -q requests
+[ ! -e "$site/odoo/__init__.py" ] || die "$site/odoo/__init__.py would hide ODOO_SRC's odoo"
+VENV_ADDONS="$site/odoo/addons"
+
 # 3. PostgreSQL: the system cluster, with a non-superuser role (Odoo refuses 'postgres').
 if command -v pg_lsclusters >/dev/null && [ "$(id -u)" = 0 ]; then
     read -r ver name < <(pg_lsclusters -h | awk '{print $1, $2; exit}')
@@ -83,12 +98,18 @@ psql_app -d postgres -tAc 'SELECT 1' >/dev/null \
 # 4. Odoo configuration used by make test / make run.
 cat >"$ODOO_CONF" <<CONF
 [options]
-addons_path = $ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT
+addons_path = $ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$VENV_ADDONS,$REPO_ROOT
 db_host = $PGHOST
 db_port = $PGPORT
 db_user = $PGUSER
 db_password = $PGPASSWORD
 data_dir = $RP_HOME/data
 admin_passwd = admin
+
+[queue_job]
+# Channels of OCA's queue_job (read by its job runner when Odoo loads queue_job server-wide:
+# make run). A bulk refund's payment is a job on its provider's channel; capacities stand
+# for the providers' rate limits (README, "Running in production").
+channels = root:4,root.refund_proof:4,root.refund_proof.stripe:2,root.refund_proof.adyen:2,root.refund_proof.paypal:2,root.refund_proof.mollie:2,root.refund_proof.razorpay:2,root.refund_proof.authorize:1,root.refund_proof.demo:2
 CONF
 say "setup done: venv $VENV, config $ODOO_CONF, Odoo $ODOO_SRC"

@@ -21,7 +21,7 @@ PYTEST_WORKERS=${PYTEST_WORKERS:-2}
 psql_app -d postgres -tAc 'SELECT 1' >/dev/null \
     || die "PostgreSQL is not reachable as $PGUSER@$PGHOST:$PGPORT: run 'make setup' first"
 
-ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT,$REPO_ROOT/tests/addons"
+ADDONS="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$VENV_ADDONS,$REPO_ROOT,$REPO_ROOT/tests/addons"
 # refund_proof, every provider bridge beside it (each auto-installs with its provider
 # module; named here so that a bridge that cannot install fails the run), the fake PSP.
 BRIDGES=$(shopt -s nullglob; cd "$REPO_ROOT" && for d in refund_proof_*/__manifest__.py; do

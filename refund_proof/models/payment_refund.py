@@ -23,17 +23,21 @@ from ..const import (
     IDEMPOTENCY_KEY,
     INTERNAL,
     LIVE_ATTEMPT_STATES,
+    RAISE_UNREACHED_KEY,
     REQUEST_EDITABLE_STATES,
     SENDING_REFUND_KEY,
     STATE_TRANSITIONS,
+    TRANSITION,
     USER_EDITABLE_FIELDS,
 )
 from ..utils import (
     ARN,
     BANK_REFERENCE,
+    RefundProviderUnreachable,
     classify_arn,
     format_arn,
     is_outcome_unknown,
+    is_unreached,
     normalize_arn,
 )
 
@@ -761,9 +765,12 @@ class PaymentRefund(models.Model):
         The provider call runs in a savepoint: when it raises (API refusal, network
         error), the partial work of the call is undone but the refund is kept, marked
         failed with the provider's message, so that nothing is silently lost and the
-        refund can be retried. When the request may have reached the provider (no
-        answer in time, connection lost), the refund stays pending with its amount
-        held instead: a retry could refund the customer twice.
+        refund can be retried (or, when its caller asked with `RAISE_UNREACHED_KEY`
+        and the provider was never reached, `RefundProviderUnreachable` is raised
+        for the caller to roll back and try again). When the request may have
+        reached the provider (no answer in time, connection lost), the refund stays
+        pending with its amount held instead: a retry could refund the customer
+        twice.
 
         Note: self.ensure_one()
         """
@@ -783,6 +790,11 @@ class PaymentRefund(models.Model):
             raise  # Concurrency errors must reach the retrying() loop of the request.
         except Exception as error:  # noqa: BLE001 - any provider failure is recorded
             message = str(error.args[0]) if getattr(error, "args", None) else str(error)
+            if self.env.context.get(RAISE_UNREACHED_KEY) is TRANSITION and (
+                is_unreached(error)
+            ):
+                # Nothing was sent: the caller rolls back and tries again later.
+                raise RefundProviderUnreachable(message) from error
             if is_outcome_unknown(error):
                 # Failing it would free its amount for a retry: the customer could be
                 # refunded twice. Pending until the provider or a manager says.

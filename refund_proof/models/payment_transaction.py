@@ -499,6 +499,7 @@ class PaymentTransaction(models.Model):
         create_credit_note=False,
         replaced_refund=None,
         payout_account=None,
+        approval=None,
     ):
         """The one path of a refund decided in Odoo; every entry point ends here.
 
@@ -532,6 +533,15 @@ class PaymentTransaction(models.Model):
                                     bank transfer (`holder`, `iban`, `bic`): stored on
                                     the refund, which then always waits for a
                                     manager's approval (`_get_approval_reasons`).
+        :param recordset approval: A record standing for a manager's approval given
+            before the request (a bulk refund's line whose batch another manager
+            approved, `payment.refund.batch.line`). It checks itself against the
+            database for this payment, this amount and the current user
+            (`_refund_proof_get_approval(source, amount)`, which raises when it does
+            not stand) and returns the approving manager: the refund is issued as
+            approved by them whatever the requester's limits say, and does not
+            count in their daily total. An argument, never a context key: no RPC
+            client can pass it (private method).
         :return: The refund: done, pending or failed when issued; to_approve when the
                  user's limits or the refund policy require a manager's approval
                  (nothing is sent).
@@ -562,6 +572,18 @@ class PaymentTransaction(models.Model):
         approval_reasons = Refund._get_approval_reasons(
             self, amount, reason, payout_account=payout_account
         )
+        approval_values = {}
+        if approval and not payout_account:
+            # Checked by the approval itself, from the database: the approved batch
+            # of this payment and amount, started by this user. Approved, the refund
+            # does not count in the requester's daily total.
+            approver = approval._refund_proof_get_approval(self, amount)
+            approval_values = {
+                "approved_by_id": approver.id,
+                "approval_date": fields.Datetime.now(),
+                "approval_reasons": "\n".join(approval_reasons) or False,
+            }
+            approval_reasons = []
         values = self._prepare_refund_values(
             amount,
             reason_id=reason and reason.id,
@@ -573,9 +595,14 @@ class PaymentTransaction(models.Model):
             credit_note_id=credit_note.id if credit_note else False,
             state="to_approve" if approval_reasons else "draft",
             approval_reasons="\n".join(approval_reasons) or False,
-            **({} if approval_reasons else Refund._get_limit_values()),
+            **(
+                {}
+                if approval_reasons or approval_values
+                else Refund._get_limit_values()
+            ),
             **Refund._prepare_payout_values(replaced_refund, payout_account),
         )
+        values.update(approval_values)
         # In sudo mode because refund users need not have create access on every related
         # model (sequence, followers); the right was checked above.
         # No "created" message: the record says who requested it and when, and its

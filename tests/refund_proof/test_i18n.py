@@ -59,7 +59,12 @@ SAME_AS_SOURCE = {
 }
 
 # The same, per provider bridge (refund_proof_<provider>): {module: {lang: terms}}.
-BRIDGE_SAME_AS_SOURCE = {}
+BRIDGE_SAME_AS_SOURCE = {
+    "refund_proof_batch": {
+        "fr": {"ID", "Message", "Messages", "Note", "Total"},
+        "ro": {"ID", "Total"},
+    },
+}
 
 
 @tagged("-at_install", "post_install")

@@ -1,0 +1,35 @@
+"""The rules of a bulk refund (`payment.refund.batch`), in one place."""
+
+# The only fields a user writes on a batch, and only while it is a draft not yet
+# approved (`payment.refund.batch.write`, which then computes its lines again): how
+# much each payment gets back, and the reason and note of every refund. Every other
+# field, and every field of its lines, is written by the server through the batch's
+# methods.
+BATCH_USER_EDITABLE_FIELDS = frozenset(
+    {"amount_mode", "amount_percentage", "amount_fixed", "reason_id", "note"}
+)
+
+# Lines whose refund may still be asked or is on its way: the batch is not finished
+# while one is left.
+LINE_OPEN_STATES = ("queued", "pending")
+# Lines that left the batch for good (with or without money back).
+LINE_CLOSED_STATES = ("done", "refused", "failed", "cancelled")
+
+# The line's state from its refund's (`payment.refund.batch.line._sync_from_refund`):
+# awaiting approval, held by its bridge (draft) or sent without an answer yet are
+# pending.
+REFUND_TO_LINE_STATE = {
+    "draft": "pending",
+    "to_approve": "pending",
+    "pending": "pending",
+    "done": "done",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+
+# The queue: one channel per provider under this one (README, "Running in
+# production"), each with the capacity its provider's rate limit allows.
+CHANNEL_ROOT = "root.refund_proof"
+# Tries of a line's job when its provider cannot be reached (nothing sent); the
+# back-off between them is the job function's retry pattern (data/queue_job_data.xml).
+JOB_MAX_RETRIES = 5

@@ -891,7 +891,6 @@ class PaymentRefund(models.Model):
         # In sudo mode: the proof states the refund's facts whoever renders it (the
         # IBAN is read to be masked).
         refund = self.sudo()
-        failed = refund.replaced_refund_id
         paid = _(
             "Paid by bank transfer to %(account)s on %(date)s, bank reference "
             "%(reference)s.",

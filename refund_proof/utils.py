@@ -118,15 +118,17 @@ class RefundOutcomeUnknown(Exception):
     """
 
 
-def is_outcome_unknown(error):
-    """Whether a failed provider call may still have reached the provider: it did not
-    answer in time, or the connection was lost after the request was sent. A refusal,
-    an error answer or a connection never established is a definite failure.
+# What a failed provider call's chain of causes says (`_classify_provider_failure`).
+OUTCOME_UNKNOWN = "outcome_unknown"  # It may have reached the provider.
+UNREACHED = "unreached"  # It certainly never reached it: nothing was sent.
 
-    Provider glue raises its own errors (usually `ValidationError`) from the network
-    error, or from :class:`RefundOutcomeUnknown` when the provider answers that it does
-    not know yet, so the whole chain of causes is looked at.
-    """
+
+def _classify_provider_failure(error):
+    """OUTCOME_UNKNOWN, UNREACHED, or None (a refusal, an error answer: a definite
+    failure), from the whole chain of causes of a failed provider call: provider glue
+    raises its own errors (usually `ValidationError`) from the network error, or from
+    :class:`RefundOutcomeUnknown` when the provider answers that it does not know
+    yet."""
     import requests
     from urllib3.exceptions import NewConnectionError
 
@@ -134,16 +136,26 @@ def is_outcome_unknown(error):
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if isinstance(error, RefundOutcomeUnknown):
-            return True  # The provider says so.
+            return OUTCOME_UNKNOWN  # The provider says so.
         if isinstance(error, requests.exceptions.ConnectTimeout):
-            return False  # Never connected: nothing was sent.
+            return UNREACHED  # Never connected.
         if isinstance(error, requests.exceptions.Timeout):
-            return True  # Sent, no answer in time.
+            return OUTCOME_UNKNOWN  # Sent, no answer in time.
         if isinstance(error, requests.exceptions.ConnectionError):
             reason = getattr(error.args[0], "reason", None) if error.args else None
-            return not isinstance(reason, NewConnectionError)
+            if isinstance(reason, NewConnectionError):
+                return UNREACHED  # Refused, or no route: never connected.
+            return OUTCOME_UNKNOWN  # Lost after the request was sent.
         error = error.__cause__ or error.__context__
-    return False
+    return None
+
+
+def is_outcome_unknown(error):
+    """Whether a failed provider call may still have reached the provider: it did not
+    answer in time, the connection was lost after the request was sent, or the
+    provider said it does not know yet (:class:`RefundOutcomeUnknown`). A refusal, an
+    error answer or a connection never established is a definite failure."""
+    return _classify_provider_failure(error) == OUTCOME_UNKNOWN
 
 
 class RefundProviderUnreachable(Exception):
@@ -157,22 +169,5 @@ class RefundProviderUnreachable(Exception):
 def is_unreached(error):
     """Whether a failed provider call certainly never reached the provider: the
     connection was refused or could not be established in time. Nothing was sent, so
-    trying again cannot refund twice. The whole chain of causes is looked at, as in
-    :func:`is_outcome_unknown`."""
-    import requests
-    from urllib3.exceptions import NewConnectionError
-
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, RefundOutcomeUnknown):
-            return False
-        if isinstance(error, requests.exceptions.ConnectTimeout):
-            return True
-        if isinstance(error, requests.exceptions.Timeout):
-            return False
-        if isinstance(error, requests.exceptions.ConnectionError):
-            reason = getattr(error.args[0], "reason", None) if error.args else None
-            return isinstance(reason, NewConnectionError)
-        error = error.__cause__ or error.__context__
-    return False
+    trying again cannot refund twice."""
+    return _classify_provider_failure(error) == UNREACHED

@@ -178,9 +178,10 @@ class PaymentRefund(models.Model):
             refund._set_state("done", decided_by=self.env.user)
         return True
 
-    def _is_transfer_payout(self):
-        """Whether this refund is a bank transfer the customer chose after a failed
-        refund (paid by the merchant's bank, confirmed by a manager).
+    def _is_payout_by(self, method):
+        """Whether this refund pays back a failed refund by `method` (a code of
+        `_get_payout_methods`), as its customer chose: not a manual refund recorded
+        as paid that way outside Odoo.
 
         Note: self.ensure_one()
         """
@@ -188,8 +189,16 @@ class PaymentRefund(models.Model):
         return bool(
             self.replaced_refund_id
             and self.origin == "manual"
-            and self.manual_method == "bank_transfer"
+            and self.manual_method == method
         )
+
+    def _is_transfer_payout(self):
+        """Whether this refund is a bank transfer the customer chose after a failed
+        refund (paid by the merchant's bank, confirmed by a manager).
+
+        Note: self.ensure_one()
+        """
+        return self._is_payout_by("bank_transfer")
 
     def _execute(self):
         """Override of `payment.refund`: an approved bank transfer to the customer's
@@ -540,16 +549,18 @@ class PaymentRefund(models.Model):
         for refund in self:
             refund._portal_ensure_token()
             refund.payout_offer_date = fields.Datetime.now()
-            refund._send_payout_offer_mail()
+            refund._send_payout_mail(PAYOUT_OFFER_TEMPLATE)
 
-    def _send_payout_offer_mail(self):
-        """Post the offer e-mail to the customer, in the chatter; queued in Odoo's
-        mail queue, sent after the commit.
+    def _send_payout_mail(self, template_xmlid):
+        """Post an e-mail of the offer (the offer itself, a reminder) to the
+        customer, in the chatter; queued in Odoo's mail queue, sent after the commit.
 
         Note: self.ensure_one()
+
+        :param str template_xmlid: The `mail.template`'s xml id.
         """
         self.ensure_one()
-        template = self.env.ref(PAYOUT_OFFER_TEMPLATE, raise_if_not_found=False)
+        template = self.env.ref(template_xmlid, raise_if_not_found=False)
         if not template:
             return
         self.with_context(mail_notify_force_send=False).message_post_with_source(

@@ -153,14 +153,7 @@ class PaymentRefund(models.Model):
         Note: self.ensure_one()
         """
         self.ensure_one()
-        template = self.env.ref(PAYOUT_REMINDER_TEMPLATE, raise_if_not_found=False)
-        if template:
-            self.with_context(mail_notify_force_send=False).message_post_with_source(
-                template,
-                message_type="comment",
-                subtype_xmlid="mail.mt_comment",
-                email_layout_xmlid="mail.mail_notification_light",
-            )
+        self._send_payout_mail(PAYOUT_REMINDER_TEMPLATE)
         self.payout_reminder_count += 1
 
     def _escalate_payout_offer(self, now):

@@ -712,18 +712,18 @@ class PaymentTransaction(models.Model):
             .sudo()
             .browse([row[0] for row in self.env.cr.fetchall()])
         )
+        reason = _(
+            "%(provider)s reported a refund of %(amount)s made outside this request "
+            "(%(refund)s): %(payment)s cannot also refund this one without refunding "
+            "more than was paid.",
+            provider=self.sudo().provider_id.name,
+            amount=format_amount(self.env, outside_refund.amount, currency),
+            refund=outside_refund.name,
+            payment=self.reference,
+        )
         for refund in unsent:
             if currency.compare_amounts(excess, 0) <= 0:
                 break
-            reason = _(
-                "%(provider)s reported a refund of %(amount)s made outside this "
-                "request (%(refund)s): %(payment)s cannot also refund this one "
-                "without refunding more than was paid.",
-                provider=self.sudo().provider_id.name,
-                amount=format_amount(self.env, outside_refund.amount, currency),
-                refund=outside_refund.name,
-                payment=self.reference,
-            )
             # In sudo mode: the server's decision, made while recording what the
             # provider reports (no user made it).
             refund._set_state(

@@ -55,12 +55,7 @@ class PaymentRefund(models.Model):
 
         Note: self.ensure_one()
         """
-        self.ensure_one()
-        return bool(
-            self.replaced_refund_id
-            and self.origin == "manual"
-            and self.manual_method == "store_credit"
-        )
+        return self._is_payout_by("store_credit")
 
     def _refund_proof_loyalty_get_program(self):
         """The eWallet program that holds this refund's store credit: active, valid

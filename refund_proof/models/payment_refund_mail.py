@@ -158,12 +158,16 @@ class PaymentRefund(models.Model):
         """
         self.ensure_one()
         self.flush_recordset()
+        # A refund changed since this transaction's snapshot raises a serialization
+        # failure, expected (the cron and queue_job try again later): not logged as a
+        # bad query.
         self.env.cr.execute(
             SQL(
                 "SELECT id FROM payment_refund WHERE id = %s "
                 "FOR NO KEY UPDATE SKIP LOCKED",
                 self.id,
-            )
+            ),
+            log_exceptions=False,
         )
         if not self.env.cr.fetchone():
             return False

@@ -152,18 +152,22 @@ class TestProofJobLock(BaseCase):
         ):
             yield sent
 
+    def _committed_done_refund(self, registry):
+        """A done refund, committed, its proof and e-mail pending; its id."""
+        with committed_env(registry) as env:
+            provider, user = demo_setup(env)
+            tx = paid_transaction(env, provider, 100.0, "PROOF-JOB-1")
+            refund = tx.with_user(user)._request_refund(amount_to_refund=30.0)
+            self.assertEqual(refund.sudo().customer_mail_pending, "done")
+            # The refund's job is run by hand in the tests: none left for a runner.
+            env["queue.job"].search([]).unlink()
+            return refund.id
+
     def test_job_and_cron_never_send_the_same_mail_twice(self):
         """While the cron holds the refund, its job skips it; while the job holds
         it, the cron skips it; once sent, neither sends again."""
         with scratch_registry() as registry:
-            with committed_env(registry) as env:
-                provider, user = demo_setup(env)
-                tx = paid_transaction(env, provider, 100.0, "PROOF-JOB-1")
-                refund = tx.with_user(user)._request_refund(amount_to_refund=30.0)
-                refund_id = refund.id
-                self.assertEqual(refund.sudo().customer_mail_pending, "done")
-                # The refund's job is run by hand below: none left for a job runner.
-                env["queue.job"].search([]).unlink()
+            refund_id = self._committed_done_refund(registry)
             with (
                 self._recorded_sends(registry) as sent,
                 committed_env(registry) as holder,
@@ -196,4 +200,24 @@ class TestProofJobLock(BaseCase):
                     refund = env["payment.refund"].sudo().browse(refund_id)
                     self.assertFalse(refund.customer_mail_pending)
                     self.assertFalse(refund.proof_pending)
+                self.assertEqual(len(sent), 2, "sent once")
+
+    def test_cron_started_before_the_job_committed_sends_nothing_more(self):
+        """The job sends and commits while the cron's transaction, begun before,
+        still sees the refund pending: the cron's lock fails as a concurrent update
+        (logged at INFO, tried again later) and it sends nothing."""
+        with scratch_registry() as registry:
+            refund_id = self._committed_done_refund(registry)
+            with (
+                self._recorded_sends(registry) as sent,
+                committed_env(registry) as cron_env,
+            ):
+                # The cron's snapshot: taken at its transaction's first query.
+                cron_env.cr.execute(SQL("SELECT id FROM payment_refund LIMIT 1"))
+                with committed_env(registry) as env:
+                    env["payment.refund"].browse(
+                        refund_id
+                    )._refund_proof_send_pending_mail()
+                self.assertEqual(sent, [("proof", refund_id), ("mail", refund_id)])
+                cron_env["payment.refund"]._cron_send_customer_mails()
                 self.assertEqual(len(sent), 2, "sent once")

@@ -2,20 +2,23 @@
 
     $PY bench/bench_report.py DB [PROFILE_FILE]
 
-Both reports are rendered as real PDFs by `ir.actions.report._render_qweb_pdf` (QWeb
-HTML, then wkhtmltopdf), in the same process, on the same database, with the same
-`report.url` (a running server of DB serving the report CSS): N proofs of N done
-refunds against N receipts (`account.action_report_payment_receipt`) of the N
-payments of the same transactions.
+The proof is timed as the server issues it: `payment.refund._issue_proof` (what the
+mail cron and its queue job do for each refund: the render, QWeb HTML then
+wkhtmltopdf, and the storage of the issued PDF with its SHA-256), once per refund.
+Printing a proof (`_render_qweb_pdf` of the proof report) serves the stored file
+since proofs are documents, not renders: timing that would time a file read, not a
+proof. The receipt is rendered by `ir.actions.report._render_qweb_pdf`. Both in the
+same process, on the same database, with the same `report.url` (a running server of
+DB serving the report CSS): N proofs of N done refunds against N receipts
+(`account.action_report_payment_receipt`) of the N payments of the same transactions.
 
-A wkhtmltopdf built with patched Qt renders N documents in one call. Debian's build
-(unpatched Qt, this machine) refuses more than one input document ("does not support
-more than one input document", exit 1), for every multi-record report, Odoo's own
-included. With it, both reports are rendered the same way instead: one call per
-document, proof and receipt alternated (proof 1, receipt 1, proof 2, ...), one
-wkhtmltopdf process per document for both. For the proof each call also stores the
-issued PDF with its SHA-256 (the addon does that for every single proof printed):
-that is part of its cost.
+A proof is always issued alone (one refund, one call). A wkhtmltopdf built with
+patched Qt renders the N receipts in one call. Debian's build (unpatched Qt, this
+machine) refuses more than one input document ("does not support more than one input
+document", exit 1), for every multi-record report, Odoo's own included. With it, both
+reports are rendered the same way: one call per document, proof and receipt
+alternated (proof 1, receipt 1, proof 2, ...), one wkhtmltopdf process per document
+for both. The proof's storage (PDF and SHA-256) is part of its cost.
 
 Odoo makes wkhtmltopdf wait `report.print_delay` ms (default 1000) for JavaScript on
 every call; the renders run once with the default and once with 0, which shows the
@@ -67,6 +70,18 @@ with environment(dbname) as env:
         assert kind == "pdf" and content.startswith(b"%PDF"), kind
         return len(re.findall(rb"/Type\s*/Page\b", content))
 
+    Refund = env["payment.refund"].with_context(force_report_rendering=True)
+
+    def issue_proof(refund_id):
+        """Issue the proof of the refund (render and store, as the mail cron and its
+        queue job do); return the issued proof."""
+        return Refund.browse(refund_id)._issue_proof()
+
+    def proof_pages(proof):
+        content = proof.attachment_id.raw
+        assert content.startswith(b"%PDF"), proof
+        return len(re.findall(rb"/Type\s*/Page\b", content))
+
     # Time spent in wkhtmltopdf (the subprocess), to split it from Odoo's Python work.
     report_class = type(Report)
     run_wkhtmltopdf = report_class._run_wkhtmltopdf
@@ -81,36 +96,44 @@ with environment(dbname) as env:
 
     report_class._run_wkhtmltopdf = timed_run_wkhtmltopdf
 
+    def timed_document(make):
+        """Time `make()` (one document, or N receipts) as a whole and in
+        wkhtmltopdf."""
+        env.invalidate_all()
+        start, in_wkhtmltopdf[0] = time.perf_counter(), 0.0
+        result = make()
+        return result, time.perf_counter() - start, in_wkhtmltopdf[0]
+
     def per_document_times():
-        """{report: [seconds per document]} for the N proofs and N receipts, and
-        {report_wk: [seconds in wkhtmltopdf per document]}."""
+        """{report: [seconds per document]} for the N proof issues and N receipts,
+        and {report_wk: [seconds in wkhtmltopdf per document]}."""
         times = {"proof": [], "receipt": [], "proof_wk": [], "receipt_wk": []}
         pages = {"proof": 0, "receipt": 0}
-        if one_call:
-            for name, report, ids in (
-                ("proof", PROOF, refunds.ids),
-                ("receipt", RECEIPT, payments.ids),
-            ):
-                env.invalidate_all()
-                start, in_wkhtmltopdf[0] = time.perf_counter(), 0.0
-                pages[name] += render_pdf(report, ids)
-                times[name].append((time.perf_counter() - start) / len(ids))
-                times[f"{name}_wk"].append(in_wkhtmltopdf[0] / len(ids))
+
+        def proof(refund_id):
+            issued, seconds, wk = timed_document(lambda: issue_proof(refund_id))
+            pages["proof"] += proof_pages(issued)
+            times["proof"].append(seconds)
+            times["proof_wk"].append(wk)
+
+        def receipts(ids):
+            count, seconds, wk = timed_document(lambda: render_pdf(RECEIPT, ids))
+            pages["receipt"] += count
+            times["receipt"].append(seconds / len(ids))
+            times["receipt_wk"].append(wk / len(ids))
+
+        if one_call:  # The receipts in one call; a proof is always issued alone.
+            for refund_id in refunds.ids:
+                proof(refund_id)
+            receipts(payments.ids)
         else:
             for refund_id, payment_id in zip(refunds.ids, payments.ids, strict=True):
-                for name, report, ids in (
-                    ("proof", PROOF, [refund_id]),
-                    ("receipt", RECEIPT, [payment_id]),
-                ):
-                    env.invalidate_all()
-                    start, in_wkhtmltopdf[0] = time.perf_counter(), 0.0
-                    pages[name] += render_pdf(report, ids)
-                    times[name].append(time.perf_counter() - start)
-                    times[f"{name}_wk"].append(in_wkhtmltopdf[0])
+                proof(refund_id)
+                receipts([payment_id])
         assert pages == {"proof": N_PAYMENTS, "receipt": N_PAYMENTS}, pages
         return times
 
-    render_pdf(PROOF, refunds[:1].ids)  # warm-up (asset bundles, QWeb compilation)
+    issue_proof(refunds[:1].id)  # warm-up (asset bundles, QWeb compilation)
     render_pdf(RECEIPT, payments[:1].ids)
 
     for delay in ("1000", "0"):
@@ -126,10 +149,11 @@ with environment(dbname) as env:
             else "report.print_delay=0"
         )
         figure(
-            f"report.proof_pdf_per_doc{suffix}",
+            f"report.proof_issue_per_doc{suffix}",
             f"{proof_ms:.0f}",
             "ms",
-            f"median of N={N_PAYMENTS}, {mode}, {what}",
+            f"proof issued (render + store, _issue_proof), median of N={N_PAYMENTS}, "
+            f"1 proof per call, {what}",
         )
         figure(
             f"report.receipt_pdf_per_doc{suffix}",
@@ -189,12 +213,13 @@ with environment(dbname) as env:
         profiler = cProfile.Profile()
         env.invalidate_all()
         profiler.runcall(
-            lambda: [render_pdf(PROOF, [i]) for i in refunds[:PROFILED_PROOFS].ids]
+            lambda: [issue_proof(i) for i in refunds[:PROFILED_PROOFS].ids]
         )
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
         out.write(
-            f"cProfile of {PROFILED_PROOFS} proofs, 1 per call, report.print_delay=0\n"
+            f"cProfile of {PROFILED_PROOFS} proof issues (_issue_proof), "
+            "report.print_delay=0\n"
         )
         stats.print_stats(30)
         stats.sort_stats("tottime").print_stats(15)

@@ -2,7 +2,7 @@
 # make bench: the benchmarks of refund_proof (see bench/RESULTS.md). Prints one line per
 # figure on stdout (progress on stderr); profiles, query logs and plans go to $BENCH_OUT.
 #
-#   1. proof of refund PDF vs Odoo's payment receipt, per document     bench_report.py
+#   1. proof of refund issue (render + store) vs Odoo's payment receipt     bench_report.py
 #   2. verification page vs /web/health, wrk on a --workers=2 server   (here) + profile_verify.py
 #   3. refund flow: queries and time per refund vs plain Odoo 18       bench_refund.py
 #      and searches with 100,000 refunds in the database              bench_bulk.py

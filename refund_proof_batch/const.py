@@ -1,5 +1,7 @@
 """The rules of a bulk refund (`payment.refund.batch`), in one place."""
 
+from datetime import timedelta
+
 # The only fields a user writes on a batch, and only while it is a draft not yet
 # approved (`payment.refund.batch.write`, which then computes its lines again): how
 # much each payment gets back, and the reason and note of every refund. Every other
@@ -33,3 +35,14 @@ CHANNEL_ROOT = "root.refund_proof"
 # Tries of a line's job when its provider cannot be reached (nothing sent); the
 # back-off between them is the job function's retry pattern (data/queue_job_data.xml).
 JOB_MAX_RETRIES = 5
+
+# The proofs of refund (every refund's, batch or not): one job per refund whose proof
+# or customer e-mail is pending, on this channel, so that as many proofs render at once
+# as its capacity allows (README, "Running in production").
+PROOF_CHANNEL = f"{CHANNEL_ROOT}.proof"
+# The mail cron still runs this long after a refund's job is queued: the safety net of
+# a job lost or failed, or of a server whose job runner does not run (queue_job not
+# loaded server-wide: the load test's servers), which then sends the proofs as before,
+# this much later; it sends what is still pending, nothing twice, and retries the
+# e-mails the outgoing server could not take. Short: a job's proof takes seconds.
+PROOF_CRON_SAFETY_DELAY = timedelta(minutes=2)

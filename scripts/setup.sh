@@ -109,7 +109,9 @@ admin_passwd = admin
 [queue_job]
 # Channels of OCA's queue_job (read by its job runner when Odoo loads queue_job server-wide:
 # make run). A bulk refund's payment is a job on its provider's channel; capacities stand
-# for the providers' rate limits (README, "Running in production").
-channels = root:4,root.refund_proof:4,root.refund_proof.stripe:2,root.refund_proof.adyen:2,root.refund_proof.paypal:2,root.refund_proof.mollie:2,root.refund_proof.razorpay:2,root.refund_proof.authorize:1,root.refund_proof.demo:2
+# for the providers' rate limits (README, "Running in production"). Each refund's proof
+# (issue and e-mail) is a job on root.refund_proof.proof: its capacity is how many proofs
+# render at once.
+channels = root:4,root.refund_proof:4,root.refund_proof.proof:4,root.refund_proof.stripe:2,root.refund_proof.adyen:2,root.refund_proof.paypal:2,root.refund_proof.mollie:2,root.refund_proof.razorpay:2,root.refund_proof.authorize:1,root.refund_proof.demo:2
 CONF
 say "setup done: venv $VENV, config $ODOO_CONF, Odoo $ODOO_SRC"

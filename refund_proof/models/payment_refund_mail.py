@@ -15,6 +15,7 @@ import psycopg2
 from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
+from odoo.tools import SQL
 
 from ..const import (
     CUSTOMER_MAIL_RETRY_AGE_FRACTION,
@@ -106,10 +107,7 @@ class PaymentRefund(models.Model):
                 break  # Renders are slow now (a busy machine): the rest next run.
             try:
                 with self.env.cr.savepoint():
-                    if refund.proof_pending:
-                        refund._ensure_proof()
-                    if refund.customer_mail_pending:
-                        refund._send_customer_mail()
+                    taken = refund._send_pending_customer_mail()
             except psycopg2.OperationalError:
                 # Concurrent update of the same rows (e.g. the customer's partner): next
                 # run.
@@ -123,6 +121,11 @@ class PaymentRefund(models.Model):
                 _logger.exception(
                     "Could not issue or e-mail the proof of refund %s", refund.name
                 )
+                continue
+            if not taken:
+                # Another transaction holds the refund (its queue job, a write of its
+                # reference): next run, if it is still pending then.
+                retry_later = True
                 continue
             done += 1
             if not self.env.registry.in_test_mode():
@@ -139,6 +142,42 @@ class PaymentRefund(models.Model):
             cron._trigger()
         # The notifications are queued: let Odoo's mail queue send them now.
         self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
+
+    def _send_pending_customer_mail(self):
+        """Issue this refund's pending proof and send its pending e-mail: the work of
+        the mail cron for one refund, and of its queue job where one is queued
+        (refund_proof_batch). The refund's row is locked first, skipped if another
+        transaction holds it: a job and the cron never both send the same e-mail,
+        and each clears the pending flags in its own transaction.
+
+        Note: self.ensure_one()
+
+        :return: False if another transaction holds the refund (nothing done), True
+            otherwise
+        :rtype: bool
+        """
+        self.ensure_one()
+        self.flush_recordset()
+        # A refund changed since this transaction's snapshot raises a serialization
+        # failure, expected (the cron and queue_job try again later): not logged as a
+        # bad query.
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM payment_refund WHERE id = %s "
+                "FOR NO KEY UPDATE SKIP LOCKED",
+                self.id,
+            ),
+            log_exceptions=False,
+        )
+        if not self.env.cr.fetchone():
+            return False
+        if self.state != "done":
+            return True
+        if self.proof_pending:
+            self._ensure_proof()
+        if self.customer_mail_pending:
+            self._send_customer_mail()
+        return True
 
     def _send_customer_mail(self):
         """Post the refund e-mail (issued proof attached) to the customer, in the

@@ -194,8 +194,81 @@ class PrivatePostgres:
             raise RuntimeError(f"pg_dump of {source['dbname']} failed")
 
 
+class JobDispatcher:
+    """The job runner's door to the servers: a TCP proxy handing each connection to
+    the next server in turn, as production puts queue_job's runner behind the load
+    balancer (its `[queue_job] host` and `port`), so that the jobs run in every
+    worker of every server. A server that refuses the connection (stopped) is
+    skipped."""
+
+    def __init__(self, servers):
+        self.servers = servers
+        self.port = free_port()
+        self._turn = 0
+        self._lock = threading.Lock()
+        self._sock = None
+
+    def start(self):
+        self._sock = socket.create_server(("127.0.0.1", self.port), backlog=128)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self._sock:
+            self._sock.close()
+            self._sock = None
+
+    def _accept(self):
+        while self._sock:
+            try:
+                client, _address = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _next_backend(self):
+        for _attempt in range(len(self.servers)):
+            with self._lock:
+                server = self.servers[self._turn % len(self.servers)]
+                self._turn += 1
+            try:
+                return socket.create_connection(("127.0.0.1", server.port), 5)
+            except OSError:
+                continue
+        return None
+
+    def _serve(self, client):
+        backend = self._next_backend()
+        if backend is None:
+            client.close()
+            return
+        backend.settimeout(None)
+
+        def pipe(source, target):
+            try:
+                while data := source.recv(65536):
+                    target.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for sock in (source, target):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pipe, args=(backend, client), daemon=True).start()
+        pipe(client, backend)
+
+
 class OdooServer:
-    """`odoo-bin` in prefork on one database, started and stopped by the test."""
+    """`odoo-bin` in prefork on one database, started and stopped by the test.
+
+    With the site's job runner (`LoadSite.open(job_channels=…)`), Odoo loads
+    queue_job server-wide (`--load=web,queue_job`, as README's "Running in
+    production"): each server runs a job runner process, one of which wins
+    queue_job's election (a PostgreSQL advisory lock) and sends the jobs through
+    the site's `JobDispatcher` to every server's workers."""
 
     def __init__(self, site, name, workers=4, cron_workers=1):
         self.site = site
@@ -236,9 +309,18 @@ class OdooServer:
             "limit_time_real": 120,
             "without_demo": "all",
         }
+        if site.job_channels:
+            options["server_wide_modules"] = "base,web,queue_job"
         with open(self.conf, "w") as conf:
             conf.write("[options]\n")
             conf.writelines(f"{key} = {value}\n" for key, value in options.items())
+            if site.job_channels:
+                conf.write(
+                    "[queue_job]\n"
+                    f"channels = {site.job_channels}\n"
+                    "host = 127.0.0.1\n"
+                    f"port = {site.dispatcher.port}\n"
+                )
         self.process = subprocess.Popen(
             [PY, os.path.join(ODOO_SRC, "odoo-bin"), "-c", self.conf],
             stdout=subprocess.DEVNULL,
@@ -457,11 +539,19 @@ class LoadSite:
         self.psp_factory = psp_factory
         self.servers = []
         self.setup = {}
+        self.job_channels = ""
+        self.dispatcher = None
 
     # === SET-UP === #
 
-    def open(self, spec, n_servers=2, workers=4):
-        """Start everything; `spec` is the data to create (see load_site_data.py)."""
+    def open(self, spec, n_servers=2, workers=4, job_channels=""):
+        """Start everything; `spec` is the data to create (see load_site_data.py).
+
+        :param str job_channels: queue_job's channels and capacities (its
+            `[queue_job] channels`): the servers then load queue_job server-wide and
+            run its job runner; empty, no job runner runs (jobs wait in the queue).
+        """
+        self.job_channels = job_channels
         self.pg.start()
         self.pg.restore(self.source, self.dbname)
         seed_filestore = self.source.get("filestore")
@@ -474,6 +564,8 @@ class LoadSite:
         self.servers = [
             OdooServer(self, name, workers=workers) for name in "abcdefgh"[:n_servers]
         ]
+        if job_channels:
+            self.dispatcher = JobDispatcher(self.servers).start()
         if self.psp_factory:
             self.psp = self.psp_factory(
                 [f"{server.url}/payment/fakepsp/webhook" for server in self.servers]
@@ -532,6 +624,8 @@ class LoadSite:
                 pass
         if self.psp:
             self.psp.stop()
+        if self.dispatcher:
+            self.dispatcher.stop()
         self.smtp.stop()
         try:
             self.pg.stop()
@@ -647,6 +741,13 @@ class LoadSite:
         )
         if sending:
             busy.append(f"{sending} refunds being sent")
+        if self.job_channels:
+            [(jobs,)] = self.query(
+                "SELECT count(*) FROM queue_job WHERE state IN "
+                "('wait_dependencies', 'pending', 'enqueued', 'started')"
+            )
+            if jobs:
+                busy.append(f"{jobs} queue jobs to run")
         return busy
 
     def settle(self, timeout):

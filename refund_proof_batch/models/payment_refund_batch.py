@@ -11,6 +11,7 @@ for the lines' (`payment.transaction._request_refund(approval=line)`).
 """
 
 from collections import defaultdict
+from datetime import timedelta
 
 from markupsafe import escape
 
@@ -98,6 +99,13 @@ class PaymentRefundBatch(models.Model):
         help="The refunds of the batch are requested as this user.",
     )
     start_date = fields.Datetime(readonly=True, copy=False)
+    started_line_count = fields.Integer(
+        string="Payments Started",
+        readonly=True,
+        copy=False,
+        help="The lines queued by Start: those the batch processes (the lines its "
+        "preview refused are not).",
+    )
 
     # Progress and preview (computed from the lines; never stored: the lines' jobs run
     # in parallel and must not write the batch's row).
@@ -115,7 +123,15 @@ class PaymentRefundBatch(models.Model):
     progress = fields.Float(
         string="Progress (%)",
         compute="_compute_counts",
-        help="Lines finished (done, failed, refused or cancelled) over all lines.",
+        help="Of the payments started, those finished: done, failed, refused or "
+        "cancelled (no longer queued or pending). The payments the preview refused "
+        "are not counted: they are never processed.",
+    )
+    estimated_end = fields.Datetime(
+        compute="_compute_estimated_end",
+        help="When the last payment should be finished, at the rate at which the "
+        "payments were finished since the batch started (a failed payment retried "
+        "counts again). Empty until one is finished.",
     )
     approval_count = fields.Integer(
         string="Lines Needing Approval", compute="_compute_counts"
@@ -124,7 +140,7 @@ class PaymentRefundBatch(models.Model):
 
     # === COMPUTE METHODS === #
 
-    @api.depends("line_ids.state", "line_ids.approval_reasons")
+    @api.depends("line_ids.state", "line_ids.approval_reasons", "started_line_count")
     def _compute_counts(self):
         # In sudo mode: figures of batches the reader reads (their lines follow the
         # same record rules).
@@ -164,14 +180,27 @@ class PaymentRefundBatch(models.Model):
             batch.refused_count = states["refused"]
             batch.cancelled_count = states["cancelled"]
             batch.remaining_count = states["queued"] + states["pending"]
-            finished = (
-                states["done"]
-                + states["failed"]
-                + states["refused"]
-                + states["cancelled"]
-            )
-            batch.progress = 100.0 * finished / total if total else 0.0
+            # Every line started and no longer queued or pending is finished; the
+            # lines refused by the preview never started.
+            started = batch.started_line_count
+            finished = max(started - batch.remaining_count, 0)
+            batch.progress = 100.0 * finished / started if started else 0.0
             batch.approval_count = approvals.get(batch, 0)
+
+    @api.depends("state", "start_date", "started_line_count", "remaining_count")
+    def _compute_estimated_end(self):
+        now = fields.Datetime.now()
+        for batch in self:
+            remaining = batch.remaining_count
+            finished = batch.started_line_count - remaining
+            if batch.state != "running" or not batch.start_date or finished <= 0:
+                batch.estimated_end = False
+                continue
+            # The remaining lines at the rate of the finished ones since the start.
+            elapsed = max(now - batch.start_date, timedelta(0))
+            batch.estimated_end = (now + elapsed * remaining / finished).replace(
+                microsecond=0
+            )
 
     @api.depends("line_ids.amount", "line_ids.state", "approval_reasons")
     def _compute_preview(self):
@@ -272,16 +301,17 @@ class PaymentRefundBatch(models.Model):
                     batch_sudo.write({"state": "to_approve"})
                     batch_sudo._request_approval()
                     continue
+            started = batch_sudo.line_ids.filtered(lambda line: line.state == "draft")
             batch_sudo.write(
                 {
                     "state": "running",
                     "started_by_id": self.env.uid,
                     "start_date": fields.Datetime.now(),
+                    # The lines the batch processes: its progress counts them.
+                    "started_line_count": len(started),
                 }
             )
-            batch_sudo.line_ids.filtered(lambda line: line.state == "draft").write(
-                {"state": "queued", "message": False}
-            )
+            started.write({"state": "queued", "message": False})
             batch_sudo._enqueue(batch_sudo.line_ids.filtered("is_queued"))
         return True
 

@@ -4,7 +4,10 @@ trapped and run with queue_job's own test helpers (`trap_jobs`), as its runner r
 them; the retries of a provider never reached run on stored jobs, tried as queue_job's
 runner tries them (controllers/main.py)."""
 
+from datetime import datetime
 from unittest.mock import patch
+
+from freezegun import freeze_time
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
@@ -449,3 +452,117 @@ class TestBatchProviderFaults(BatchCase):
         self.assertEqual(refund.state, "done")
         self.assertEqual(len(self.psp.refunds), 2)
         self.assertEqual(batch.state, "done")
+
+
+@tagged("-at_install", "post_install")
+class TestBatchProgress(BatchCase):
+    def test_progress_and_estimated_end_follow_the_lines_started(self):
+        """The progress counts the payments started (not those the preview refused);
+        the estimated end extends the rate of the finished ones since the start."""
+        txs = self._create_paid_transaction(50.0)
+        for _i in range(3):
+            txs |= self._create_paid_transaction(50.0)
+        tx_refunded = self._create_paid_transaction(40.0)
+        self._refund(tx_refunded)
+        batch = self._batch(txs | tx_refunded)
+        self.assertEqual(batch.refused_count, 1)
+        self.assertRecordValues(batch, [{"progress": 0.0, "estimated_end": False}])
+        with freeze_time("2026-12-07 10:00:00"):
+            jobs = self._line_jobs(self._start(batch))
+        self.assertRecordValues(
+            batch,
+            [{"started_line_count": 4, "start_date": datetime(2026, 12, 7, 10, 0)}],
+        )
+        with freeze_time("2026-12-07 10:05:00"):
+            batch.invalidate_recordset(["progress", "estimated_end"])
+            self.assertRecordValues(batch, [{"progress": 0.0, "estimated_end": False}])
+            self._perform(jobs[:1])
+            # One of four in 5 minutes: the three others in 15 more.
+            self.assertRecordValues(
+                batch,
+                [
+                    {
+                        "state": "running",
+                        "progress": 25.0,
+                        "estimated_end": datetime(2026, 12, 7, 10, 20),
+                    }
+                ],
+            )
+        with freeze_time("2026-12-07 10:10:00"):
+            self._perform(jobs[1:])
+            self.assertRecordValues(
+                batch, [{"state": "done", "progress": 100.0, "estimated_end": False}]
+            )
+
+    def test_estimated_end_counts_a_failed_payment_as_finished(self):
+        """A payment whose refund the provider declined is finished (failed): it
+        counts in the progress until Retry Failed queues it again."""
+        tx_ok, tx_declined, tx_queued = (
+            self._create_paid_transaction(50.0) for _i in range(3)
+        )
+        batch = self._batch(tx_ok | tx_declined | tx_queued)
+        with freeze_time("2026-12-07 10:00:00"):
+            jobs = self._line_jobs(self._start(batch))
+        with freeze_time("2026-12-07 10:04:00"):
+            self._perform(jobs[:2])
+            # The provider reverses the refund it confirmed (as the demo's).
+            with trap_jobs():
+                self._line(batch, tx_declined).refund_id.transaction_ids._set_error(
+                    "Refund declined by the issuing bank.",
+                    extra_allowed_states=("done",),
+                )
+            self.env.invalidate_all()
+            self.assertRecordValues(
+                batch,
+                [
+                    {
+                        "failed_count": 1,
+                        "progress": 200.0 / 3,
+                        "estimated_end": datetime(2026, 12, 7, 10, 6),
+                    }
+                ],
+            )
+            self.assertIn(
+                "Refund declined by the issuing bank.",
+                self._line(batch, tx_declined).message,
+            )
+            with trap_jobs():
+                batch.with_user(self.refund_user).action_retry_failed()
+            batch.invalidate_recordset(["progress", "estimated_end"])
+            # One finished in 4 minutes, two left: 8 more.
+            self.assertRecordValues(
+                batch,
+                [
+                    {
+                        "progress": 100.0 / 3,
+                        "estimated_end": datetime(2026, 12, 7, 10, 12),
+                    }
+                ],
+            )
+
+    def test_progress_fields_are_the_servers(self):
+        """The start date and the count of payments started are written by Start
+        only: no user writes them, not even a refund manager."""
+        batch = self._batch(self._create_paid_transaction(50.0))
+        for vals in (
+            {"start_date": "2026-12-07 10:00:00"},
+            {"started_line_count": 10},
+        ):
+            with self.assertRaises(AccessError):
+                batch.with_user(self.refund_manager).write(vals)
+        self._start(batch, user=self.refund_user)
+        for vals in (
+            {"start_date": "2026-12-07 10:00:00"},
+            {"started_line_count": 10},
+        ):
+            with self.assertRaises(AccessError):
+                batch.with_user(self.refund_user).write(vals)
+        self.assertEqual(batch.started_line_count, 1)
+        rows = (
+            self.env["payment.refund.batch"]
+            .with_user(self.refund_user)
+            .search_read(
+                [("id", "=", batch.id)], ["progress", "estimated_end", "start_date"]
+            )
+        )
+        self.assertEqual(rows[0]["progress"], 0.0)

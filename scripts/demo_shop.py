@@ -62,7 +62,10 @@ def dress_shop(env):
         }
     )
     provider.payment_method_ids.write({"active": True})
-    return env["payment.refund"]._demo_populate(provider)
+    recorded = env["payment.refund"]._demo_populate(provider)
+    if "payment.refund.batch" in env:  # refund_proof_batch: a running bulk refund
+        env["payment.refund.batch"]._demo_populate(provider)
+    return recorded
 
 
 if __name__ == "__main__":  # Run by `odoo-bin shell`, which provides `env`.

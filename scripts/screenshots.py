@@ -1,7 +1,12 @@
 """Take the README's screenshots from a running `make run` server (headless Chromium).
 
-Usage: $VENV/bin/python scripts/screenshots.py [URL] [DATABASE]
-(default http://localhost:8069 and refund_proof_demo).
+Usage: $VENV/bin/python scripts/screenshots.py [URL] [DATABASE] [NAME.png...]
+(default http://localhost:8069 and refund_proof_demo; every screenshot, or the ones
+named).
+
+The running bulk refund (refund-batch-running.png) is the demo's, whose last lines stay
+queued until a job runner runs them: take it from a fresh demo database served without
+queue_job's runner, `RESET=1 scripts/run.sh --load=web` (the last --load wins).
 
 Logs in through /web/session/authenticate (admin, refund_proof_customer), passes the
 session cookie to Chromium over the DevTools protocol, and writes PNG files into docs/.
@@ -21,6 +26,7 @@ import websocket
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://localhost:8069"
 DB = sys.argv[2] if len(sys.argv) > 2 else "refund_proof_demo"
 DOCS = os.path.join(os.path.dirname(__file__), "..", "docs")
+ONLY = set(sys.argv[3:])
 
 
 def session(login):
@@ -95,7 +101,16 @@ class Chrome:
             if msg.get("id") == self.id:
                 return msg.get("result", {})
 
-    def shot(self, url, name, cookie=None, ready=".o_view_controller, main, .card"):
+    def shot(
+        self,
+        url,
+        name,
+        cookie=None,
+        ready=".o_view_controller, main, .card",
+        click=None,
+    ):
+        if ONLY and os.path.basename(name) not in ONLY:
+            return
         if cookie:
             self.send("Network.enable")
             self.send("Network.setCookie", name="session_id", value=cookie, url=BASE)
@@ -113,6 +128,11 @@ class Chrome:
             )
             if found.get("result", {}).get("value"):
                 break
+        if click:  # e.g. a tab of the form
+            self.send(
+                "Runtime.evaluate",
+                expression=f"document.querySelector({json.dumps(click)}).click()",
+            )
         time.sleep(1.5)
         data = self.send("Page.captureScreenshot", format="png")["data"]
         with open(os.path.join(DOCS, name), "wb") as f:
@@ -178,6 +198,30 @@ def main():
         )
     finally:
         chrome.close()
+    batches = rpc(
+        admin,
+        "payment.refund.batch",
+        "search_read",
+        [("state", "=", "running")],
+        ["id"],
+        limit=1,
+    )
+    if not batches:
+        print("no running bulk refund: see this script's docstring")
+    else:
+        # Taller: the batch's progress and its payments (the Payments tab) at once.
+        tall = Chrome(1280, 1180)
+        try:
+            tall.shot(
+                f"{BASE}/odoo/action-refund_proof_batch.payment_refund_batch_action/"
+                f"{batches[0]['id']}",
+                "screenshots/refund-batch-running.png",
+                admin.cookies["session_id"],
+                ready=".o_form_view .o_field_progressbar",
+                click=".o_notebook a[name='lines']",
+            )
+        finally:
+            tall.close()
     phone = Chrome(430, 800)
     try:
         phone.shot(url, "verification-page.png", ready=".card")
@@ -189,6 +233,8 @@ def main():
         ("refund_proof.report_refund_proof", done["id"], "proof-of-refund"),
         ("refund_proof.report_dispute_evidence", dispute["id"], "dispute-evidence"),
     ):
+        if ONLY and f"{name}.png" not in ONLY:
+            continue
         pdf = admin.get(f"{BASE}/report/pdf/{report}/{record_id}", timeout=60).content
         with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
             f.write(pdf)

@@ -1,0 +1,1 @@
+from . import payment_refund_batch_demo

@@ -48,7 +48,7 @@ class PaymentRefundBatch(models.Model):
         txs = Tx
         for partner in customers:
             reference = Tx._compute_reference(
-                "demo", prefix=f"S{len(Tx.search([])) + 1:05d}"
+                "demo", prefix=f"S{Tx.search_count([]) + 1:05d}"
             )
             tx = Tx.create(
                 {

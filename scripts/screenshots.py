@@ -210,7 +210,7 @@ def main():
         print("no running bulk refund: see this script's docstring")
     else:
         # Taller: the batch's progress and its payments (the Payments tab) at once.
-        tall = Chrome(1280, 1180)
+        tall = Chrome(1280, 1640)
         try:
             tall.shot(
                 f"{BASE}/odoo/action-refund_proof_batch.payment_refund_batch_action/"

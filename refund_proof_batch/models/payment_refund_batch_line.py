@@ -2,7 +2,6 @@
 
 import logging
 import os
-from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -18,7 +17,6 @@ from ..const import (
     CHANNEL_ROOT,
     INTERRUPTED_JOB_GRACE,
     JOB_MAX_RETRIES,
-    PROOF_CHANNEL,
     REFUND_TO_LINE_STATE,
 )
 
@@ -308,7 +306,9 @@ class PaymentRefundBatchLine(models.Model):
         lines = self.sudo()
         lines._lock_lines()
         for line in lines:
-            if not (line.interrupted and line.state == "pending" and not line.refund_id):
+            if not (
+                line.interrupted and line.state == "pending" and not line.refund_id
+            ):
                 raise UserError(
                     _(
                         "%(payment)s: only an interrupted payment without a refund "
@@ -369,8 +369,8 @@ class PaymentRefundBatchLine(models.Model):
                 ("date_enqueued", "<", fields.Datetime.now() - INTERRUPTED_JOB_GRACE),
             ]
         ).requeue()
-        running = self.env["payment.refund.batch"].sudo().search(
-            [("state", "=", "running")]
+        running = (
+            self.env["payment.refund.batch"].sudo().search([("state", "=", "running")])
         )
         running._lock_batches()
         running._check_finished()
@@ -466,13 +466,17 @@ class PaymentRefundBatchLine(models.Model):
         # The job's record says what happened, and nobody runs it again by mistake.
         job.set_cancelled(result=line.message)
         job.store()
-        reported = self.env["payment.refund"].sudo().search(
-            [
-                ("source_transaction_id", "=", line.source_transaction_id.id),
-                ("origin", "=", "provider"),
-                ("create_date", ">=", job.date_started or line.write_date),
-            ],
-            order="id",
+        reported = (
+            self.env["payment.refund"]
+            .sudo()
+            .search(
+                [
+                    ("source_transaction_id", "=", line.source_transaction_id.id),
+                    ("origin", "=", "provider"),
+                    ("create_date", ">=", job.date_started or line.write_date),
+                ],
+                order="id",
+            )
         )
         line._link_reported_refund(reported)
         line.batch_id._schedule_check_finished()

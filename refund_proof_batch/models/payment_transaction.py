@@ -70,7 +70,11 @@ class PaymentTransaction(models.Model):
                 .sudo()
                 .search(
                     [
-                        ("source_transaction_id", "in", reported.source_transaction_id.ids),
+                        (
+                            "source_transaction_id",
+                            "in",
+                            reported.source_transaction_id.ids,
+                        ),
                         ("interrupted", "=", True),
                         ("refund_id", "=", False),
                     ]
@@ -80,8 +84,9 @@ class PaymentTransaction(models.Model):
                 line._lock_lines()
                 line._link_reported_refund(
                     reported.filtered(
-                        lambda refund, line=line: refund.source_transaction_id
-                        == line.source_transaction_id
+                        lambda refund, line=line: (
+                            refund.source_transaction_id == line.source_transaction_id
+                        )
                     )
                 )
                 if line.refund_id:

@@ -141,9 +141,7 @@ class TestBatchInterrupted(BatchCase):
         with patch(GRACE, timedelta(seconds=-5)):
             self._resume()
         self.assertEqual(young.state, "pending", "dead, once the grace is over")
-        self.assertRecordValues(
-            live, [{"state": "queued", "interrupted": False}]
-        )
+        self.assertRecordValues(live, [{"state": "queued", "interrupted": False}])
         self.assertEqual(self._line_job(live).state, "started")
 
     def test_failed_job_of_a_queued_line_is_interrupted(self):
@@ -152,7 +150,9 @@ class TestBatchInterrupted(BatchCase):
         tx = self._create_paid_transaction()
         batch = self._started_batch(tx)
         job = self._line_job(batch.line_ids)
-        job.write({"state": "failed", "exc_info": "OperationalError: the server closed"})
+        job.write(
+            {"state": "failed", "exc_info": "OperationalError: the server closed"}
+        )
         self._resume()
         self.assertRecordValues(
             batch.line_ids, [{"state": "pending", "interrupted": True}]
@@ -207,9 +207,7 @@ class TestBatchInterrupted(BatchCase):
         old_job = self._line_job(self._line(batch, tx_old))
         new_job = self._line_job(self._line(batch, tx_new))
         (old_job | new_job).write({"state": "enqueued"})
-        old_job.write(
-            {"date_enqueued": fields.Datetime.now() - timedelta(minutes=2)}
-        )
+        old_job.write({"date_enqueued": fields.Datetime.now() - timedelta(minutes=2)})
         new_job.write({"date_enqueued": fields.Datetime.now()})
         self._resume()
         self.assertEqual((old_job.state, new_job.state), ("pending", "enqueued"))

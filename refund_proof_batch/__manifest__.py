@@ -15,6 +15,7 @@
         "security/ir.model.access.csv",
         "security/refund_proof_batch_security.xml",
         "data/ir_sequence_data.xml",
+        "data/ir_cron_data.xml",
         "data/queue_job_data.xml",
         "views/payment_refund_batch_views.xml",
         "views/payment_transaction_views.xml",

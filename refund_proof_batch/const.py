@@ -46,3 +46,9 @@ PROOF_CHANNEL = f"{CHANNEL_ROOT}.proof"
 # this much later; it sends what is still pending, nothing twice, and retries the
 # e-mails the outgoing server could not take. Short: a job's proof takes seconds.
 PROOF_CRON_SAFETY_DELAY = timedelta(minutes=2)
+
+# A started job of a line, a proof or a batch check is settled by the cron
+# `ir_cron_refund_batch_resume` (`payment.refund.batch.line._cron_resume_interrupted`)
+# when its worker no longer holds a database connection opened before it, at least this
+# long after it started (a live job holds its line's row from its first instant).
+INTERRUPTED_JOB_GRACE = timedelta(minutes=1)

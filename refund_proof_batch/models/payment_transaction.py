@@ -53,3 +53,42 @@ class PaymentTransaction(models.Model):
             "views": [(False, "form")],
             "target": "current",
         }
+
+    def _refund_proof_link_refunds(self):
+        """Override of `refund_proof`: a refund the provider reports for a payment
+        whose bulk refund line was interrupted on its way to the provider (see
+        `payment.refund.batch.line._cron_resume_interrupted`) is that line's."""
+        unlinked = self.filtered(lambda tx: not tx.refund_id)
+        res = super()._refund_proof_link_refunds()
+        # In sudo mode: the lines and refunds are the server's records.
+        reported = unlinked.sudo().refund_id.filtered(
+            lambda refund: refund.origin == "provider"
+        )
+        if reported:
+            lines = (
+                self.env["payment.refund.batch.line"]
+                .sudo()
+                .search(
+                    [
+                        (
+                            "source_transaction_id",
+                            "in",
+                            reported.source_transaction_id.ids,
+                        ),
+                        ("interrupted", "=", True),
+                        ("refund_id", "=", False),
+                    ]
+                )
+            )
+            for line in lines:
+                line._lock_lines()
+                line._link_reported_refund(
+                    reported.filtered(
+                        lambda refund, line=line: (
+                            refund.source_transaction_id == line.source_transaction_id
+                        )
+                    )
+                )
+                if line.refund_id:
+                    line.batch_id._schedule_check_finished()
+        return res

@@ -196,15 +196,16 @@ class PrivatePostgres:
 
 class JobDispatcher:
     """The job runner's door to the servers: a TCP proxy handing each connection to
-    the next server in turn, as production puts queue_job's runner behind the load
-    balancer (its `[queue_job] host` and `port`), so that the jobs run in every
-    worker of every server. A server that refuses the connection (stopped) is
-    skipped."""
+    the server with the fewest jobs in flight (a load balancer's "least
+    connections"), as production puts queue_job's runner behind the load balancer
+    (its `[queue_job] host` and `port`), so that the jobs run in every worker of
+    every server. A server that refuses the connection (stopped) is skipped."""
 
     def __init__(self, servers):
         self.servers = servers
         self.port = free_port()
-        self._turn = 0
+        self.sent = {server.name: 0 for server in servers}
+        self._in_flight = {server.name: 0 for server in servers}
         self._lock = threading.Lock()
         self._sock = None
 
@@ -226,39 +227,54 @@ class JobDispatcher:
                 return
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    def _next_backend(self):
-        for _attempt in range(len(self.servers)):
-            with self._lock:
-                server = self.servers[self._turn % len(self.servers)]
-                self._turn += 1
+    def _connect(self):
+        with self._lock:
+            order = sorted(self.servers, key=lambda s: self._in_flight[s.name])
+        for server in order:
             try:
-                return socket.create_connection(("127.0.0.1", server.port), 5)
+                backend = socket.create_connection(("127.0.0.1", server.port), 5)
             except OSError:
                 continue
-        return None
+            with self._lock:
+                self._in_flight[server.name] += 1
+                self.sent[server.name] += 1
+            return server, backend
+        return None, None
 
     def _serve(self, client):
-        backend = self._next_backend()
+        server, backend = self._connect()
         if backend is None:
             client.close()
             return
         backend.settimeout(None)
 
-        def pipe(source, target):
+        def request():
+            # The runner's request; when it stops listening (after a second), the
+            # server is told no more comes (half-close) and finishes the job.
             try:
-                while data := source.recv(65536):
-                    target.sendall(data)
+                while data := client.recv(65536):
+                    backend.sendall(data)
             except OSError:
                 pass
-            finally:
-                for sock in (source, target):
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
+            try:
+                backend.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
 
-        threading.Thread(target=pipe, args=(backend, client), daemon=True).start()
-        pipe(client, backend)
+        threading.Thread(target=request, daemon=True).start()
+        # The answer, once the job is done.
+        try:
+            while data := backend.recv(65536):
+                try:
+                    client.sendall(data)
+                except OSError:
+                    pass  # The runner stopped listening.
+        except OSError:
+            pass
+        with self._lock:
+            self._in_flight[server.name] -= 1
+        backend.close()
+        client.close()
 
 
 class OdooServer:

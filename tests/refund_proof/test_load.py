@@ -1,11 +1,14 @@
 """make test-slow: refunds under real load, and faults under that load.
 
-Two Odoo servers in prefork (`--workers=4 --max-cron-threads=1` each) on one
-database of a PostgreSQL cluster of their own, the fake PSP with its webhooks, a real
-SMTP server, clients over HTTP (testkit/refund_proof_testkit/load_site.py). The
-scenarios run in this file's order on one site; each ends with every invariant checked
-from the database, the PSP's ledger and the SMTP sink (`LoadSite.check`), and the
-servers' logs.
+Two Odoo servers in prefork (`--workers=4 --max-cron-threads=1` each, queue_job
+loaded server-wide: its job runner sends the proofs' and the bulk refunds' jobs to
+both) on one database of a PostgreSQL cluster of their own, the fake PSP with its
+webhooks, a real SMTP server, clients over HTTP (testkit/refund_proof_testkit/
+load_site.py). The scenarios run in this file's order on one site; each ends with every
+invariant checked from the database, the PSP's ledger and the SMTP sink
+(`LoadSite.check`), and the servers' logs. The last one is a bulk refund of
+LOAD_BATCH_LINES (default 1,000) payments with a worker killed and PostgreSQL restarted
+while it runs.
 
 Scaled for CI: LOAD_REQUESTS (default 200) requests with LOAD_IN_FLIGHT (default 50) in
 flight; `make bench` runs the same scenarios at 1,000 (bench/run.sh step 5).
@@ -26,6 +29,7 @@ pytestmark = pytest.mark.slow
 
 REQUESTS = int(os.environ.get("LOAD_REQUESTS", 200))
 IN_FLIGHT = int(os.environ.get("LOAD_IN_FLIGHT", 50))
+BATCH_LINES = int(os.environ.get("LOAD_BATCH_LINES", 1000))
 WEBHOOK_SECRET = "whsec_refund_proof_load"
 USERS = [
     # Above 35.00 a refund needs approval; above 600.00 a day too.
@@ -37,9 +41,11 @@ USERS = [
 # load refunds its payments to the cap, and its users to their daily limit).
 LOAD_PAYMENTS = 50
 FAULT_PAYMENTS = 15
+# The bulk refund's payments come after those: refunded by nothing else.
+BATCH_FIRST = LOAD_PAYMENTS + 3 * FAULT_PAYMENTS
 SPEC = {
     "provider": "fakepsp",
-    "payments": LOAD_PAYMENTS + 3 * FAULT_PAYMENTS,
+    "payments": BATCH_FIRST + BATCH_LINES,
     "amount": 100.0,
     "users": USERS,
     "managers": ["approver_1", "approver_2"],
@@ -49,6 +55,11 @@ SPEC = {
 }
 # A refund's e-mail goes out after its proof renders (about half a second each).
 SETTLE_TIMEOUT = 600
+# queue_job's channels (README, "Running in production"): fewer jobs at once than the
+# servers' eight workers, which also answer the PSP's webhooks and the users.
+JOB_CHANNELS = (
+    "root:6,root.refund_proof:6,root.refund_proof.fakepsp:4,root.refund_proof.proof:3"
+)
 
 
 def _source():
@@ -82,7 +93,7 @@ def site():
         keep=bool(os.environ.get("LOAD_KEEP")),
     )
     try:
-        site.open(SPEC)
+        site.open(SPEC, job_channels=JOB_CHANNELS)
         for payment in site.setup["payments"]:
             site.psp.add_charge(payment["reference"], cents(payment["amount"]))
         site.rpcs = site.sign_in([user["login"] for user in USERS])
@@ -301,4 +312,126 @@ def test_smtp_down_for_a_minute(site):
     site.smtp.start()
     site.fault_windows.append((start, time.time() + 5))
     site.settle(SETTLE_TIMEOUT)
+    _assert_all_held(site)
+
+
+def test_bulk_refund_with_a_worker_killed_and_postgresql_restarted(site):
+    """A bulk refund of BATCH_LINES payments, started by a refund manager, through
+    both servers' workers on the job runner: a worker is killed while its job waits
+    for the PSP (which made the refund), PostgreSQL restarts later. Every payment is
+    refunded once at most (the PSP's ledger), every done refund's customer gets one
+    e-mail with the proof; the line the kill interrupted gets the refund the PSP
+    reports; a line the restart interrupted is settled by the PSP's report or stays
+    interrupted for a manager (never asked again by itself); the batch resumes."""
+    manager = site.managers[0]
+    payments = site.setup["payments"][BATCH_FIRST : BATCH_FIRST + BATCH_LINES]
+    action = manager.call(
+        "payment.transaction",
+        "action_refund_proof_batch",
+        [[payment["id"] for payment in payments]],
+        {"note": "load batch"},
+        timeout=600,
+    )
+    batch_id = action["res_id"]
+    [(lines, state)] = site.query(
+        "SELECT count(l.id), b.state FROM payment_refund_batch b "
+        "JOIN payment_refund_batch_line l ON l.batch_id = b.id WHERE b.id = %s "
+        "GROUP BY b.id",
+        (batch_id,),
+    )
+    assert (lines, state) == (BATCH_LINES, "draft")
+    started = time.time()
+    manager.call("payment.refund.batch", "action_start", [[batch_id]], timeout=600)
+
+    def done_lines():
+        return site.query(
+            "SELECT count(*) FROM payment_refund_batch_line "
+            "WHERE batch_id = %s AND state = 'done'",
+            (batch_id,),
+        )[0][0]
+
+    # A worker killed while its job waits for the PSP, which made the refund.
+    wait_for(lambda: done_lines() >= BATCH_LINES // 10, 600, what="a tenth done")
+    stalls = len(site.psp.stalled)
+    site.psp.stall(60, made=True)
+    client, killed_refund = wait_for(
+        lambda: len(site.psp.stalled) > stalls and site.psp.stalled[stalls],
+        120,
+        what="the stall",
+    )
+    worker = wait_for(
+        lambda: next(
+            filter(None, (s.worker_with_local_port(client[1]) for s in site.servers)),
+            None,
+        ),
+        10,
+        what="the worker calling the PSP",
+    )
+    killed = time.time()
+    worker.kill()  # SIGKILL
+    site.fault_windows.append((killed, killed + 5))
+    # PostgreSQL restarted while the batch goes on.
+    wait_for(lambda: done_lines() >= BATCH_LINES * 4 // 10, 900, what="40% done")
+    restart = time.time()
+    site.pg.restart()
+    restarted = time.time()
+    site.fault_windows.append((restart, restarted + 15))
+    # The cron workers and the job runner find their connections closed when they
+    # wake up, and start again.
+    site.fault_windows.append(
+        (
+            restart,
+            restarted + 75,
+            r"odoo\.service\.server: Worker WorkerCron \(\d+\) "
+            r"Exception occurred, exiting"
+            r"|odoo\.addons\.queue_job\.jobrunner\.runner: exception: sleeping",
+        )
+    )
+
+    def batch_settled():
+        [(open_lines,)] = site.query(
+            "SELECT count(*) FROM payment_refund_batch_line WHERE batch_id = %s "
+            "AND (state IN ('draft', 'queued') OR (state = 'pending' "
+            "AND NOT interrupted))",
+            (batch_id,),
+        )
+        return not open_lines and not site.busy()
+
+    wait_for(batch_settled, SETTLE_TIMEOUT, interval=2, what="the batch to settle")
+    elapsed = time.time() - started
+    rows = site.query(
+        "SELECT l.state, l.interrupted, l.refund_id IS NOT NULL, tx.reference "
+        "FROM payment_refund_batch_line l JOIN payment_transaction tx "
+        "ON tx.id = l.source_transaction_id WHERE l.batch_id = %s",
+        (batch_id,),
+    )
+    states = Counter(state for state, *_rest in rows)
+    print(
+        f"\nbulk refund of {BATCH_LINES}: {dict(states)} in {elapsed:.0f} s, "
+        f"jobs sent per server {site.dispatcher.sent}"
+    )
+    # Never twice: one PSP refund per payment at most, and none on an interrupted
+    # line without its refund (the PSP's ledger is checked against Odoo's below).
+    made = Counter(refund["payment_reference"] for refund in site.psp.refunds.values())
+    references = {row[3] for row in rows}
+    assert all(made[ref] <= 1 for ref in references), "a payment refunded twice"
+    for state, interrupted, has_refund, reference in rows:
+        assert state in ("done", "pending"), (reference, state)
+        if state == "pending":
+            assert interrupted and not has_refund, reference
+            assert not made[reference], f"{reference}: the PSP made it, not linked"
+    # The kill's line got the refund the PSP made and reported.
+    [(killed_state,)] = site.query(
+        "SELECT l.state FROM payment_refund_batch_line l JOIN payment_transaction "
+        "tx ON tx.refund_id = l.refund_id WHERE tx.provider_reference = %s",
+        (killed_refund,),
+    )
+    assert killed_state == "done"
+    # The restart interrupts at most the jobs in flight then (the channel's four).
+    assert states["pending"] <= 4, states
+    assert states["done"] >= BATCH_LINES - 4
+    [(batch_state,)] = site.query(
+        "SELECT state FROM payment_refund_batch WHERE id = %s", (batch_id,)
+    )
+    assert batch_state == ("running" if states["pending"] else "done")
     _assert_all_held(site)

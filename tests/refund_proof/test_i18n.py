@@ -62,7 +62,8 @@ SAME_AS_SOURCE = {
 BRIDGE_SAME_AS_SOURCE = {
     "refund_proof_batch": {
         "fr": {"ID", "Message", "Messages", "Note", "Total"},
-        "ro": {"ID", "Total"},
+        # The line's "payment: message" is written alike in Romanian.
+        "ro": {"ID", "Total", "%(payment)s: %(message)s"},
     },
 }
 

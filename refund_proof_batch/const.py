@@ -14,6 +14,10 @@ BATCH_USER_EDITABLE_FIELDS = frozenset(
 # Lines whose refund may still be asked or is on its way: the batch is not finished
 # while one is left.
 LINE_OPEN_STATES = ("queued", "pending")
+# A line's end queues the check of its batch's end only when at most this many lines
+# are still open (`payment.refund.batch._schedule_check_finished`): more than the
+# jobs that run at once, so that the last lines, running in parallel, each queue one.
+CHECK_NEAR_END = 50
 # Lines that left the batch for good (with or without money back).
 LINE_CLOSED_STATES = ("done", "refused", "failed", "cancelled")
 

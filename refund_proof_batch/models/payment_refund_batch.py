@@ -23,7 +23,12 @@ from odoo.tools.misc import format_amount
 from odoo.addons.refund_proof.const import GROUP_USER
 from odoo.addons.refund_proof.db_tools import execute_lock
 
-from ..const import BATCH_USER_EDITABLE_FIELDS, CHANNEL_ROOT, LINE_OPEN_STATES
+from ..const import (
+    BATCH_USER_EDITABLE_FIELDS,
+    CHANNEL_ROOT,
+    CHECK_NEAR_END,
+    LINE_OPEN_STATES,
+)
 
 
 class PaymentRefundBatch(models.Model):
@@ -721,9 +726,22 @@ class PaymentRefundBatch(models.Model):
 
     def _schedule_check_finished(self):
         """Queue the check of the batches' end, to run after this transaction's
-        commit. No identity key: a check pending already may start before this
-        transaction commits, and miss its line."""
+        commit, when the batch is near its end: at most `CHECK_NEAR_END` lines
+        still open as this transaction sees them (lines running in parallel see each
+        other open until they commit, so the last ones each queue one). Most lines
+        end with hundreds open: a check then would only find the batch running. No
+        identity key: a check pending already may start before this transaction
+        commits, and miss its line. The resume cron checks every running batch each
+        minute all the same (`payment.refund.batch.line._cron_resume_interrupted`).
+        """
+        Line = self.env["payment.refund.batch.line"].sudo()
         for batch in self:
+            still_open = Line.search_count(
+                [("batch_id", "=", batch.id), ("state", "in", LINE_OPEN_STATES)],
+                limit=CHECK_NEAR_END + 1,
+            )
+            if still_open > CHECK_NEAR_END:
+                continue
             batch.sudo().with_delay(
                 channel=CHANNEL_ROOT,
                 description=_("Bulk refund %(name)s: finished?", name=batch.name),

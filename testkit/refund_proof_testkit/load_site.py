@@ -1073,7 +1073,8 @@ LOG_LINE = re.compile(
 SERIALIZATION_FAILURE = "ERROR: could not serialize access due to concurrent update"
 BAD_LEVELS = {"WARNING", "ERROR", "CRITICAL"}
 JOB_REDISPATCH = re.compile(
-    r" WARNING \S+ odoo\.addons\.queue_job\.(jobrunner\.runner: state of job "
-    r"[0-9a-f-]+ was reset from enqueued to pending\s*$|controllers\.main: was requested "
-    r"to run job [0-9a-f-]+, but it does not exist, or is not in state enqueued\s*$)"
+    r" WARNING \S+ odoo\.addons\.queue_job\.("
+    r"jobrunner\.runner: state of job [0-9a-f-]+ was reset from enqueued to pending"
+    r"|controllers\.main: was requested to run job [0-9a-f-]+, but it does not exist, "
+    r"or is not in state enqueued)\s*$"
 )

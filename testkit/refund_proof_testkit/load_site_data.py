@@ -73,39 +73,50 @@ def populate(env, spec):
         provider.write({"state": "test", "journal_id": journal.id})
     provider.payment_method_ids.write({"active": True})
 
+    # Created a hundred at a time (the load test's bulk refund needs a thousand more).
     payments = []
-    for index in range(1, spec["payments"] + 1):
-        reference = f"LOAD-{index}"
-        partner = env["res.partner"].create(
-            {"name": f"Customer {index}", "email": f"customer{index}@load.example"}
+    indexes = list(range(1, spec["payments"] + 1))
+    for start in range(0, len(indexes), 100):
+        chunk = indexes[start : start + 100]
+        partners = env["res.partner"].create(
+            [
+                {"name": f"Customer {index}", "email": f"customer{index}@load.example"}
+                for index in chunk
+            ]
         )
-        tx = env["payment.transaction"].create(
-            {
-                "provider_id": provider.id,
-                "payment_method_id": provider.payment_method_ids[:1].id,
-                "amount": spec["amount"],
-                "currency_id": company.currency_id.id,
-                "reference": reference,
-                "partner_id": partner.id,
-                "operation": "online_direct",
-            }
+        txs = env["payment.transaction"].create(
+            [
+                {
+                    "provider_id": provider.id,
+                    "payment_method_id": provider.payment_method_ids[:1].id,
+                    "amount": spec["amount"],
+                    "currency_id": company.currency_id.id,
+                    "reference": f"LOAD-{index}",
+                    "partner_id": partner.id,
+                    "operation": "online_direct",
+                }
+                for index, partner in zip(chunk, partners, strict=True)
+            ]
         )
         if spec["provider"] == "fakepsp":
-            tx.provider_reference = f"ch_load_{index}"
-            tx._set_done()
+            for index, tx in zip(chunk, txs, strict=True):
+                tx.provider_reference = f"ch_load_{index}"
+            txs._set_done()
         else:
-            tx._handle_notification_data(
-                "demo", {"reference": reference, "simulated_state": "done"}
-            )
-        tx._post_process()
-        payments.append(
+            for tx in txs:
+                tx._handle_notification_data(
+                    "demo", {"reference": tx.reference, "simulated_state": "done"}
+                )
+        txs._post_process()
+        payments += [
             {
                 "id": tx.id,
-                "reference": reference,
+                "reference": tx.reference,
                 "amount": spec["amount"],
-                "email": partner.email,
+                "email": tx.partner_id.email,
             }
-        )
+            for tx in txs
+        ]
 
     base_groups = [env.ref("base.group_user").id]
     if with_refund_proof:

@@ -212,3 +212,36 @@ class TestBatchInterrupted(BatchCase):
         self._resume()
         self.assertEqual((old_job.state, new_job.state), ("pending", "enqueued"))
         self.assertEqual(batch.line_ids.mapped("state"), ["queued", "queued"])
+
+
+@tagged("-at_install", "post_install")
+class TestBatchEndCheck(BatchCase):
+    def test_only_the_last_lines_queue_the_check_of_the_end(self):
+        """A line's end queues the check of its batch's end only near the end (most
+        lines end with many open: a check would find the batch running); the last
+        line's check ends the batch."""
+        txs = [self._create_paid_transaction(10.0) for _i in range(4)]
+        batch = self._batch(self.env["payment.transaction"].concat(*txs))
+        jobs = self._line_jobs(self._start(batch))
+        checks = []
+        with patch(
+            "odoo.addons.refund_proof_batch.models.payment_refund_batch.CHECK_NEAR_END",
+            1,
+        ):
+            for job in jobs:
+                with trap_jobs() as trap:
+                    with self.env.cr.savepoint():
+                        job.perform()
+                    checks.append(
+                        [
+                            queued.method_name
+                            for queued in trap.enqueued_jobs
+                            if queued.method_name == "_refund_proof_check_finished"
+                        ]
+                    )
+                    self.assertEqual(batch.state, "running")
+                    self._perform_enqueued(trap)
+                self.env.invalidate_all()
+        # Three lines open, then two: no check; one, then none: a check each.
+        self.assertEqual([len(queued) for queued in checks], [0, 0, 1, 1])
+        self.assertEqual(batch.state, "done")

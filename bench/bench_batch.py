@@ -49,8 +49,12 @@ with N paid fake-PSP payments of 1,000.00 (load_site_data.py), report.print_dela
     subtracted).
 
 Every figure is printed as soon as it is measured (`FIGURE` lines, progress on
-stderr with the load average). BENCH_BATCH_N (default 1000), BENCH_BATCH_SINGLE
-(default 300), BENCH_BATCH_N_SMALL (default N): the scales. Without --cron/--jobs the
+stderr with the load average). The scales: BENCH_BATCH_N (default 1000: the jobs'
+burst), BENCH_BATCH_CRON_N (today's burst, default N), BENCH_BATCH_SINGLE (default
+300), BENCH_BATCH_BATCH_N (default N), BENCH_BATCH_N_SMALL (default N). Profiles
+(py-spy, if installed in the venv: `pip install py-spy`): the small site's batch
+(--out/profile_batch.txt), and with BENCH_BATCH_PROFILE_DRAIN=seconds that long of
+the jobs' drain on both servers (--out/profile_drain.txt). Without --cron/--jobs the
 script makes its sources from the template database of `make test` and drops them.
 """
 
@@ -66,6 +70,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -93,6 +98,9 @@ SINGLE = int(os.environ.get("BENCH_BATCH_SINGLE", min(N, 300)))
 BATCH_N = int(os.environ.get("BENCH_BATCH_BATCH_N", N))
 N_SMALL = int(os.environ.get("BENCH_BATCH_N_SMALL", N))
 ISSUE_SAMPLES = 20
+# Seconds of py-spy on both servers during the jobs' drain (0: none; it takes CPU of
+# its own, in the measure).
+PROFILE_DRAIN = int(os.environ.get("BENCH_BATCH_PROFILE_DRAIN", 0))
 LATENCY = 0.1  # seconds per refund call to the fake PSP, (b)
 IN_FLIGHT = 8  # the single refund path's clients
 REFUND_AMOUNT = 1.0
@@ -406,7 +414,7 @@ def open_site(name, src, payments, job_channels=""):
     return site
 
 
-def burst_drain(site, count):
+def burst_drain(site, count, profile_out=None):
     """(a) on one site: the burst of `count` refunds, then its drain. Return
     (proofs/s, drain seconds, site CPU by part over the drain, machine busy CPU
     seconds over the drain)."""
@@ -426,7 +434,23 @@ def burst_drain(site, count):
         f"{time.time() - committed:.2f} s ago); drain (load {loadavg()})"
     )
     process.wait()
+    profilers = []
+    timer = None
+    if profile_out and PROFILE_DRAIN:
+        # py-spy for PROFILE_DRAIN seconds, a minute into the drain (past its start).
+        timer = threading.Timer(
+            60,
+            lambda: profilers.extend(
+                start_profile(site.servers, profile_out, "profile_drain", PROFILE_DRAIN)
+            ),
+        )
+        timer.start()
     end = wait_mailed(site, mails, len(tx_ids), f"{site.name}: the drain")
+    if timer:
+        timer.cancel()
+        stop_profile(
+            profilers, profile_out, "profile_drain", f"{PROFILE_DRAIN} s of the drain"
+        )
     cpu = delta(site_cpu(site), cpu)
     busy, total = machine_busy()
     drain = end - committed
@@ -557,57 +581,85 @@ def one_server_one_worker(site):
 # === PROFILE === #
 
 
-def start_profile(server, out):
-    """py-spy (if installed) on the server's processes (master, HTTP, cron and job
-    runner workers: `--subprocesses`), 50 samples/s, not pausing them; None
-    without py-spy."""
+def start_profile(servers, out, name, seconds=None):
+    """py-spy (if installed) on each server's processes (master, HTTP, cron and job
+    runner workers: `--subprocesses`), 50 samples/s, not pausing them (it takes some
+    CPU of its own); for `seconds`, or until `stop_profile`. [] without py-spy."""
     spy = shutil.which("py-spy") or os.path.join(
         os.path.dirname(sys.executable), "py-spy"
     )
     if not os.path.exists(spy):
         log("no py-spy: no profile")
-        return None
-    return subprocess.Popen(
-        [spy, "record", "-p", str(server.process.pid), "--subprocesses", "-r", "50",
-         "--nonblocking", "-f", "raw", "-o", os.path.join(out, "profile_batch.raw")],
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.path.join(out, "profile_batch.log"), "w"),  # noqa: SIM115
-    )  # fmt: skip
+        return []
+    profilers = []
+    for server in servers:
+        raw = os.path.join(out, f"{name}_{server.name}.raw")
+        with open(raw + ".log", "w") as log_file:
+            profilers.append(
+                subprocess.Popen(
+                    [
+                        spy,
+                        "record",
+                        "-p",
+                        str(server.process.pid),
+                        "--subprocesses",
+                        "-r",
+                        "50",
+                        "--nonblocking",
+                        "-f",
+                        "raw",
+                        "-o",
+                        raw,
+                        *(["-d", str(seconds)] if seconds else []),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=log_file,
+                )  # fmt: skip
+            )
+    return profilers
 
 
-def stop_profile(profiler, out):
-    """Stop py-spy (it writes its samples on SIGINT) and write the functions with
-    the most samples, inclusive (the function or what it calls), to
-    profile_batch.txt."""
-    if not profiler:
-        return
-    profiler.send_signal(signal.SIGINT)
-    try:
-        profiler.wait(60)
-    except subprocess.TimeoutExpired:
-        profiler.kill()
-        return
-    raw = os.path.join(out, "profile_batch.raw")
-    if not os.path.exists(raw):
-        return
+def stop_profile(profilers, out, name, what):
+    """Stop py-spy (it writes its samples on SIGINT; one started for some seconds
+    has stopped by itself) and write the functions with the most samples, inclusive
+    (the function or what it calls), to NAME.txt. py-spy samples the Python stacks
+    of the threads not idle: waits for PostgreSQL included, wkhtmltopdf (another
+    process) not."""
+    raws = []
+    for profiler in profilers:
+        if profiler.poll() is None:
+            profiler.send_signal(signal.SIGINT)
+        try:
+            profiler.wait(60)
+        except subprocess.TimeoutExpired:
+            profiler.kill()
+            continue
+        raws.append(profiler.args[profiler.args.index("-o") + 1])
     inclusive, total = {}, 0
-    with open(raw) as samples:
-        for line in samples:
-            stack, _space, count = line.rstrip("\n").rpartition(" ")
-            if not count.isdigit():
-                continue
-            total += int(count)
-            frames = {re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")[1:]}
-            for frame in frames:
-                inclusive[frame] = inclusive.get(frame, 0) + int(count)
-    with open(os.path.join(out, "profile_batch.txt"), "w") as report:
+    for raw in raws:
+        if not os.path.exists(raw):
+            continue
+        with open(raw) as samples:
+            for line in samples:
+                stack, _space, count = line.rstrip("\n").rpartition(" ")
+                if not count.isdigit():
+                    continue
+                total += int(count)
+                frames = {
+                    re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")[1:]
+                }
+                for frame in frames:
+                    inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    if not total:
+        return
+    with open(os.path.join(out, f"{name}.txt"), "w") as report:
         report.write(
-            f"py-spy, {total} samples (50/s) of the small site's Odoo processes "
-            "while not idle, during its batch; inclusive share of each function:\n"
+            f"py-spy, {total} samples (50/s) of the Odoo processes not idle, {what}; "
+            "inclusive share of each function:\n"
         )
-        for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:80]:
-            report.write(f"{count / total * 100:5.1f}%  {frame}\n")
-    log(f"profile in {out}/profile_batch.txt")
+        for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:100]:
+            report.write(f"{count / total * 100:5.1f}%  {frame[:200]}\n")
+    log(f"profile in {out}/{name}.txt")
 
 
 # === THE RUN === #
@@ -660,7 +712,7 @@ def main():
             max(N, SINGLE, BATCH_N, N_SMALL),
             job_channels=CHANNELS_2X4,
         )
-        rate, drain, cpu, machine = burst_drain(site, N)
+        rate, drain, cpu, machine = burst_drain(site, N, profile_out=args.out)
         per_proof = sum(cpu.values()) / N
         figure(
             "batch.drain_jobs",
@@ -750,11 +802,11 @@ def main():
             + ("MET" if ratio <= 1.2 else "MISSED"),
         )
         one_server_one_worker(site)
-        profiler = start_profile(site.servers[0], args.out)
+        profilers = start_profile(site.servers, args.out, "profile_batch")
         try:
             seconds_small, _creation, cpu = batch_path(site, N_SMALL)
         finally:
-            stop_profile(profiler, args.out)
+            stop_profile(profilers, args.out, "profile_batch", "the small site's batch")
         figure(
             "batch.batch_1x1_wall",
             f"{seconds_small:.1f}",

@@ -208,6 +208,6 @@ fig "load.full_scale = $verdict  # 1,000 requests, 50 in flight; $(grep -m1 'req
 #    PSP (100 ms a call), CPU per refund against single refunds, two servers and one. Its
 #    own sources (the template + refund_proof / refund_proof_batch, and the fake PSP), its
 #    own sites. BENCH_BATCH_N, BENCH_BATCH_CRON_N, ... scale it (see the script).
-step "6. proofs' drain and bulk refunds (about 40 min at 1,000 on a quiet machine)"
+step "6. proofs' drain and bulk refunds (about 45 min at 1,000 on a quiet machine, an estimate)"
 bench batch "$BENCH_DIR/bench_batch.py" --out "$OUT"
 step "done; details in $OUT"

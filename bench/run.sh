@@ -8,6 +8,9 @@
 #      and searches with 100,000 refunds in the database              bench_bulk.py
 #   4. under load: refunds/s and latency, one and two servers in prefork,  bench_load.py
 #      refund_proof vs plain Odoo; public pages on two servers
+#   5. the load test at 1,000 requests                                   tests/refund_proof/test_load.py
+#   6. the proofs' drain after a burst of refunds, mail cron vs queue     bench_batch.py
+#      jobs, against the machine's limit; bulk refunds (issue 27)
 #
 # Databases: refund_proof_bench_{plain,proof}, clones of the cached template database (the
 # dependencies, built by `make test`); plain has no refund_proof. Dropped at the end unless
@@ -32,7 +35,8 @@ DB_LOAD_PROOF=refund_proof_bench_load_proof
 WRK_ARGS=(-t2 -c8 -d10s --latency)   # bounded load: 2 threads, 8 connections, 10 s
 mkdir -p "$OUT"
 rm -f "$OUT"/{figures.txt,raw.txt,wrk.txt,wrk-raw.txt,steps.txt,*.log,*.out,*.sql,profile_*.txt,explain_*.txt,load-*.txt}
-rm -rf "$OUT"/load-{plain,proof}
+rm -rf "$OUT"/load-{plain,proof} "$OUT"/batch-{cron,jobs}
+rm -f "$OUT"/profile_batch.{raw,log}
 export BENCH_ODOO_CONF="$ODOO_CONF" BENCH_ADDONS="$ADDONS" PYTHONDONTWRITEBYTECODE=1
 odoo() { "$PY" "$ODOO_BIN" -c "$ODOO_CONF" --addons-path="$ADDONS" "$@"; }
 step() { printf '[bench] %s (load average %s)\n' "$*" "$(cut -d' ' -f1-3 /proc/loadavg)" \
@@ -198,4 +202,12 @@ else
     verdict=FAILED
 fi
 fig "load.full_scale = $verdict  # 1,000 requests, 50 in flight; $(grep -m1 'requests, ' "$OUT/load_test.txt" | tr -d '\n'); details in $OUT/load_test.txt"
+# 6. Issue 27: the proofs' drain after a burst of 1,000 refunds, today's mail cron vs one
+#    queue job per proof (refund_proof_batch), against the machine's limit (CPUs / CPU
+#    seconds of one proof issue, measured in the same run); bulk refunds through the fake
+#    PSP (100 ms a call), CPU per refund against single refunds, two servers and one. Its
+#    own sources (the template + refund_proof / refund_proof_batch, and the fake PSP), its
+#    own sites. BENCH_BATCH_N, BENCH_BATCH_CRON_N, ... scale it (see the script).
+step "6. proofs' drain and bulk refunds (about 45 min at 1,000 on a quiet machine, an estimate)"
+bench batch "$BENCH_DIR/bench_batch.py" --out "$OUT"
 step "done; details in $OUT"

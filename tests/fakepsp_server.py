@@ -8,6 +8,7 @@ import hmac
 import json
 import queue
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
@@ -25,11 +26,17 @@ class FakePSPServer:
     registered with `add_charge` are never refunded above their amount (an HTTP 400,
     as Stripe's "amount is greater than unrefunded amount"), and with `webhook_urls`
     every refund made is notified, signed, from a thread that retries until a URL
-    answers 2xx (round robin over the URLs)."""
+    answers 2xx (round robin over the URLs).
 
-    def __init__(self, webhook_secret, webhook_urls=None):
+    `latency` (seconds, default 0: none) delays every answer to a refund request, as
+    a real provider's network and processing time (the benchmark's 100 ms); each
+    request waits in its own thread, without holding the lock: requests in flight
+    wait together. It may be changed while the server runs."""
+
+    def __init__(self, webhook_secret, webhook_urls=None, latency=0.0):
         self.webhook_secret = webhook_secret
         self.webhook_urls = list(webhook_urls or [])
+        self.latency = latency
         self.received = []
         self.refunds = {}
         self.charges = {}
@@ -244,6 +251,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        if self.server.psp.latency and self.path == "/v1/refunds":
+            time.sleep(self.server.psp.latency)
         status, payload = self.server.psp._answer(
             self.command, self.path, body, client=self.client_address
         )

@@ -143,6 +143,28 @@ def _assert_all_held(site):
     assert not log, "\n".join(log[:40])
 
 
+def _kill_the_worker_stalled_by_the_psp(site, stalls, timeout):
+    """kill -9 of the worker whose refund call the PSP stalls (the first stall after
+    the `stalls` before it); return the id of the refund the PSP made, or None."""
+    client, refund_id = wait_for(
+        lambda: len(site.psp.stalled) > stalls and site.psp.stalled[stalls],
+        timeout,
+        what="the stall",
+    )
+    worker = wait_for(
+        lambda: next(
+            filter(None, (s.worker_with_local_port(client[1]) for s in site.servers)),
+            None,
+        ),
+        10,
+        what="the worker calling the PSP",
+    )
+    killed = time.time()
+    worker.kill()  # SIGKILL
+    site.fault_windows.append((killed, killed + 5))
+    return refund_id
+
+
 def _summary(outcomes):
     return Counter(outcome.kind for outcome in outcomes)
 
@@ -220,26 +242,14 @@ def test_worker_killed_inside_the_provider_call(site):
     the request back, the PSP's webhook brings the refund in, nothing is counted
     twice, the customer gets one e-mail."""
     made_before = len(site.psp.refunds)
+    stalls = len(site.psp.stalled)
     site.psp.stall(60, made=True)
     outcomes = []
     load = threading.Thread(
         target=lambda: outcomes.extend(_run(site, 30, 10, seed=2)), daemon=True
     )
     load.start()
-    client, refund_id = wait_for(
-        lambda: site.psp.stalled and site.psp.stalled[0], 60, what="the stall"
-    )
-    worker = wait_for(
-        lambda: next(
-            filter(None, (s.worker_with_local_port(client[1]) for s in site.servers)),
-            None,
-        ),
-        10,
-        what="the worker calling the PSP",
-    )
-    killed = time.time()
-    worker.kill()  # SIGKILL
-    site.fault_windows.append((killed, killed + 5))
+    refund_id = _kill_the_worker_stalled_by_the_psp(site, stalls, 60)
     load.join(300)
     site.settle(SETTLE_TIMEOUT)
     broken = [outcome for outcome in outcomes if outcome.kind == "broken"]
@@ -354,22 +364,7 @@ def test_bulk_refund_with_a_worker_killed_and_postgresql_restarted(site):
     wait_for(lambda: done_lines() >= BATCH_LINES // 10, 600, what="a tenth done")
     stalls = len(site.psp.stalled)
     site.psp.stall(60, made=True)
-    client, killed_refund = wait_for(
-        lambda: len(site.psp.stalled) > stalls and site.psp.stalled[stalls],
-        120,
-        what="the stall",
-    )
-    worker = wait_for(
-        lambda: next(
-            filter(None, (s.worker_with_local_port(client[1]) for s in site.servers)),
-            None,
-        ),
-        10,
-        what="the worker calling the PSP",
-    )
-    killed = time.time()
-    worker.kill()  # SIGKILL
-    site.fault_windows.append((killed, killed + 5))
+    killed_refund = _kill_the_worker_stalled_by_the_psp(site, stalls, 120)
     # PostgreSQL restarted while the batch goes on.
     wait_for(lambda: done_lines() >= BATCH_LINES * 4 // 10, 900, what="40% done")
     restart = time.time()

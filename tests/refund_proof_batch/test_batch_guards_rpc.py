@@ -429,6 +429,41 @@ class TestBatchGuardsRpc(BatchGuardsCase):
         """A portal customer writes no field of a batch."""
         self._check_write_by("portal")
 
+    def test_web_save_is_a_write_by_another_name(self):
+        """The web client's save (`web_save`) takes the same path: server fields of
+        a batch refused for its creator and a manager in every state, and a new
+        batch refused for every role; nothing changed or created."""
+        tx = self._create_paid_transaction(50.0)
+        attacks = (
+            {"state": "running", "started_by_id": self.limited_user.id},
+            {"approved_by_id": self.other_manager.id, "state": "draft"},
+            {"line_ids": [Command.create({"source_transaction_id": tx.id})]},
+        )
+        failures = []
+        for role, (label, batch), values in itertools.product(
+            ("creator", "manager"), self._batches().items(), attacks
+        ):
+            with self._rolled_back():
+                before, counts = self._snapshot(self._records(batch)), self._counts()
+                _result, error = self._attempt(
+                    self.roles[role], BATCH, "web_save", [batch.id], values, {}
+                )
+                changed = self._changed(before, self._records(batch))
+                created = self._created(counts)
+                if error is None or changed or created:
+                    failures.append(
+                        (f"web_save {values} [{role}]", label, f"{changed} {created}")
+                    )
+        for role in ROLES:
+            with self._rolled_back():
+                counts = self._counts()
+                _result, error = self._attempt(
+                    self.roles[role], BATCH, "web_save", [], attacks[2], {}
+                )
+                if error is None or self._created(counts):
+                    failures.append(("web_save (new)", role, "a batch was made"))
+        self._assert_no_failures(failures, "web_save gaps")
+
     def test_create_is_refused_over_rpc(self):
         """A batch is made from payments by Refund Selected, which checks the right
         and computes the lines: a bare `create` is refused for every role, with

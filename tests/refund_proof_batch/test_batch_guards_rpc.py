@@ -162,6 +162,14 @@ class BatchGuardsCase(JsonRpcMixin, BatchCase, HttpCase):
         }
         # _generic_values' hostile reference (no field of these models has one).
         cls.emma = cls.portal_customer
+        # The fixtures, built once for the class by an instance of it (its factories
+        # are instance methods): every test, and every case in a savepoint, starts
+        # from them.
+        cls.fixtures = cls(methodName="_build_fixtures")._build_fixtures()
+
+    def _build_fixtures(self):
+        """{label: record} of the class's fixtures (batches here)."""
+        return self._batches()
 
     # === FIXTURES === #
 
@@ -401,7 +409,7 @@ class TestBatchGuardsRpc(BatchGuardsCase):
     over Odoo's JSON-RPC, by every role, in every state."""
 
     def _check_write_by(self, role):
-        failures = self._check_write(BATCH, role, self._batches())
+        failures = self._check_write(BATCH, role, self.fixtures)
         self._assert_no_failures(failures, f"write gaps for the {role}")
 
     def test_creator_writes_only_amount_reason_and_note_of_a_draft(self):
@@ -441,7 +449,7 @@ class TestBatchGuardsRpc(BatchGuardsCase):
         )
         failures = []
         for role, (label, batch), values in itertools.product(
-            ("creator", "manager"), self._batches().items(), attacks
+            ("creator", "manager"), self.fixtures.items(), attacks
         ):
             with self._rolled_back():
                 before, counts = self._snapshot(self._records(batch)), self._counts()
@@ -494,7 +502,7 @@ class TestBatchGuardsRpc(BatchGuardsCase):
         """A copy would be a batch no selection made: refused for every role in
         every state, nothing created."""
         failures = []
-        for role, (label, batch) in itertools.product(ROLES, self._batches().items()):
+        for role, (label, batch) in itertools.product(ROLES, self.fixtures.items()):
             with self._rolled_back():
                 counts = self._counts()
                 result, error = self._attempt(
@@ -512,7 +520,7 @@ class TestBatchGuardsRpc(BatchGuardsCase):
         it); an approved, awaiting, started or finished batch stays, and other
         roles delete none."""
         failures = []
-        for role, (label, batch) in itertools.product(ROLES, self._batches().items()):
+        for role, (label, batch) in itertools.product(ROLES, self.fixtures.items()):
             with self._rolled_back():
                 lines = batch.line_ids
                 _result, error = self._attempt(
@@ -540,7 +548,7 @@ class TestBatchGuardsRpc(BatchGuardsCase):
         every other role, state and public method is refused and changes
         nothing."""
         failures = self._check_calls(
-            BATCH, BATCH_CALLS, self._batches(), lambda batch: batch.state
+            BATCH, BATCH_CALLS, self.fixtures, lambda batch: batch.state
         )
         self._assert_no_failures(failures, "action gaps on batches")
 
@@ -585,7 +593,7 @@ class TestBatchLineGuardsRpc(BatchGuardsCase):
             "refund_proof.group_refund_manager",
         )
 
-    def _lines(self):
+    def _build_fixtures(self):
         """{label: line}: the lines of the batches in every state, the running
         batch's queued, and an interrupted one."""
         batches = self._batches()
@@ -603,7 +611,7 @@ class TestBatchLineGuardsRpc(BatchGuardsCase):
         """Every field of a line's `_fields`, in every state, written over RPC by
         every role (the creator, a manager and an administrator included): refused,
         nothing changed."""
-        lines = self._lines()
+        lines = self.fixtures
         failures = []
         for role in self.roles:
             failures += self._check_write(LINE, role, lines)
@@ -613,7 +621,7 @@ class TestBatchLineGuardsRpc(BatchGuardsCase):
         """A line is made from a payment by Refund Selected only: `create` (in a
         draft of the creator, plain or hostile), `copy` and `unlink` are refused for
         every role, nothing created or deleted."""
-        lines = self._lines()
+        lines = self.fixtures
         draft = lines["draft"].batch_id
         tx = self._create_paid_transaction(20.0)
         plain = {"batch_id": draft.id, "source_transaction_id": tx.id}
@@ -642,6 +650,6 @@ class TestBatchLineGuardsRpc(BatchGuardsCase):
         refund (it fails); every other role, line and public method is refused and
         changes nothing."""
         failures = self._check_calls(
-            LINE, LINE_CALLS, self._lines(), lambda line: line.state
+            LINE, LINE_CALLS, self.fixtures, lambda line: line.state
         )
         self._assert_no_failures(failures, "action gaps on lines")

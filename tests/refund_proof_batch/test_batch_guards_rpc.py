@@ -84,10 +84,11 @@ BATCH_CALLS = {
         "roles": frozenset({"manager"}),
         "states": {"to_approve": "draft"},
     },
-    # Started batches (the fixtures have no failed line: nothing to queue again).
+    # Started batches: the done one's failed line is queued again (it runs again);
+    # the running one has none.
     "action_retry_failed": {
         "roles": frozenset({"creator", "manager"}),
-        "states": {"running": "running", "done": "done"},
+        "states": {"running": "running", "done": "running"},
     },
     # What was not sent yet; a running batch whose lines were all queued is done.
     "action_cancel_rest": {
@@ -111,6 +112,7 @@ LINE_FIXTURES = (
     "to_approve",
     "queued",
     "done",
+    "failed",
     "cancelled",
     "interrupted",
 )
@@ -193,8 +195,19 @@ class BatchGuardsCase(JsonRpcMixin, BatchCase, HttpCase):
         batches["approved draft"].with_user(self.other_manager).action_approve()
         batches["running"] = self._creator_batch(50.0)
         self._start(batches["running"])  # Its line's job trapped: never run.
-        batches["done"] = self._creator_batch(50.0)
+        batches["done"] = self._batch(
+            self._create_paid_transaction(50.0) | self._create_paid_transaction(30.0),
+            user=creator,
+        )
         self._perform(self._line_jobs(self._start(batches["done"])))
+        # Then the provider reverses one of its refunds, as it may: that line fails,
+        # the batch stays done, Retry Failed has a line to ask again.
+        reversed_line = batches["done"].line_ids.filtered(
+            lambda line: line.amount == 30.0
+        )
+        reversed_line.refund_id.transaction_ids._set_error(
+            "Reversed by the bank", extra_allowed_states=("done",)
+        )
         batches["cancelled"] = self._creator_batch(50.0)
         batches["cancelled"].with_user(creator).action_cancel_rest()
         self.env.invalidate_all()
@@ -595,12 +608,15 @@ class TestBatchLineGuardsRpc(BatchGuardsCase):
 
     def _build_fixtures(self):
         """{label: line}: the lines of the batches in every state, the running
-        batch's queued, and an interrupted one."""
+        batch's queued, the done batch's done and failed (its refund reversed),
+        and an interrupted one."""
         batches = self._batches()
         lines = {
             "queued" if label == "running" else label: batch.line_ids
             for label, batch in batches.items()
         }
+        lines["failed"] = lines["done"].filtered(lambda line: line.state == "failed")
+        lines["done"] -= lines["failed"]
         lines["interrupted"] = self._interrupted_line()
         self.assertEqual(set(lines), set(LINE_FIXTURES))
         for label, line in lines.items():

@@ -23,27 +23,14 @@ IBAN = "FR7630006000011234567890189"
 FILE = f"<Document><IBAN>{IBAN}</IBAN></Document>".encode()
 # Who reads an export and its file: refund managers (an administrator is one).
 READERS = frozenset({"refund manager", "administrator"})
-_F = foundations.FoundationsCase
 
 
 @tagged("-at_install", "post_install")
-class TestPayoutExportGuardsRpc(JsonRpcMixin, RefundProofCommon, HttpCase):
+class TestPayoutExportGuardsRpc(
+    foundations.FieldsAttackHelpers, JsonRpcMixin, RefundProofCommon, HttpCase
+):
     """Reads, writes, creations, copies and deletions of SEPA files of payouts and of
     their attachment, over Odoo's JSON-RPC and /web/content, by every role."""
-
-    # A hostile value may make the ORM crash: its SQL error is logged too.
-    _rpc_muted_loggers = ("odoo.http", "odoo.sql_db")
-
-    # test_refund_foundations_rpc.py's helpers, as they are (any model's `_fields`).
-    _snapshot = _F._snapshot
-    _changed = _F._changed
-    _assert_no_failures = _F._assert_no_failures
-    _pool = _F._pool
-    _make_record = _F._make_record
-    _generic_values = _F._generic_values
-    _relational_values = _F._relational_values
-    _at_call = staticmethod(_F._at_call)
-    _pick = staticmethod(_F._pick)
 
     @classmethod
     def setUpClass(cls):

@@ -670,6 +670,26 @@ class FoundationsCase(JsonRpcMixin, RefundProofCommon, HttpCase):
 
 
 @tagged("-at_install", "post_install")
+class FieldsAttackHelpers:
+    """FoundationsCase's snapshot and hostile-value helpers, as they are (they read
+    any model's `_fields`), for the suites of other models
+    (test_payout_export_guards_rpc.py, refund_proof_batch's test_batch_guards_rpc.py).
+    First among a test class's bases."""
+
+    # A hostile value may make the ORM crash: its SQL error is logged too.
+    _rpc_muted_loggers = ("odoo.http", "odoo.sql_db")
+
+    _snapshot = FoundationsCase._snapshot
+    _changed = FoundationsCase._changed
+    _assert_no_failures = FoundationsCase._assert_no_failures
+    _pool = FoundationsCase._pool
+    _make_record = FoundationsCase._make_record
+    _generic_values = FoundationsCase._generic_values
+    _relational_values = FoundationsCase._relational_values
+    _at_call = staticmethod(FoundationsCase._at_call)
+    _pick = staticmethod(FoundationsCase._pick)
+
+
 class TestPaymentTransactionFoundationsRpc(FoundationsCase):
     """Decision 1: users never write `payment.transaction` (payments and refund
     attempts, any field, any state); create only drafts. Findings 1-4."""

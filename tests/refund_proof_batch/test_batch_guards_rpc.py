@@ -128,26 +128,14 @@ LINE_CALLS = {
 
 # Tested by themselves, not by the loops over public methods.
 CRUD_METHODS = frozenset({"create", "write", "copy", "unlink"})
-_F = foundations.FoundationsCase
 
 
-class BatchGuardsCase(JsonRpcMixin, BatchCase, HttpCase):
+class BatchGuardsCase(
+    foundations.FieldsAttackHelpers, JsonRpcMixin, BatchCase, HttpCase
+):
     """Batches of one refund user in every state, the roles that attack them, and
     the snapshot and hostile-value helpers of test_refund_foundations_rpc.py (reused
     as they are: they read any model's `_fields`)."""
-
-    # A hostile value may make the ORM crash: its SQL error is logged too.
-    _rpc_muted_loggers = ("odoo.http", "odoo.sql_db")
-
-    _snapshot = _F._snapshot
-    _changed = _F._changed
-    _assert_no_failures = _F._assert_no_failures
-    _pool = _F._pool
-    _make_record = _F._make_record
-    _generic_values = _F._generic_values
-    _relational_values = _F._relational_values
-    _at_call = staticmethod(_F._at_call)
-    _pick = staticmethod(_F._pick)
 
     @classmethod
     def setUpClass(cls):

@@ -110,6 +110,10 @@ CUSTOMER_MAIL_RETRY_MIN_DELAY = timedelta(minutes=1)
 CUSTOMER_MAIL_RETRY_AGE_FRACTION = 0.25
 CUSTOMER_MAIL_RETRY_MAX_DELAY = timedelta(hours=1)
 CUSTOMER_MAIL_RETRY_GIVE_UP = timedelta(days=2)
+# An e-mail the outgoing server accepted stays in the journal of accepted e-mails
+# (models/ir_mail_server.py) until its record as sent is committed; one whose mail was
+# deleted before the queue ran again is forgotten after this long.
+SMTP_JOURNAL_KEEP = timedelta(days=30)
 
 # === DISPUTES (payment.dispute) === #
 

@@ -26,3 +26,4 @@ from . import payment_refund_payout_export
 from . import ir_actions_report
 from . import ir_attachment
 from . import ir_binary
+from . import ir_mail_server

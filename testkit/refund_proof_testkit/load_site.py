@@ -13,6 +13,7 @@ Every process and directory a `LoadSite` starts or creates is stopped and remove
 `LoadSite.close()`, which the callers run in a `finally`.
 """
 
+import asyncio
 import email
 import email.policy
 import glob
@@ -402,13 +403,17 @@ class OdooServer:
 
 class SmtpSink:
     """A real SMTP server on 127.0.0.1 keeping every message it accepts; `stop` and
-    `start` again on the same port make an outage."""
+    `start` again on the same port make an outage; `hold_next` keeps the sender of
+    the next message waiting for the server's answer until `release`."""
 
     def __init__(self):
         self.port = free_port()
         self.messages = []
+        self.held = None
         self._lock = threading.Lock()
         self._controller = None
+        self._hold_next = None
+        self._released = threading.Event()
 
     def start(self):
         from aiosmtpd.controller import Controller
@@ -427,18 +432,38 @@ class SmtpSink:
         message = email.message_from_bytes(
             envelope.content, policy=email.policy.default
         )
+        record = {
+            "to": [address.lower() for address in envelope.rcpt_tos],
+            "subject": str(message["subject"] or ""),
+            "message_id": str(message["message-id"] or ""),
+            "received": time.time(),
+            "has_pdf": any(
+                part.get_content_type() == "application/pdf" for part in message.walk()
+            ),
+        }
         with self._lock:
-            self.messages.append(
-                {
-                    "to": [address.lower() for address in envelope.rcpt_tos],
-                    "subject": str(message["subject"] or ""),
-                    "has_pdf": any(
-                        part.get_content_type() == "application/pdf"
-                        for part in message.walk()
-                    ),
-                }
-            )
+            self.messages.append(record)
+            hold = bool(self._hold_next and self._hold_next(record))
+            if hold:
+                self._hold_next = None
+                self.held = record
+        # The message is kept (the sink has it, as a real server that wrote it to
+        # its queue) and the "250 OK" waits: the sender does not know yet.
+        while hold and not self._released.is_set():
+            await asyncio.sleep(0.05)
         return "250 OK"
+
+    def hold_next(self, match=lambda record: True):
+        """Keep the sender of the next message that `match`es (a function of its
+        record in `messages`) waiting for "250 OK" until `release`; `held` is that
+        message once received."""
+        with self._lock:
+            self.held = None
+            self._hold_next = match
+            self._released.clear()
+
+    def release(self):
+        self._released.set()
 
     def snapshot(self):
         with self._lock:
@@ -920,12 +945,32 @@ class LoadSite:
                 if f"({name})" in m["subject"] and address in m["to"]
             ]
             if state == "done" and len(sent) != 1:
-                problems.append(f"{name}: {len(sent)} customer e-mails, not 1")
+                problems.append(
+                    f"{name}: {len(sent)} customer e-mails, not 1"
+                    + self._mails_detail(name, sent)
+                )
             elif state == "done" and not sent[0]["has_pdf"]:
                 problems.append(f"{name}: e-mailed without its proof")
             elif state != "done" and sent:
                 problems.append(f"{name} ({state}): e-mailed to the customer")
         return problems
+
+    def _mails_detail(self, name, sent):
+        """What tells a mail sent twice by Odoo's queue (one message, its Message-Id
+        received twice) from two e-mails written (two messages)."""
+        received = ", ".join(
+            f"{m['message_id']} at "
+            + time.strftime("%H:%M:%S", time.localtime(m["received"]))
+            for m in sent
+        )
+        # Sent notification mails are deleted (auto_delete): their messages stay.
+        messages = self.query(
+            "SELECT mm.id, mm.message_id, mm.create_date FROM mail_message mm "
+            "JOIN payment_refund r ON r.id = mm.res_id AND mm.model = 'payment.refund' "
+            "WHERE r.name = %s AND mm.message_type = 'comment' ORDER BY mm.id",
+            (name,),
+        )
+        return f" (received: {received}; messages: {messages})"
 
     def log_problems(self, windows=(), refusals=()):
         """WARNING/ERROR/CRITICAL lines of the servers' logs, but:

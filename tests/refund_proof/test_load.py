@@ -43,8 +43,9 @@ USERS = [
 # load refunds its payments to the cap, and its users to their daily limit).
 LOAD_PAYMENTS = 50
 FAULT_PAYMENTS = 15
+FAULT_SCENARIOS = 4
 # The bulk refund's payments come after those: refunded by nothing else.
-BATCH_FIRST = LOAD_PAYMENTS + 3 * FAULT_PAYMENTS
+BATCH_FIRST = LOAD_PAYMENTS + FAULT_SCENARIOS * FAULT_PAYMENTS
 SPEC = {
     "provider": "fakepsp",
     "payments": BATCH_FIRST + BATCH_LINES,
@@ -324,6 +325,44 @@ def test_smtp_down_for_a_minute(site):
     site.smtp.start()
     site.fault_windows.append((start, time.time() + 5))
     site.settle(SETTLE_TIMEOUT)
+    _assert_all_held(site)
+
+
+def test_postgresql_restart_while_the_smtp_server_takes_an_email(site):
+    """PostgreSQL restarts while Odoo's mail queue hands a proof's e-mail to the SMTP
+    server: the server has the message, its "250 OK" comes after the restart, and
+    Odoo cannot record the mail sent (its transaction is gone), so its mail queue
+    hands it over again at its next run. The customer still gets one e-mail:
+    refund_proof's journal of the e-mails the server accepted
+    (refund_proof/models/ir_mail_server.py)."""
+    site.smtp.hold_next(lambda message: message["has_pdf"])
+    outcomes = _run(site, 5, 5, seed=5)
+    assert _summary(outcomes)["refund"]
+    held = wait_for(lambda: site.smtp.held, 300, what="a proof's e-mail handed over")
+    start = time.time()
+    site.pg.restart()
+    end = time.time()
+    site.smtp.release()
+    # The mail queue's transaction fails on its closed connection after the "250
+    # OK" (Odoo logs it with its traceback), and cron workers exit on theirs.
+    site.fault_windows.append((start, end + 15))
+    site.fault_windows.append(
+        (
+            start,
+            end + 75,
+            r"odoo\.service\.server: Worker WorkerCron \(\d+\) "
+            r"Exception occurred, exiting"
+            r"|odoo\.addons\.queue_job\.jobrunner\.runner: exception: sleeping",
+        )
+    )
+    site.settle(SETTLE_TIMEOUT)
+    # Its message's copies to the refund's followers share its Message-Id.
+    received = [
+        m
+        for m in site.smtp.snapshot()
+        if (m["message_id"], m["to"]) == (held["message_id"], held["to"])
+    ]
+    assert len(received) == 1, received
     _assert_all_held(site)
 
 

@@ -30,6 +30,26 @@ class MailCase(RealPdfCase, MockEmail):
             )
         )
 
+    def _process_mail_queue(self):
+        self.env["mail.mail"].process_email_queue()
+        self.env.invalidate_all()
+
+    def _delivered(self, mail):
+        """The messages handed to the SMTP server for `mail` (its message's other
+        mails, to other recipients, share its Message-Id)."""
+        addresses = set(mail.recipient_ids.mapped("email"))
+        return [
+            email
+            for email in self.emails
+            if mail.message_id in email["message"]
+            and addresses & set(email["smtp_to_list"])
+        ]
+
+    def _email_notification(self, mail):
+        return self.env["mail.notification"].search(
+            [("mail_mail_id", "=", mail.id), ("notification_type", "=", "email")]
+        )
+
 
 @tagged("-at_install", "post_install")
 class TestRefundMail(MailCase):

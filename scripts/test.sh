@@ -5,7 +5,7 @@
 # payment_fakepsp (tests/addons), the fake payment provider of the fault
 # tests; `make run`'s demo database does not.
 # Extra arguments go to pytest, e.g.  scripts/test.sh tests/refund_proof/test_refund_amounts.py -k partial
-# PYTEST_MARK selects by marker: "not slow" (default, make test), "slow and not bench" (make test-slow) or "slow" (make bench step 5).
+# PYTEST_MARK selects by marker: "not slow" (default, make test) or "slow" (make test-slow).
 # PYTEST_WORKERS: pytest-xdist processes, each on its own copy of the test database
 # (pytest-odoo makes it), whole test classes (and modules) each; default 2. For the slow
 # tests too: the load test (its own servers and cluster, mostly waiting on them) runs

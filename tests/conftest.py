@@ -54,12 +54,6 @@ def pytest_configure(config):
         "markers",
         "slow: long reliability loops, run by `make test-slow` (CI runs both)",
     )
-    config.addinivalue_line(
-        "markers",
-        "bench: slow scenarios run by `make bench` (step 5) only, not by CI: the load "
-        "test's bulk refund, until the second customer e-mail it found is explained "
-        "(refund_proof/readme/ROADMAP.md)",
-    )
     # Babel 2.10 (pinned by Odoo 18) imports pkg_resources when extracting terms.
     config.addinivalue_line(
         "filterwarnings", "ignore:pkg_resources is deprecated as an API:UserWarning"

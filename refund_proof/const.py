@@ -86,6 +86,8 @@ LIVE_ATTEMPT_STATES = ("draft", "pending", "authorized")
 # render) and its QWeb template (the report_name the report action points to).
 PROOF_REPORT = "refund_proof.action_report_refund_proof"
 PROOF_TEMPLATE = "refund_proof.report_refund_proof"
+# The reports of refund_proof (the proof, the dispute evidence pack).
+REPORT_PREFIX = "refund_proof."
 
 # When the provider is asked again for an ARN it has not given (after the refund, then
 # after each unanswered question; the last delay repeats), and when it no longer is:

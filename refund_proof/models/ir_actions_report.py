@@ -48,7 +48,9 @@ class IrActionsReport(models.Model):
         """
         return self._get_report(report_ref).report_name == PROOF_TEMPLATE
 
-    def _run_wkhtmltopdf(self, bodies, report_ref=False, header=None, footer=None, **kw):
+    def _run_wkhtmltopdf(
+        self, bodies, report_ref=False, header=None, footer=None, **kw
+    ):
         """Override of `base`: refund_proof's documents hold their stylesheets, so
         that wkhtmltopdf fetches nothing from the server (`report.url`). Plain Odoo's
         wkhtmltopdf asks a worker of that server for each stylesheet of each render:

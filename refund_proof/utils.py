@@ -118,6 +118,17 @@ class RefundOutcomeUnknown(Exception):
     """
 
 
+class RefundProviderThrottled(Exception):
+    """A provider's answer saying that it did not process a request for now: its rate
+    limit (HTTP 429 Too Many Requests). Nothing was done, so asking again later
+    cannot refund twice. Bridges whose error does not carry the HTTP answer raise it
+    from this (see :func:`is_unreached`); an `HTTPError` of status 429 in the chain
+    says the same."""
+
+
+# HTTP status of a request the provider did not process for now (its rate limit).
+TOO_MANY_REQUESTS = 429
+
 # What a failed provider call's chain of causes says (`_classify_provider_failure`).
 OUTCOME_UNKNOWN = "outcome_unknown"  # It may have reached the provider.
 UNREACHED = "unreached"  # It certainly never reached it: nothing was sent.
@@ -137,6 +148,11 @@ def _classify_provider_failure(error):
         seen.add(id(error))
         if isinstance(error, RefundOutcomeUnknown):
             return OUTCOME_UNKNOWN  # The provider says so.
+        if isinstance(error, RefundProviderThrottled) or (
+            isinstance(error, requests.exceptions.HTTPError)
+            and getattr(error.response, "status_code", None) == TOO_MANY_REQUESTS
+        ):
+            return UNREACHED  # Rate-limited: the provider did nothing.
         if isinstance(error, requests.exceptions.ConnectTimeout):
             return UNREACHED  # Never connected.
         if isinstance(error, requests.exceptions.Timeout):
@@ -167,7 +183,9 @@ class RefundProviderUnreachable(Exception):
 
 
 def is_unreached(error):
-    """Whether a failed provider call certainly never reached the provider: the
-    connection was refused or could not be established in time. Nothing was sent, so
-    trying again cannot refund twice."""
+    """Whether a failed provider call certainly never reached the provider, or
+    reached it without effect: the connection was refused or could not be
+    established in time, or the provider answered that it did not process the request
+    for now (its rate limit, :class:`RefundProviderThrottled`). Nothing was done, so
+    trying again later cannot refund twice."""
     return _classify_provider_failure(error) == UNREACHED

@@ -118,6 +118,11 @@ class FakePSPServer:
         error = {"error": {"code": "refund_declined", "message": message}}
         self._script.append(("error", (http_status, error)))
 
+    def rate_limit(self):
+        """Make no refund; answer HTTP 429 Too Many Requests (the PSP's rate limit)."""
+        error = {"error": {"code": "rate_limit", "message": "Too many requests."}}
+        self._script.append(("error", (429, error)))
+
     def stall(self, seconds, made=False):
         """Answer nothing for that long (or until `stop`); with `made`, the refund is
         made all the same (its answer is lost)."""

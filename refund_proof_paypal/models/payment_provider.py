@@ -5,7 +5,11 @@ import requests
 from odoo import _, models
 from odoo.exceptions import ValidationError
 
-from odoo.addons.refund_proof.utils import RefundOutcomeUnknown
+from odoo.addons.refund_proof.utils import (
+    TOO_MANY_REQUESTS,
+    RefundOutcomeUnknown,
+    RefundProviderThrottled,
+)
 
 from .. import const
 
@@ -142,13 +146,19 @@ class PaymentProvider(models.Model):
                 response.status_code,
                 message,
             )
+            # A rate limit (429) did nothing: a bulk refund's job asks again later.
+            throttled = (
+                RefundProviderThrottled(message)
+                if response.status_code == TOO_MANY_REQUESTS
+                else None
+            )
             raise ValidationError(
                 _(
                     "PayPal: The communication with the API failed. Details: "
                     "%(message)s",
                     message=message,
                 )
-            )
+            ) from throttled
         return response.json()
 
     @staticmethod

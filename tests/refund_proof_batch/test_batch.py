@@ -430,6 +430,28 @@ class TestBatchProviderFaults(BatchCase):
         self.assertEqual(len(self.psp.refunds), 1)
         self.assertEqual(batch.state, "done")
 
+    def test_rate_limited_provider_is_asked_again_later_and_refunds_once(self):
+        """A PSP answering 429 Too Many Requests (its rate limit: nothing done) is
+        asked again later, as one never reached: the job is retried with back-off,
+        nothing kept; the next try makes the refund, once."""
+        tx = self._paid(100.0)
+        self.psp.rate_limit()
+        self.psp.make_refund()
+        batch = self._batch(tx)
+        counter = JobCounter(self.env(su=True))
+        batch.with_user(self.refund_user).action_start()
+        job_record = counter.search_created()
+        self.assertEqual(self._run_as_runner(job_record), "retried")
+        self.assertRecordValues(job_record, [{"state": "pending", "retry": 1}])
+        self.assertIn("HTTP 429", job_record.result)
+        self.assertEqual(batch.line_ids.state, "queued")
+        self.assertFalse(tx.refund_ids, "rolled back: no refund kept")
+        self.assertFalse(self.psp.refunds)
+        self.assertEqual(self._run_as_runner(job_record), "done")
+        self.assertEqual(batch.line_ids.state, "done")
+        self.assertEqual(len(self.psp.refunds), 1)
+        self.assertEqual(batch.state, "done")
+
     def test_declined_refund_fails_the_line_and_retry_failed_retries_it(self):
         """A refund the PSP declines fails its line with the PSP's message; Retry
         Failed retries that same refund (its next request), which is done."""

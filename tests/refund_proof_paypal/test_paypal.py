@@ -23,6 +23,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.payment_paypal.models import payment_provider as paypal_provider
+from odoo.addons.refund_proof.utils import is_unreached
 
 from ..provider_api_server import DATA, ProviderAPIServer, load, redirect
 from ..refund_proof.test_refund_mail import MailCase
@@ -515,6 +516,42 @@ class TestPaypal(MailCase):
         )
         self.assertNotEqual(retry, first)
         self.assertEqual(retry, refund._get_idempotency_key())
+
+    @mute_logger(BRIDGE_PROVIDER_LOGGER)
+    def test_rate_limit_is_a_request_not_processed(self):
+        """PayPal's 429 (its rate limit) did nothing: the error says so
+        (`is_unreached`), so that a bulk refund's job asks again later; another
+        refusal is a definite failure."""
+        tx = self._paid(100.0)
+        capture_id = self.capture_ids[tx.id]
+        endpoint = f"/v2/payments/captures/{capture_id}/refund"
+        self.server.route(
+            "POST",
+            r"/v2/payments/captures/[^/]+/refund$",
+            {
+                "name": "RATE_LIMIT_REACHED",
+                "message": "Too many requests. Blocked due to rate limiting.",
+                "debug_id": "f4b2c1a9e0d35",
+            },
+            status=429,
+        )
+        with self.assertRaises(ValidationError) as caught:
+            self.paypal._refund_proof_paypal_request(
+                "POST", endpoint, {}, request_id="rp-429"
+            )
+        self.assertTrue(is_unreached(caught.exception))
+        self.server.route(
+            "POST",
+            r"/v2/payments/captures/[^/]+/refund$",
+            load("paypal", "error_refund_amount_exceeded"),
+            status=422,
+        )
+        with self.assertRaises(ValidationError) as caught:
+            self.paypal._refund_proof_paypal_request(
+                "POST", endpoint, {}, request_id="rp-422"
+            )
+        self.assertFalse(is_unreached(caught.exception))
+        self.assertFalse(self.api.refunds)
 
     @mute_logger(BRIDGE_PROVIDER_LOGGER)
     def test_order_lookup_failure_is_a_definite_failure(self):

@@ -102,15 +102,20 @@ class PaymentProvider(models.Model):
             _logger.info(
                 "Fake PSP: %s answered HTTP %s: %s", url, response.status_code, message
             )
-            raise ValidationError(
-                _(
-                    "%(provider)s: the API refused the request (HTTP %(status)s): "
-                    "%(message)s",
-                    provider=self.name,
-                    status=response.status_code,
-                    message=message,
-                )
-            )
+            # As Odoo's provider modules do (Stripe's, Adyen's): the error is raised
+            # from requests' HTTPError, which carries the answer's status.
+            try:
+                response.raise_for_status()
+            except requests.exceptions.HTTPError as error:
+                raise ValidationError(
+                    _(
+                        "%(provider)s: the API refused the request (HTTP %(status)s): "
+                        "%(message)s",
+                        provider=self.name,
+                        status=response.status_code,
+                        message=message,
+                    )
+                ) from error
         if not content:
             raise ValidationError(
                 _("%(provider)s: the API gave an empty answer.", provider=self.name)

@@ -50,7 +50,8 @@ with N paid fake-PSP payments of 1,000.00 (load_site_data.py), report.print_dela
 Every figure is printed as soon as it is measured (`FIGURE` lines, progress on
 stderr with the load average). The scales: BENCH_BATCH_N (default 1000: the jobs'
 burst), BENCH_BATCH_CRON_N (today's burst, default N), BENCH_BATCH_SINGLE (default
-300), BENCH_BATCH_BATCH_N (default N), BENCH_BATCH_N_SMALL (default N). Profiles
+300), BENCH_BATCH_BATCH_N (default N), BENCH_BATCH_N_SMALL (default N);
+BENCH_BATCH_ONLY=small runs the small site's batch alone. Profiles
 (py-spy, if installed in the venv: `pip install py-spy`): the small site's batch
 (--out/profile_batch.txt), and with BENCH_BATCH_PROFILE_DRAIN=seconds that long of
 the jobs' drain on both servers (--out/profile_drain.txt). Without --cron/--jobs the
@@ -100,6 +101,8 @@ ISSUE_SAMPLES = 20
 # Seconds of py-spy on both servers during the jobs' drain (0: none; it takes CPU of
 # its own, in the measure).
 PROFILE_DRAIN = int(os.environ.get("BENCH_BATCH_PROFILE_DRAIN", 0))
+# BENCH_BATCH_ONLY=small: only the small site's batch (of N_SMALL payments).
+ONLY_SMALL = os.environ.get("BENCH_BATCH_ONLY") == "small"
 LATENCY = 0.1  # seconds per refund call to the fake PSP, (b)
 IN_FLIGHT = 8  # the single refund path's clients
 REFUND_AMOUNT = 1.0
@@ -608,6 +611,29 @@ def one_server_one_worker(site):
     site.user = site.sign_in(["bench_1"])["bench_1"]
 
 
+def small_site_batch(site, args):
+    """The small site (`one_server_one_worker`) and its batch of N_SMALL payments,
+    profiled; return its wall time."""
+    one_server_one_worker(site)
+    profilers = start_profile(site.servers, args.out, "profile_batch")
+    try:
+        seconds_small, _creation, cpu = batch_path(site, N_SMALL)
+    finally:
+        stop_profile(profilers, args.out, "profile_batch", "the small site's batch")
+    figure(
+        "batch.batch_1x1_wall",
+        f"{seconds_small:.1f}",
+        "s",
+        f"a batch of {N_SMALL} payments, one server, one job at a time "
+        f"({CHANNELS_1X1}; {SMALL_WORKERS} HTTP worker(s) +1 cron worker), "
+        f"from action_start to "
+        f"every refund done and "
+        f"every proof e-mailed ({N_SMALL / seconds_small:.2f} refunds/s); site "
+        f"CPU {sum(cpu.values()) / N_SMALL * 1000:.0f} ms per refund",
+    )
+    return seconds_small
+
+
 # === PROFILE === #
 
 
@@ -719,6 +745,12 @@ def main():
     cpus = os.cpu_count()
     site = None
     try:
+        if ONLY_SMALL:
+            site = open_site(
+                "jobs", source(cfg, args.jobs), N_SMALL, job_channels=CHANNELS_2X4
+            )
+            small_site_batch(site, args)
+            return
         # (a) today: the mail cron.
         site = open_site("cron", source(cfg, args.cron), CRON_N)
         cron_rate, cron_drain, cron_cpu, cron_machine = burst_drain(site, CRON_N)
@@ -831,23 +863,7 @@ def main():
             "refund's proof and e-mail included in both; target <= 1.2: "
             + ("MET" if ratio <= 1.2 else "MISSED"),
         )
-        one_server_one_worker(site)
-        profilers = start_profile(site.servers, args.out, "profile_batch")
-        try:
-            seconds_small, _creation, cpu = batch_path(site, N_SMALL)
-        finally:
-            stop_profile(profilers, args.out, "profile_batch", "the small site's batch")
-        figure(
-            "batch.batch_1x1_wall",
-            f"{seconds_small:.1f}",
-            "s",
-            f"a batch of {N_SMALL} payments, one server, one job at a time "
-            f"({CHANNELS_1X1}; {SMALL_WORKERS} HTTP worker(s) +1 cron worker), "
-            f"from action_start to "
-            f"every refund done and "
-            f"every proof e-mailed ({N_SMALL / seconds_small:.2f} refunds/s); site "
-            f"CPU {sum(cpu.values()) / N_SMALL * 1000:.0f} ms per refund",
-        )
+        seconds_small = small_site_batch(site, args)
         figure(
             "batch.batch_2x4_vs_1x1",
             f"{(BATCH_N / seconds) / (N_SMALL / seconds_small):.2f}",

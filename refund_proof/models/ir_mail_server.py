@@ -47,9 +47,19 @@ class IrMailServer(models.Model):
             message_id = super().send_email(message, *args, **kwargs)
             if modules.module.current_test:
                 return message_id  # Odoo sent nothing (its test mode).
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="ascii") as journal:
-                journal.write(message["Message-Id"])
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="ascii") as journal:
+                    journal.write(message["Message-Id"])
+            except OSError as error:
+                # The e-mail is sent: it must be recorded so, journal or not.
+                _logger.warning(
+                    "E-mail %s sent but not journaled (%s): if the record of it is "
+                    "lost, Odoo's mail queue may send it again",
+                    message["Message-Id"],
+                    error,
+                )
+                return message_id
         self.env.cr.postcommit.add(partial(_forget, path))
         return message["Message-Id"]
 

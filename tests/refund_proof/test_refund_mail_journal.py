@@ -1,11 +1,15 @@
 import os
+import tempfile
 import time
+from unittest.mock import patch
 
 from odoo.tests import tagged
 
 from odoo.addons.refund_proof.const import SMTP_JOURNAL_KEEP
 
 from .test_refund_mail import MailCase
+
+JOURNAL_LOGGER = "odoo.addons.refund_proof.models.ir_mail_server"
 
 
 class RecordLost(Exception):
@@ -48,6 +52,28 @@ class TestRefundMailJournal(MailCase):
             self.assertEqual(self._email_notification(mail).notification_status, "sent")
             self.assertEqual(len(self.emails), handed_over, "nothing handed over again")
             self.assertEqual(len(self._delivered(mail)), 1)
+
+    def test_email_is_recorded_sent_when_the_journal_cannot_be_written(self):
+        """A journal that cannot be written (here its folder is a file) loses only
+        the protection: the e-mail sent is recorded sent, with a warning."""
+        refund = self._done_refund()
+        with tempfile.NamedTemporaryFile() as not_a_folder:
+            broken = os.path.join(not_a_folder.name, "journal")
+            with (
+                self.mock_mail_gateway(),
+                patch.object(
+                    type(self.env["ir.mail_server"]),
+                    "_refund_proof_journal_dir",
+                    lambda server: broken,
+                ),
+                self.assertLogs(JOURNAL_LOGGER, "WARNING") as logs,
+            ):
+                self._run_mail_cron()
+                mail = self._customer_mails(refund)
+                self._process_mail_queue()
+                self.assertEqual(mail.state, "sent")
+                self.assertEqual(len(self._delivered(mail)), 1)
+        self.assertIn("not journaled", logs.output[0])
 
     def test_same_email_to_other_recipients_is_another_handover(self):
         server = self.env["ir.mail_server"]

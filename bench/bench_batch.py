@@ -143,23 +143,10 @@ DRAIN_TIMEOUT = 3600
 
 def inside(kind, spec):
     from odoo import api
-    from odoo.modules.registry import Registry
-    from odoo.tools import config
 
-    config.parse_config(
-        [
-            "--addons-path", spec["addons_path"],
-            "--data-dir", spec["data_dir"],
-            "--db_host", "127.0.0.1",
-            "--db_port", str(spec["db_port"]),
-            "--db_user", "odoo",
-            "-d", spec["dbname"],
-            "--log-level", "warn",
-            "--max-cron-threads", "0",
-        ],
-        setup_logging=True,
-    )  # fmt: skip
-    registry = Registry(spec["dbname"])
+    from refund_proof_testkit.load_site_data import open_registry
+
+    registry = open_registry(spec)
     if kind == "burst":
         with registry.cursor() as cr:
             env = api.Environment(cr, spec["uid"], {})
@@ -226,13 +213,7 @@ def inside(kind, spec):
 def run_inside(site, kind, **spec):
     """Run `inside(kind)` on the site's database in a process of its own; return
     its Popen (stdout: JSON lines)."""
-    spec = dict(
-        spec,
-        dbname=site.dbname,
-        db_port=site.pg.port,
-        addons_path=site.addons_path,
-        data_dir=site.data_dir,
-    )
+    spec = dict(spec, **site.database_spec())
     # Its log to a file (a pipe read at the end could fill up and block it).
     log_path = os.path.join(site.root, f"inside-{kind}.log")
     with open(log_path, "w") as log_file:
@@ -280,26 +261,10 @@ def site_cpu(site):
     children: wkhtmltopdf, and workers recycled), `postgres` (the cluster, its
     reaped backends included). A process that ends between two snapshots moves from
     its own to its parent's children's count: the total stays right."""
-    import psutil
-
     parts = {"odoo": 0.0, "children": 0.0, "postgres": 0.0}
-    with open(os.path.join(site.pg.datadir, "postmaster.pid")) as pidfile:
-        roots = [("postgres", int(pidfile.readline()))]
-    roots += [("odoo", s.process.pid) for s in site.servers if s.process]
-    for part, root in roots:
-        try:
-            process = psutil.Process(root)
-            family = [process, *process.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            continue
-        for member in family:
-            try:
-                times = member.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            parts[part] += times.user + times.system
-            reaped = times.children_user + times.children_system
-            parts["children" if part == "odoo" else part] += reaped
+    for part, own, reaped in site_process_times(site):
+        parts[part] += own
+        parts["children" if part == "odoo" else part] += reaped
     return parts
 
 
@@ -909,7 +874,14 @@ if __name__ == "__main__":
         sys.exit(0)
     sys.path.insert(0, os.path.join(REPO_ROOT, "tests"))
     import requests
-    from bench_load import clone, drop, main_config, source, template_db
+    from bench_load import (
+        clone,
+        drop,
+        main_config,
+        site_process_times,
+        source,
+        template_db,
+    )
     from lib import figure, log
 
     from refund_proof_testkit.load_site import LoadSite, RpcError, wait_for

@@ -272,15 +272,15 @@ def listen_drops():
     return int(dict(zip(lines[0], lines[1], strict=True))["ListenOverflows"])
 
 
-def site_cpu(site):
-    """CPU seconds (user + system) used so far by the site's processes: both Odoo
-    servers (master, HTTP and cron workers) and its PostgreSQL cluster (postmaster and
-    backends). Unlike throughput, it hardly depends on what else the machine runs."""
+def site_process_times(site):
+    """(part, own, reaped) CPU seconds of each process of the site so far: `part` is
+    `postgres` (the cluster's postmaster and backends) or `odoo` (the running
+    servers' masters and workers), `own` its user + system time, `reaped` that of
+    its children it has reaped (wkhtmltopdf, workers recycled, backends ended)."""
     with open(os.path.join(site.pg.datadir, "postmaster.pid")) as pidfile:
-        roots = [int(pidfile.readline())]
-    roots += [server.process.pid for server in site.servers]
-    total = 0.0
-    for root in roots:
+        roots = [("postgres", int(pidfile.readline()))]
+    roots += [("odoo", server.process.pid) for server in site.servers if server.process]
+    for part, root in roots:
         try:
             process = psutil.Process(root)
             family = [process, *process.children(recursive=True)]
@@ -291,8 +291,18 @@ def site_cpu(site):
                 times = member.cpu_times()
             except psutil.NoSuchProcess:
                 continue
-            total += times.user + times.system
-    return total
+            yield (
+                part,
+                times.user + times.system,
+                times.children_user + times.children_system,
+            )
+
+
+def site_cpu(site):
+    """CPU seconds (user + system) used so far by the site's processes: both Odoo
+    servers (master, HTTP and cron workers) and its PostgreSQL cluster (postmaster and
+    backends). Unlike throughput, it hardly depends on what else the machine runs."""
+    return sum(own for _part, own, _reaped in site_process_times(site))
 
 
 def run_window(site, servers, in_flight, seconds, seed):

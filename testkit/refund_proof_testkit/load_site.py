@@ -640,14 +640,21 @@ class LoadSite:
                     )
                 )
 
+    def database_spec(self):
+        """What a process of its own needs to open the site's database
+        (`load_site_data.open_registry`)."""
+        return {
+            "dbname": self.dbname,
+            "db_port": self.pg.port,
+            "addons_path": self.addons_path,
+            "data_dir": self.data_dir,
+        }
+
     def run_setup(self, spec):
         """Create the load's data (load_site_data.py, in a process of its own)."""
         spec = dict(
             spec,
-            dbname=self.dbname,
-            db_port=self.pg.port,
-            addons_path=self.addons_path,
-            data_dir=self.data_dir,
+            **self.database_spec(),
             base_url=self.servers[0].url,
             psp_url=self.psp.url if self.psp else "",
             psp_secret=self.psp.webhook_secret if self.psp else "",

@@ -24,7 +24,10 @@ from odoo.modules.registry import Registry
 from odoo.tools import config
 
 
-def main(spec):
+def open_registry(spec):
+    """Odoo's registry of the site's database, for a process of its own (this
+    script, the bench's): `spec` holds the database and its server's paths
+    (`LoadSite.database_spec`)."""
     config.parse_config(
         [
             "--addons-path", spec["addons_path"],
@@ -38,8 +41,11 @@ def main(spec):
         ],
         setup_logging=True,
     )  # fmt: skip
-    registry = Registry(spec["dbname"])
-    with registry.cursor() as cr:
+    return Registry(spec["dbname"])
+
+
+def main(spec):
+    with open_registry(spec).cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         result = populate(env, spec)
     print(json.dumps(result))

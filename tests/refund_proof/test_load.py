@@ -167,6 +167,29 @@ def _kill_the_worker_stalled_by_the_psp(site, stalls, timeout):
     return refund_id
 
 
+# Lines of the servers' logs after a PostgreSQL restart: a cron worker finds its
+# connection closed when it wakes up (within a minute and ten seconds: Odoo's
+# SLEEP_INTERVAL plus its pid modulo 10) and exits, its server starting another; the job
+# runner (loaded server-wide) finds its own closed, sleeps and reconnects.
+CRON_WORKER_EXITS = (
+    r"odoo\.service\.server: Worker WorkerCron \(\d+\) Exception occurred, exiting"
+)
+JOB_RUNNER_SLEEPS = r"odoo\.addons\.queue_job\.jobrunner\.runner: exception: sleeping"
+
+
+def _restart_postgresql(site, errors_for, then_allowed):
+    """Restart the site's PostgreSQL: errors are the truth while it is away and for
+    `errors_for` seconds after (the work in flight then), and the log lines
+    `then_allowed` matches for 75 seconds after (its servers noticing). Return
+    (start, end) of the restart."""
+    start = time.time()
+    site.pg.restart()
+    end = time.time()
+    site.fault_windows.append((start, end + errors_for))
+    site.fault_windows.append((start, end + 75, then_allowed))
+    return start, end
+
+
 def _summary(outcomes):
     return Counter(outcome.kind for outcome in outcomes)
 
@@ -279,25 +302,10 @@ def test_postgresql_restart_under_load(site):
     )
     load.start()
     time.sleep(2)
-    start = time.time()
-    site.pg.restart()
-    end = time.time()
+    # Errors are the truth for the requests in flight; after them, none.
+    start, _end = _restart_postgresql(site, 10, CRON_WORKER_EXITS)
     load.join(300)
     site.settle(SETTLE_TIMEOUT)
-    # Errors are the truth while the database is away and for the requests that
-    # were in flight then; after it, none.
-    site.fault_windows.append((start, end + 10))
-    # A cron worker finds its connection closed when it wakes up (within a minute
-    # and ten seconds: Odoo's SLEEP_INTERVAL plus its pid modulo 10) and exits; its
-    # server starts another.
-    site.fault_windows.append(
-        (
-            start,
-            end + 75,
-            r"odoo\.service\.server: Worker WorkerCron \(\d+\) "
-            r"Exception occurred, exiting",
-        )
-    )
     for outcome in outcomes:
         if outcome.kind == "broken":
             assert outcome.ended >= start - 1, outcome
@@ -338,22 +346,10 @@ def test_postgresql_restart_while_the_smtp_server_takes_an_email(site):
     outcomes = _run(site, 5, 5, seed=5)
     assert _summary(outcomes)["refund"]
     held = wait_for(lambda: site.smtp.held, 300, what="a proof's e-mail handed over")
-    start = time.time()
-    site.pg.restart()
-    end = time.time()
-    site.smtp.release()
     # The mail queue's transaction fails on its closed connection after the "250
-    # OK" (Odoo logs it with its traceback), and cron workers exit on theirs.
-    site.fault_windows.append((start, end + 15))
-    site.fault_windows.append(
-        (
-            start,
-            end + 75,
-            r"odoo\.service\.server: Worker WorkerCron \(\d+\) "
-            r"Exception occurred, exiting"
-            r"|odoo\.addons\.queue_job\.jobrunner\.runner: exception: sleeping",
-        )
-    )
+    # OK" (Odoo logs it with its traceback).
+    _restart_postgresql(site, 15, f"{CRON_WORKER_EXITS}|{JOB_RUNNER_SLEEPS}")
+    site.smtp.release()
     site.settle(SETTLE_TIMEOUT)
     # Its message's copies to the refund's followers share its Message-Id.
     received = [
@@ -407,21 +403,7 @@ def test_bulk_refund_with_a_worker_killed_and_postgresql_restarted(site):
     killed_refund = _kill_the_worker_stalled_by_the_psp(site, stalls, 120)
     # PostgreSQL restarted while the batch goes on.
     wait_for(lambda: done_lines() >= BATCH_LINES * 4 // 10, 900, what="40% done")
-    restart = time.time()
-    site.pg.restart()
-    restarted = time.time()
-    site.fault_windows.append((restart, restarted + 15))
-    # The cron workers and the job runner find their connections closed when they
-    # wake up, and start again.
-    site.fault_windows.append(
-        (
-            restart,
-            restarted + 75,
-            r"odoo\.service\.server: Worker WorkerCron \(\d+\) "
-            r"Exception occurred, exiting"
-            r"|odoo\.addons\.queue_job\.jobrunner\.runner: exception: sleeping",
-        )
-    )
+    _restart_postgresql(site, 15, f"{CRON_WORKER_EXITS}|{JOB_RUNNER_SLEEPS}")
 
     def batch_settled():
         [(open_lines,)] = site.query(
